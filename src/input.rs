@@ -1,0 +1,237 @@
+//! Loose input values: what a host handed us (a JS object, a JSON body), before any check.
+//! Bindings convert into [`Value`] with size limits applied while converting, so every type and
+//! range check lives here in the core and names the field it rejects.
+
+use crate::errors::{Error, Result};
+
+/// Longest string (in UTF-16 code units, as JS counts) a binding copies in. Anything longer is
+/// kept as [`Value::Overlong`] and rejected by whichever check reads it, without being copied.
+pub const MAX_STRING_UNITS: usize = 8192;
+/// Most array items or object properties a binding converts.
+pub const MAX_ITEMS: usize = 128;
+/// Deepest nesting a binding converts.
+pub const MAX_DEPTH: usize = 4;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// `undefined`, or an absent property.
+    Missing,
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Array(Vec<Value>),
+    Object(Vec<(String, Value)>),
+    /// A string longer than [`MAX_STRING_UNITS`] (its length in UTF-16 units), or an array or
+    /// object with more than [`MAX_ITEMS`] entries (its count); not converted.
+    Overlong {
+        kind: Kind,
+        len: usize,
+    },
+    /// A string that is not well-formed UTF-16 (a lone surrogate).
+    LoneSurrogate,
+    /// Anything else (function, symbol, bigint, nested too deep), by type name.
+    Other(&'static str),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Array,
+    Object,
+}
+
+static MISSING: Value = Value::Missing;
+
+impl Value {
+    /// The property `key` of an object; [`Value::Missing`] for anything else.
+    pub fn get(&self, key: &str) -> &Value {
+        match self {
+            Value::Object(props) => props
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v)
+                .unwrap_or(&MISSING),
+            _ => &MISSING,
+        }
+    }
+
+    /// A short description for error messages: `"number"`, `"null"`, `"a string of 9000 characters"`.
+    pub fn describe(&self) -> String {
+        match self {
+            Value::Missing => "undefined".into(),
+            Value::Null => "null".into(),
+            Value::Bool(_) => "boolean".into(),
+            Value::Num(_) => "number".into(),
+            Value::Str(_) => "string".into(),
+            Value::Array(_) => "array".into(),
+            Value::Object(_) => "object".into(),
+            Value::Overlong { kind, len } => match kind {
+                Kind::String => format!("a string of {len} characters"),
+                Kind::Array => format!("an array of {len} items"),
+                Kind::Object => format!("an object with {len} properties"),
+            },
+            Value::LoneSurrogate => "a string with a lone surrogate (not valid Unicode)".into(),
+            Value::Other(t) => (*t).into(),
+        }
+    }
+
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Value::Missing)
+    }
+
+    pub fn str(s: &str) -> Value {
+        Value::Str(s.to_owned())
+    }
+
+    /// Builds an object from pairs (tests and native callers).
+    pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+        Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+}
+
+fn wrong_type(field: &str, expected: &str, got: &Value) -> Error {
+    match got {
+        Value::Overlong {
+            kind: Kind::String,
+            len,
+        } if expected == "a string" => {
+            Error::invalid_argument(format!("{field} is too long ({len} characters)"))
+        }
+        Value::LoneSurrogate if expected == "a string" => Error::invalid_argument(format!(
+            "{field} is not valid Unicode (it has a lone surrogate)"
+        )),
+        _ => Error::invalid_argument(format!(
+            "{field} must be {expected}, got {}",
+            got.describe()
+        )),
+    }
+}
+
+/// The argument object of an API call itself.
+pub fn args<'a>(api: &str, v: &'a Value) -> Result<&'a Value> {
+    match v {
+        Value::Object(_) => Ok(v),
+        other => Err(Error::invalid_argument(format!(
+            "{api} expects an object argument, got {}",
+            other.describe()
+        ))),
+    }
+}
+
+/// A required string field.
+pub fn string<'a>(field: &str, v: &'a Value) -> Result<&'a str> {
+    match v {
+        Value::Str(s) => Ok(s),
+        other => Err(wrong_type(field, "a string", other)),
+    }
+}
+
+/// An optional string field (`undefined` means absent; `null` is a type error).
+pub fn opt_string<'a>(field: &str, v: &'a Value) -> Result<Option<&'a str>> {
+    match v {
+        Value::Missing => Ok(None),
+        other => string(field, other).map(Some),
+    }
+}
+
+/// An optional finite number field.
+pub fn opt_number(field: &str, v: &Value) -> Result<Option<f64>> {
+    match v {
+        Value::Missing => Ok(None),
+        Value::Num(n) if n.is_finite() => Ok(Some(*n)),
+        Value::Num(_) => Err(Error::invalid_argument(format!(
+            "{field} must be a finite number"
+        ))),
+        other => Err(wrong_type(field, "a number", other)),
+    }
+}
+
+/// An optional object field.
+pub fn opt_object<'a>(field: &str, v: &'a Value) -> Result<Option<&'a Value>> {
+    match v {
+        Value::Missing => Ok(None),
+        Value::Object(_) => Ok(Some(v)),
+        other => Err(wrong_type(field, "an object", other)),
+    }
+}
+
+/// A required array field.
+pub fn array<'a>(field: &str, v: &'a Value) -> Result<&'a [Value]> {
+    match v {
+        Value::Array(items) => Ok(items),
+        other => Err(wrong_type(field, "an array", other)),
+    }
+}
+
+/// A clock reading in milliseconds: a whole number in `0..2^48` (the range tickets can carry).
+pub fn millis(field: &str, n: f64) -> Result<u64> {
+    if n.is_finite() && n >= 0.0 && n < (1u64 << 48) as f64 {
+        Ok(n as u64)
+    } else {
+        Err(Error::invalid_argument(format!(
+            "{field} must be a time in milliseconds between 0 and 2^48, got {n}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::ErrorCode;
+
+    #[test]
+    fn fields_and_messages() {
+        let v = Value::object([
+            ("userId", Value::str("s1")),
+            ("n", Value::Num(3.0)),
+            ("nul", Value::Null),
+        ]);
+        assert_eq!(string("userId", v.get("userId")).unwrap(), "s1");
+        let e = string("n", v.get("n")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArgument);
+        assert_eq!(e.message, "n must be a string, got number");
+        assert_eq!(
+            string("x", v.get("x")).unwrap_err().message,
+            "x must be a string, got undefined"
+        );
+        assert_eq!(
+            opt_string("nul", v.get("nul")).unwrap_err().message,
+            "nul must be a string, got null"
+        );
+        assert_eq!(opt_string("x", v.get("x")).unwrap(), None);
+        assert_eq!(opt_number("n", v.get("n")).unwrap(), Some(3.0));
+        assert!(opt_number("n", &Value::Num(f64::NAN)).is_err());
+        assert!(args("api", &Value::Null).is_err());
+        assert!(args("api", &v).is_ok());
+        assert_eq!(Value::Str("x".into()).get("a"), &Value::Missing);
+    }
+
+    #[test]
+    fn describes_what_was_not_converted() {
+        let long = Value::Overlong {
+            kind: Kind::String,
+            len: 1 << 20,
+        };
+        assert_eq!(
+            string("userId", &long).unwrap_err().message,
+            "userId is too long (1048576 characters)"
+        );
+        assert_eq!(
+            array("openidList", &long).unwrap_err().message,
+            "openidList must be an array, got a string of 1048576 characters"
+        );
+        assert!(string("u", &Value::LoneSurrogate)
+            .unwrap_err()
+            .message
+            .contains("lone surrogate"));
+    }
+
+    #[test]
+    fn millis_range() {
+        assert_eq!(millis("now", 5.9).unwrap(), 5);
+        assert!(millis("now", -1.0).is_err());
+        assert!(millis("now", f64::INFINITY).is_err());
+        assert!(millis("now", (1u64 << 48) as f64).is_err());
+    }
+}

@@ -1,0 +1,317 @@
+//! The registry: students and their ordered contacts (one administrator, ordinary contacts, bind
+//! times), who granted VoIP consent, and which face-pay tokens were used. Rules never mutate it:
+//! they return a [`Change`], which a shell persists and then applies here.
+
+use crate::ids::{Millis, OpenId, UserId};
+use std::collections::{HashMap, HashSet};
+
+/// Contact role as the seed numbers it: `1` administrator, `0` ordinary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Ordinary = 0,
+    Admin = 1,
+}
+
+impl Role {
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contact {
+    pub open_id: OpenId,
+    pub role: Role,
+    pub bound_at: Millis,
+}
+
+/// One student's contacts, in binding order, exactly one of them the administrator.
+///
+/// `admin_term` identifies the current administrator's term: it is drawn afresh whenever the
+/// administrator changes (first bind, transfer, rebind after a reset), and share tickets carry
+/// it, so a link issued in an earlier term stays `invalid` even if the same person becomes
+/// administrator again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StudentRecord {
+    pub user_id: UserId,
+    pub admin_term: u32,
+    pub contacts: Vec<Contact>,
+}
+
+impl StudentRecord {
+    /// A new record whose only contact is its administrator.
+    pub fn with_admin(user_id: UserId, admin: OpenId, now: Millis, term: u32) -> Self {
+        StudentRecord {
+            user_id,
+            admin_term: term,
+            contacts: vec![Contact {
+                open_id: admin,
+                role: Role::Admin,
+                bound_at: now,
+            }],
+        }
+    }
+
+    /// The administrator. Records built by the rules and accepted by the loader always have
+    /// exactly one; the fallback to the first contact only keeps this total.
+    pub fn admin(&self) -> Option<&OpenId> {
+        self.contacts
+            .iter()
+            .find(|c| c.role == Role::Admin)
+            .map(|c| &c.open_id)
+    }
+
+    pub fn is_admin(&self, who: &OpenId) -> bool {
+        self.admin() == Some(who)
+    }
+
+    pub fn contains(&self, who: &OpenId) -> bool {
+        self.contacts.iter().any(|c| &c.open_id == who)
+    }
+
+    /// Contacts as lists show them: administrator first, then the others in binding order.
+    pub fn ordered(&self) -> impl Iterator<Item = &Contact> {
+        let admin = self.contacts.iter().filter(|c| c.role == Role::Admin);
+        let others = self.contacts.iter().filter(|c| c.role != Role::Admin);
+        admin.chain(others)
+    }
+
+    /// The structural invariants (SPEC §2.1 and a hard cap), checked on load.
+    pub fn check(&self, hard_max: usize) -> Result<(), String> {
+        let admins = self
+            .contacts
+            .iter()
+            .filter(|c| c.role == Role::Admin)
+            .count();
+        if admins != 1 {
+            return Err(format!(
+                "student {:?} has {admins} administrators",
+                self.user_id.as_str()
+            ));
+        }
+        if self.contacts.len() > hard_max {
+            return Err(format!(
+                "student {:?} has {} contacts",
+                self.user_id.as_str(),
+                self.contacts.len()
+            ));
+        }
+        let mut seen = HashSet::new();
+        if !self.contacts.iter().all(|c| seen.insert(&c.open_id)) {
+            return Err(format!(
+                "student {:?} lists a contact twice",
+                self.user_id.as_str()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A one-key change to the registry. Every operation produces at most one, so persisting it is
+/// atomic wherever a single key write is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    PutStudent(StudentRecord),
+    RemoveStudent(UserId),
+    Consent { open_id: OpenId, granted: bool },
+    UseToken { id: [u8; 12], expires_at: Millis },
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct Registry {
+    students: HashMap<UserId, StudentRecord>,
+    /// Reverse index: the students each openId is a contact of, in binding order.
+    by_contact: HashMap<OpenId, Vec<UserId>>,
+    consent: HashSet<OpenId>,
+    used_tokens: HashMap<[u8; 12], Millis>,
+}
+
+impl Registry {
+    pub fn student(&self, id: &UserId) -> Option<&StudentRecord> {
+        self.students.get(id)
+    }
+
+    pub fn students(&self) -> impl Iterator<Item = &StudentRecord> {
+        self.students.values()
+    }
+
+    pub fn student_count(&self) -> usize {
+        self.students.len()
+    }
+
+    pub fn contact_count(&self) -> usize {
+        self.students.values().map(|s| s.contacts.len()).sum()
+    }
+
+    pub fn consented(&self, who: &OpenId) -> bool {
+        self.consent.contains(who)
+    }
+
+    pub fn consents(&self) -> impl Iterator<Item = &OpenId> {
+        self.consent.iter()
+    }
+
+    /// The students `who` is a contact of, in binding order.
+    pub fn students_of(&self, who: &OpenId) -> &[UserId] {
+        self.by_contact.get(who).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn token_used(&self, id: &[u8; 12]) -> bool {
+        self.used_tokens.contains_key(id)
+    }
+
+    pub fn used_tokens(&self) -> impl Iterator<Item = (&[u8; 12], &Millis)> {
+        self.used_tokens.iter()
+    }
+
+    /// Used-token entries that have expired by `now` (they can be forgotten).
+    pub fn expired_tokens(&self, now: Millis) -> Vec<[u8; 12]> {
+        self.used_tokens
+            .iter()
+            .filter(|(_, exp)| **exp <= now)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub fn forget_token(&mut self, id: &[u8; 12]) {
+        self.used_tokens.remove(id);
+    }
+
+    pub fn apply(&mut self, change: Change) {
+        match change {
+            Change::PutStudent(record) => self.put_student(record),
+            Change::RemoveStudent(id) => {
+                if let Some(old) = self.students.remove(&id) {
+                    for c in &old.contacts {
+                        self.unindex(&c.open_id, &id);
+                    }
+                }
+            }
+            Change::Consent { open_id, granted } => {
+                if granted {
+                    self.consent.insert(open_id);
+                } else {
+                    self.consent.remove(&open_id);
+                }
+            }
+            Change::UseToken { id, expires_at } => {
+                self.used_tokens.insert(id, expires_at);
+            }
+        }
+    }
+
+    fn put_student(&mut self, record: StudentRecord) {
+        let id = record.user_id.clone();
+        let old = self.students.remove(&id);
+        if let Some(old) = &old {
+            for c in &old.contacts {
+                if !record.contains(&c.open_id) {
+                    self.unindex(&c.open_id, &id);
+                }
+            }
+        }
+        for c in &record.contacts {
+            if !old.as_ref().is_some_and(|o| o.contains(&c.open_id)) {
+                self.by_contact
+                    .entry(c.open_id.clone())
+                    .or_default()
+                    .push(id.clone());
+            }
+        }
+        self.students.insert(id, record);
+    }
+
+    fn unindex(&mut self, who: &OpenId, student: &UserId) {
+        if let Some(list) = self.by_contact.get_mut(who) {
+            list.retain(|s| s != student);
+            if list.is_empty() {
+                self.by_contact.remove(who);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uid(s: &str) -> UserId {
+        UserId::parse("userId", s).unwrap()
+    }
+    fn oid(s: &str) -> OpenId {
+        OpenId::parse("openId", s).unwrap()
+    }
+
+    #[test]
+    fn reverse_index_follows_puts_and_removes() {
+        let mut r = Registry::default();
+        let mut rec = StudentRecord::with_admin(uid("s1"), oid("a"), 1, 7);
+        r.apply(Change::PutStudent(rec.clone()));
+        rec.contacts.push(Contact {
+            open_id: oid("b"),
+            role: Role::Ordinary,
+            bound_at: 2,
+        });
+        r.apply(Change::PutStudent(rec.clone()));
+        r.apply(Change::PutStudent(StudentRecord::with_admin(
+            uid("s2"),
+            oid("b"),
+            3,
+            8,
+        )));
+        assert_eq!(r.students_of(&oid("b")), &[uid("s1"), uid("s2")]);
+        rec.contacts.retain(|c| c.open_id != oid("b"));
+        r.apply(Change::PutStudent(rec));
+        assert_eq!(r.students_of(&oid("b")), &[uid("s2")]);
+        r.apply(Change::RemoveStudent(uid("s2")));
+        assert!(r.students_of(&oid("b")).is_empty());
+        assert_eq!(r.students_of(&oid("a")), &[uid("s1")]);
+        assert_eq!(r.student_count(), 1);
+    }
+
+    #[test]
+    fn ordered_puts_admin_first_and_check_catches_broken_records() {
+        let mut rec = StudentRecord::with_admin(uid("s"), oid("a"), 1, 1);
+        rec.contacts.insert(
+            0,
+            Contact {
+                open_id: oid("b"),
+                role: Role::Ordinary,
+                bound_at: 0,
+            },
+        );
+        let order: Vec<&str> = rec.ordered().map(|c| c.open_id.as_str()).collect();
+        assert_eq!(order, ["a", "b"]);
+        assert!(rec.check(100).is_ok());
+        assert!(rec.check(1).is_err());
+        rec.contacts[0].role = Role::Admin;
+        assert!(rec.check(100).unwrap_err().contains("2 administrators"));
+        rec.contacts[0].role = Role::Ordinary;
+        rec.contacts[0].open_id = oid("a");
+        assert!(rec.check(100).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn consent_and_tokens() {
+        let mut r = Registry::default();
+        r.apply(Change::Consent {
+            open_id: oid("p"),
+            granted: true,
+        });
+        assert!(r.consented(&oid("p")));
+        r.apply(Change::Consent {
+            open_id: oid("p"),
+            granted: false,
+        });
+        assert!(!r.consented(&oid("p")));
+        r.apply(Change::UseToken {
+            id: [1; 12],
+            expires_at: 10,
+        });
+        assert!(r.token_used(&[1; 12]));
+        assert!(r.expired_tokens(9).is_empty());
+        assert_eq!(r.expired_tokens(10), vec![[1; 12]]);
+        r.forget_token(&[1; 12]);
+        assert!(!r.token_used(&[1; 12]));
+    }
+}
