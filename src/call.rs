@@ -92,7 +92,8 @@ fn camera(field: &str, v: &Value) -> Result<u8> {
         None => Ok(0),
         Some(n) if n == 0.0 || n == 1.0 => Ok(n as u8),
         Some(n) => Err(Error::invalid_argument(format!(
-            "{field} must be 0 (camera on) or 1 (camera off), got {n}"
+            "{field} must be 0 (camera on) or 1 (camera off), got {}",
+            input::num(n)
         ))),
     }
 }
@@ -147,7 +148,8 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
         Some(n) if n == 0.0 || n == 1.0 || n == 2.0 || n == 3.0 => n as u8,
         Some(n) => {
             return Err(Error::invalid_argument(format!(
-                "businessType must be 0, 1, 2 or 3, got {n}"
+                "businessType must be 0, 1, 2 or 3, got {}",
+                input::num(n)
             )))
         }
     };
@@ -168,7 +170,8 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
     let time_limit = match input::opt_number("timeLimit", args.get("timeLimit"))? {
         Some(n) if n <= 0.0 => {
             return Err(Error::invalid_argument(format!(
-                "timeLimit must be a number of seconds > 0, got {n}"
+                "timeLimit must be a number of seconds > 0, got {}",
+                input::num(n)
             )))
         }
         t => t,

@@ -164,13 +164,43 @@ pub fn array<'a>(field: &str, v: &'a Value) -> Result<&'a [Value]> {
     }
 }
 
+/// A number for messages, written without the float formatter (which would add kilobytes to
+/// the wasm): whole numbers exactly, others to six decimals.
+pub fn num(n: f64) -> String {
+    if n.is_nan() {
+        return "NaN".into();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let sign = if n < 0.0 { "-" } else { "" };
+    let a = n.abs();
+    if a >= 1e15 {
+        return format!("{sign}a number over 10^15");
+    }
+    let whole = a.trunc() as u64;
+    let micro = ((a - a.trunc()) * 1e6).round() as u64;
+    let (whole, micro) = if micro >= 1_000_000 {
+        (whole + 1, 0)
+    } else {
+        (whole, micro)
+    };
+    if micro == 0 {
+        format!("{sign}{whole}")
+    } else {
+        let frac = format!("{micro:06}");
+        format!("{sign}{whole}.{}", frac.trim_end_matches('0'))
+    }
+}
+
 /// A clock reading in milliseconds: a whole number in `0..2^48` (the range tickets can carry).
 pub fn millis(field: &str, n: f64) -> Result<u64> {
     if n.is_finite() && n >= 0.0 && n < (1u64 << 48) as f64 {
         Ok(n as u64)
     } else {
         Err(Error::invalid_argument(format!(
-            "{field} must be a time in milliseconds between 0 and 2^48, got {n}"
+            "{field} must be a time in milliseconds between 0 and 2^48, got {}",
+            num(n)
         )))
     }
 }
@@ -225,6 +255,17 @@ mod tests {
             .unwrap_err()
             .message
             .contains("lone surrogate"));
+    }
+
+    #[test]
+    fn numbers_for_messages() {
+        assert_eq!(num(3.0), "3");
+        assert_eq!(num(-2.5), "-2.5");
+        assert_eq!(num(0.1), "0.1");
+        assert_eq!(num(1.9999999), "2");
+        assert_eq!(num(f64::NAN), "NaN");
+        assert_eq!(num(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(num(1e20), "a number over 10^15");
     }
 
     #[test]

@@ -62,10 +62,11 @@ impl Keyring {
 
     /// A keyring from stored keys; `None` if empty or if two keys share an id.
     pub fn from_keys(keys: Vec<Key>) -> Option<Self> {
-        let mut ids: Vec<u8> = keys.iter().map(|k| k.id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        (!keys.is_empty() && ids.len() == keys.len()).then_some(Keyring { keys })
+        let unique = keys
+            .iter()
+            .enumerate()
+            .all(|(i, k)| keys[..i].iter().all(|earlier| earlier.id != k.id));
+        (!keys.is_empty() && unique).then_some(Keyring { keys })
     }
 
     pub fn current(&self) -> &Key {

@@ -3,7 +3,7 @@
 //! they return a [`Change`], which a shell persists and then applies here.
 
 use crate::ids::{Millis, OpenId, UserId};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Contact role as the seed numbers it: `1` administrator, `0` ordinary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -96,8 +96,12 @@ impl StudentRecord {
                 self.contacts.len()
             ));
         }
-        let mut seen = HashSet::new();
-        if !self.contacts.iter().all(|c| seen.insert(&c.open_id)) {
+        let unique = self.contacts.iter().enumerate().all(|(i, c)| {
+            self.contacts[..i]
+                .iter()
+                .all(|earlier| earlier.open_id != c.open_id)
+        });
+        if !unique {
             return Err(format!(
                 "student {:?} lists a contact twice",
                 self.user_id.as_str()
@@ -117,13 +121,21 @@ pub enum Change {
     UseToken { id: [u8; 12], expires_at: Millis },
 }
 
+/// What the registry knows of one openId.
+#[derive(Default, Clone, Debug)]
+struct Person {
+    consent: bool,
+    /// Reverse index: the students this openId is a contact of, in binding order.
+    students: Vec<UserId>,
+}
+
 #[derive(Default, Clone, Debug)]
 pub struct Registry {
     students: HashMap<UserId, StudentRecord>,
-    /// Reverse index: the students each openId is a contact of, in binding order.
-    by_contact: HashMap<OpenId, Vec<UserId>>,
-    consent: HashSet<OpenId>,
-    used_tokens: HashMap<[u8; 12], Millis>,
+    people: HashMap<OpenId, Person>,
+    /// Used face-pay token nonces until they expire: only tokens of the last few minutes, so a
+    /// list is enough (and keeps the wasm smaller than another map type would).
+    used_tokens: Vec<([u8; 12], Millis)>,
 }
 
 impl Registry {
@@ -144,37 +156,43 @@ impl Registry {
     }
 
     pub fn consented(&self, who: &OpenId) -> bool {
-        self.consent.contains(who)
+        self.people.get(who).is_some_and(|p| p.consent)
     }
 
     pub fn consents(&self) -> impl Iterator<Item = &OpenId> {
-        self.consent.iter()
+        self.people
+            .iter()
+            .filter(|(_, p)| p.consent)
+            .map(|(o, _)| o)
     }
 
     /// The students `who` is a contact of, in binding order.
     pub fn students_of(&self, who: &OpenId) -> &[UserId] {
-        self.by_contact.get(who).map(Vec::as_slice).unwrap_or(&[])
+        self.people
+            .get(who)
+            .map(|p| p.students.as_slice())
+            .unwrap_or(&[])
     }
 
     pub fn token_used(&self, id: &[u8; 12]) -> bool {
-        self.used_tokens.contains_key(id)
+        self.used_tokens.iter().any(|(t, _)| t == id)
     }
 
     pub fn used_tokens(&self) -> impl Iterator<Item = (&[u8; 12], &Millis)> {
-        self.used_tokens.iter()
+        self.used_tokens.iter().map(|(id, exp)| (id, exp))
     }
 
     /// Used-token entries that have expired by `now` (they can be forgotten).
     pub fn expired_tokens(&self, now: Millis) -> Vec<[u8; 12]> {
         self.used_tokens
             .iter()
-            .filter(|(_, exp)| **exp <= now)
+            .filter(|(_, exp)| *exp <= now)
             .map(|(id, _)| *id)
             .collect()
     }
 
     pub fn forget_token(&mut self, id: &[u8; 12]) {
-        self.used_tokens.remove(id);
+        self.used_tokens.retain(|(t, _)| t != id);
     }
 
     pub fn apply(&mut self, change: Change) {
@@ -189,13 +207,18 @@ impl Registry {
             }
             Change::Consent { open_id, granted } => {
                 if granted {
-                    self.consent.insert(open_id);
-                } else {
-                    self.consent.remove(&open_id);
+                    self.people.entry(open_id).or_default().consent = true;
+                } else if let Some(p) = self.people.get_mut(&open_id) {
+                    p.consent = false;
+                    if p.students.is_empty() {
+                        self.people.remove(&open_id);
+                    }
                 }
             }
             Change::UseToken { id, expires_at } => {
-                self.used_tokens.insert(id, expires_at);
+                if !self.token_used(&id) {
+                    self.used_tokens.push((id, expires_at));
+                }
             }
         }
     }
@@ -212,9 +235,10 @@ impl Registry {
         }
         for c in &record.contacts {
             if !old.as_ref().is_some_and(|o| o.contains(&c.open_id)) {
-                self.by_contact
+                self.people
                     .entry(c.open_id.clone())
                     .or_default()
+                    .students
                     .push(id.clone());
             }
         }
@@ -222,10 +246,10 @@ impl Registry {
     }
 
     fn unindex(&mut self, who: &OpenId, student: &UserId) {
-        if let Some(list) = self.by_contact.get_mut(who) {
-            list.retain(|s| s != student);
-            if list.is_empty() {
-                self.by_contact.remove(who);
+        if let Some(p) = self.people.get_mut(who) {
+            p.students.retain(|s| s != student);
+            if p.students.is_empty() && !p.consent {
+                self.people.remove(who);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The one CSPRNG: ChaCha20, seeded once from the host's secure entropy (`crypto.getRandomValues`
 //! in browsers and Node, `wx.getRandomValues` in a Mini Program). Nothing else makes randomness.
 
-use rand_chacha::ChaCha20Rng;
+use chacha20::ChaCha20Rng;
 use rand_core::{Rng as _, SeedableRng};
 
 pub const SEED_LEN: usize = 32;
