@@ -577,11 +577,11 @@ impl<S: Store> Engine<S> {
             Ok(c) => c,
             Err(refusal) => return Ok(CallOutcome::Refused(refusal)),
         };
-        self.forget_expired_tokens(now);
         self.commit(Change::UseToken {
             id: claims.nonce,
             expires_at: claims.expires_at,
         })?;
+        self.forget_expired_tokens(now);
         let room_id = b64(&self.rng.bytes::<16>());
         slot.start(&req, room_id.clone(), now);
         Ok(CallOutcome::Admitted {

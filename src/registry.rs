@@ -125,7 +125,7 @@ pub enum Change {
 #[derive(Default, Clone, Debug)]
 struct Person {
     consent: bool,
-    /// Reverse index: the students this openId is a contact of, in binding order.
+    /// Reverse index: the students this openId is a contact of, by (bind time, userId).
     students: Vec<UserId>,
 }
 
@@ -166,7 +166,7 @@ impl Registry {
             .map(|(o, _)| o)
     }
 
-    /// The students `who` is a contact of, in binding order.
+    /// The students `who` is a contact of, in order of binding (bind time, then userId).
     pub fn students_of(&self, who: &OpenId) -> &[UserId] {
         self.people
             .get(who)
@@ -225,24 +225,54 @@ impl Registry {
 
     fn put_student(&mut self, record: StudentRecord) {
         let id = record.user_id.clone();
-        let old = self.students.remove(&id);
-        if let Some(old) = &old {
-            for c in &old.contacts {
-                if !record.contains(&c.open_id) {
-                    self.unindex(&c.open_id, &id);
-                }
-            }
+        let old = self.students.insert(id.clone(), record);
+        let (removed, added): (Vec<OpenId>, Vec<OpenId>) = {
+            let new = &self.students[&id];
+            let removed = old
+                .iter()
+                .flat_map(|o| o.contacts.iter())
+                .filter(|c| !new.contains(&c.open_id))
+                .map(|c| c.open_id.clone())
+                .collect();
+            let added = new
+                .contacts
+                .iter()
+                .filter(|c| !old.as_ref().is_some_and(|o| o.contains(&c.open_id)))
+                .map(|c| c.open_id.clone())
+                .collect();
+            (removed, added)
+        };
+        for who in removed {
+            self.unindex(&who, &id);
         }
-        for c in &record.contacts {
-            if !old.as_ref().is_some_and(|o| o.contains(&c.open_id)) {
-                self.people
-                    .entry(c.open_id.clone())
-                    .or_default()
-                    .students
-                    .push(id.clone());
-            }
+        for who in added {
+            self.index(who, &id);
         }
-        self.students.insert(id, record);
+    }
+
+    /// The time `who` was bound to `student` (0 if unknown), the reverse index's sort key.
+    fn bound_at(&self, student: &UserId, who: &OpenId) -> Millis {
+        self.students
+            .get(student)
+            .and_then(|r| r.contacts.iter().find(|c| &c.open_id == who))
+            .map_or(0, |c| c.bound_at)
+    }
+
+    /// Adds `student` to `who`'s list, kept in order of (bind time, userId): the same order
+    /// whether the registry was built live or loaded from storage in any order.
+    fn index(&mut self, who: OpenId, student: &UserId) {
+        let key = (self.bound_at(student, &who), student.clone());
+        let list = self
+            .people
+            .get(&who)
+            .map(|p| p.students.as_slice())
+            .unwrap_or(&[]);
+        let pos = list.partition_point(|s| (self.bound_at(s, &who), s.clone()) < key);
+        self.people
+            .entry(who)
+            .or_default()
+            .students
+            .insert(pos, student.clone());
     }
 
     fn unindex(&mut self, who: &OpenId, student: &UserId) {
@@ -291,6 +321,25 @@ mod tests {
         assert!(r.students_of(&oid("b")).is_empty());
         assert_eq!(r.students_of(&oid("a")), &[uid("s1")]);
         assert_eq!(r.student_count(), 1);
+    }
+
+    #[test]
+    fn reverse_index_order_does_not_depend_on_load_order() {
+        let recs: Vec<StudentRecord> = [("b", 5), ("a", 5), ("c", 1)]
+            .iter()
+            .map(|(u, t)| StudentRecord::with_admin(uid(u), oid("p"), *t, 0))
+            .collect();
+        let mut forward = Registry::default();
+        let mut backward = Registry::default();
+        for r in &recs {
+            forward.apply(Change::PutStudent(r.clone()));
+        }
+        for r in recs.iter().rev() {
+            backward.apply(Change::PutStudent(r.clone()));
+        }
+        let want = [uid("c"), uid("a"), uid("b")];
+        assert_eq!(forward.students_of(&oid("p")), &want);
+        assert_eq!(backward.students_of(&oid("p")), &want);
     }
 
     #[test]
