@@ -1,0 +1,66 @@
+// Assembles the public API for one host: the factories, the storage adapters, the error
+// classes, and the default instance, which configures itself lazily on its first call (from
+// requireMiniProgram().voipConfig in a Mini Program, from configure(voipConfig) elsewhere).
+import { loadCore } from './core.js';
+import { VoipCgiError, VoipError, VoipPluginError, invalidArgument } from './errors.js';
+import { localBackendFactory } from './local-backend.js';
+import { PLUGIN_VERSION, VoipPlugin, pluginFactory, resolveSettings } from './plugin.js';
+import { memoryStorage, webStorage, wxStorage } from './storage.js';
+
+export function buildApi(host) {
+  const createLocalBackend = localBackendFactory(host);
+  const createVoipPlugin = pluginFactory(host, loadCore);
+  let configured;
+  let started = false;
+
+  async function settleDefault() {
+    started = true;
+    let cfg = configured !== undefined ? configured : host.readConfig ? host.readConfig() : undefined;
+    if (typeof cfg === 'function') cfg = cfg();
+    cfg = await cfg;
+    if (cfg === undefined || cfg === null) cfg = {};
+    if (typeof cfg !== 'object') throw invalidArgument('configure', 'voipConfig must be an object');
+    const b = cfg.backend === undefined ? { type: 'local' } : cfg.backend;
+    if (!b || typeof b !== 'object') throw invalidArgument('configure', 'voipConfig.backend must be an object');
+    if (b.type === 'http') {
+      throw new VoipPluginError(
+        1011,
+        'NOT_SUPPORTED',
+        'configure:fail the http backend comes with the contact service; use { type: "local" } for now',
+      );
+    }
+    if (b.type !== 'local') throw invalidArgument('configure', 'voipConfig.backend.type must be "local" or "http"');
+    const backend = await createLocalBackend({
+      maxContacts: b.maxContacts,
+      ticketTtlMs: b.ticketTtlMs,
+      pluginAppId: cfg.pluginAppId,
+    });
+    return resolveSettings('configure', host, loadCore, {
+      backend,
+      openId: cfg.openId,
+      compatVersion: cfg.compatVersion,
+    });
+  }
+
+  /** Sets the default instance's voipConfig (before its first call). */
+  function configure(voipConfig) {
+    if (started) {
+      throw invalidArgument('configure', 'the default instance is already in use; call configure() before its first call');
+    }
+    configured = voipConfig;
+  }
+
+  return {
+    defaultInstance: new VoipPlugin(settleDefault, host, undefined),
+    configure,
+    createVoipPlugin,
+    createLocalBackend,
+    memoryStorage,
+    webStorage,
+    wxStorage,
+    VoipError,
+    VoipPluginError,
+    VoipCgiError,
+    PLUGIN_VERSION,
+  };
+}

@@ -1,0 +1,11 @@
+// Entry for the browser host.
+import { buildApi } from '../api.js';
+import host from '../hosts/browser.js';
+
+const api = buildApi(host);
+
+export default api.defaultInstance;
+export const configure = api.configure;
+export const createVoipPlugin = api.createVoipPlugin;
+export const createLocalBackend = api.createLocalBackend;
+export * from './common.js';

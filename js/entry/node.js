@@ -1,0 +1,12 @@
+// Entry for the node host.
+import { buildApi } from '../api.js';
+import host from '../hosts/node.js';
+
+const api = buildApi(host);
+
+export default api.defaultInstance;
+export const configure = api.configure;
+export const createVoipPlugin = api.createVoipPlugin;
+export const createLocalBackend = api.createLocalBackend;
+export * from './common.js';
+export { fileStorage } from '../file-storage.js';

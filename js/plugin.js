@@ -1,0 +1,297 @@
+// The plugin API object (`wmpfVoip`): one identity (a parent's openId, or none for the face-pay
+// device) on one backend. Promise-based like wmpf-voip; events; end-page navigation; the
+// bind-contact page's logic. Arguments are checked by the wasm core, never here, except for the
+// synchronous navigation settings, which must work before the core has loaded.
+import { VoipCgiError, VoipPluginError, invalidArgument, ok, toVoipError } from './errors.js';
+
+export const PLUGIN_VERSION = '2.4.0';
+
+const BIND_PAGE = 'pages/bind-contact/bind-contact';
+const END_PAGE_KEYS = ['BindContact', 'Call'];
+const ROUTE_TYPES = ['redirectTo', 'switchTab', 'reLaunch'];
+
+function hasControl(s) {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+function checkEndPage(api, req) {
+  if (req === null || typeof req !== 'object') throw invalidArgument(api, 'expects an object argument');
+  const { key, url, options, routeType } = req;
+  if (END_PAGE_KEYS.indexOf(key) < 0) {
+    throw invalidArgument(api, 'key must be "BindContact" or "Call"');
+  }
+  if (typeof url !== 'string' || url === '' || url.length > 1024 || hasControl(url)) {
+    throw invalidArgument(api, 'url must be a page path of 1–1024 characters');
+  }
+  if (options !== undefined && (typeof options !== 'string' || options.length > 1024 || hasControl(options))) {
+    throw invalidArgument(api, 'options must be a query string of at most 1024 characters');
+  }
+  if (routeType !== undefined && ROUTE_TYPES.indexOf(routeType) < 0) {
+    throw invalidArgument(api, 'routeType must be "redirectTo", "switchTab" or "reLaunch"');
+  }
+  return { key, url, options: options || '', routeType: routeType || 'redirectTo' };
+}
+
+/**
+ * An instance. `settle()` resolves `{ core, backend, openId, compatVersion }` once; until then
+ * asynchronous calls wait for it, and synchronous ones (events, end pages) work on local state.
+ */
+export class VoipPlugin {
+  constructor(settle, host, navigate) {
+    this._settle = settle;
+    this._settings = null;
+    this._pending = null;
+    this._host = host;
+    this._navigate = navigate;
+    this._listeners = [];
+    this._endPages = {};
+    this._enter = {};
+    this._onload = {};
+    this._slot = null;
+  }
+
+  _ready() {
+    if (this._settings) return Promise.resolve(this._settings);
+    if (!this._pending) {
+      this._pending = Promise.resolve()
+        .then(() => this._settle())
+        .then(
+          (s) => (this._settings = s),
+          (e) => {
+            this._pending = null;
+            throw e;
+          },
+        );
+    }
+    return this._pending;
+  }
+
+  /** Runs `fn(settings)`; errors become VoipErrors of `api`. */
+  _op(api, fn) {
+    const run = (s) => {
+      try {
+        return Promise.resolve(fn(s)).catch((e) => Promise.reject(toVoipError(api, e)));
+      } catch (e) {
+        return Promise.reject(toVoipError(api, e));
+      }
+    };
+    return this._settings ? run(this._settings) : this._ready().then(run, (e) => Promise.reject(toVoipError(api, e)));
+  }
+
+  _emit(eventName, data, roomId) {
+    const event = { eventName, data };
+    if (roomId !== undefined) {
+      event.roomId = roomId;
+      event.groupId = roomId;
+    }
+    for (const listener of this._listeners.slice()) {
+      try {
+        listener(event);
+      } catch (e) {
+        // One listener's failure must not stop the others, nor the plugin.
+        if (typeof console !== 'undefined') console.error('[campus-voip] an onVoipEvent listener threw', e);
+      }
+    }
+  }
+
+  _goToEndPage(key) {
+    const page = this._endPages[key];
+    if (!page) return;
+    const target = page.options ? page.url + '?' + page.options : page.url;
+    try {
+      if (this._navigate) {
+        this._navigate({ key, url: page.url, options: page.options, routeType: page.routeType, path: target });
+      } else if (this._host.navigate) {
+        this._host.navigate(page.routeType, target);
+      }
+    } catch (e) {
+      if (typeof console !== 'undefined') console.error('[campus-voip] navigation to the ' + key + ' end page failed', e);
+    }
+  }
+
+  // ---- consent (SPEC §3.2) ------------------------------------------------------------
+
+  authorizeVoip() {
+    return this._op('authorizeVoip', (s) => s.backend.authorizeVoip(s.openId));
+  }
+
+  revokeVoip() {
+    return this._op('revokeVoip', (s) => s.backend.revokeVoip(s.openId));
+  }
+
+  // ---- contacts (SPEC §3.3) -----------------------------------------------------------
+
+  bindVoipAdminContact(args) {
+    return this._op('bindVoipAdminContact', (s) => s.backend.bindVoipAdminContact(s.openId, args));
+  }
+
+  getBindContactPath(args) {
+    return this._op('getBindContactPath', (s) => s.backend.getBindContactPath(s.openId, args));
+  }
+
+  getVoipBindContactList(args) {
+    return this._op('getVoipBindContactList', (s) => s.backend.getVoipBindContactList(s.openId, args));
+  }
+
+  deleteVoipBindContact(args) {
+    return this._op('deleteVoipBindContact', (s) => s.backend.deleteVoipBindContact(s.openId, args));
+  }
+
+  transerAdmin(args) {
+    return this._op('transerAdmin', (s) => s.backend.transerAdmin(s.openId, args));
+  }
+
+  // ---- the bind-contact page (SPEC §3.4) ----------------------------------------------
+
+  _entered(query) {
+    this._enter = { path: BIND_PAGE, query };
+    this._onload = query;
+  }
+
+  _finish(result) {
+    const data = { type: result.type, errMsg: result.errMsg, userId: result.userId };
+    this._entered(result.query);
+    this._emit('bindContact', data);
+    this._goToEndPage('BindContact');
+    return data;
+  }
+
+  inspectBindContactPath(path) {
+    return this._op('inspectBindContactPath', (s) =>
+      s.backend.inspectBindContactPath(s.openId, path).then((r) => {
+        this._entered(r.query);
+        return { userId: r.userId, userName: r.userName, userAvatar: r.userAvatar, status: r.status };
+      }),
+    );
+  }
+
+  acceptBindContactPath(path) {
+    return this._op('acceptBindContactPath', (s) =>
+      s.backend.acceptBindContactPath(s.openId, path).then((r) => this._finish(r)),
+    );
+  }
+
+  declineBindContactPath(path) {
+    return this._op('declineBindContactPath', (s) =>
+      s.backend.declineBindContactPath(s.openId, path).then((r) => this._finish(r)),
+    );
+  }
+
+  // ---- events and navigation (SPEC §3.5) ----------------------------------------------
+
+  onVoipEvent(listener) {
+    if (typeof listener !== 'function') throw invalidArgument('onVoipEvent', 'listener must be a function');
+    this._listeners.push(listener);
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      const i = this._listeners.indexOf(listener);
+      if (i >= 0) this._listeners.splice(i, 1);
+    };
+  }
+
+  setVoipEndPagePath(req) {
+    const page = checkEndPage('setVoipEndPagePath', req);
+    this._endPages[page.key] = page;
+  }
+
+  getPluginEnterOptions() {
+    return this._enter;
+  }
+
+  getPluginOnloadOptions() {
+    return this._onload;
+  }
+
+  // ---- calls (SPEC §3.6) --------------------------------------------------------------
+
+  initByCaller(req) {
+    return this._op('initByCaller', (s) => {
+      if (!this._slot) this._slot = new s.core.CallSlot();
+      return s.backend.admitCall(this._slot, req, s.compatVersion).then((r) => {
+        if (r.isSuccess) {
+          return ok('initByCaller', { isSuccess: true, roomId: r.roomId, groupId: r.roomId, chargeType: r.chargeType });
+        }
+        const errObj = new VoipCgiError(r.errCode, r.code, 'initByCaller:fail ' + r.message);
+        return { isSuccess: false, errCode: r.errCode, errMsg: errObj.errMsg, errObj };
+      });
+    });
+  }
+
+  forceHangUpVoip(roomId) {
+    const s = this._settings;
+    if (!this._slot || !s) return;
+    let ended;
+    try {
+      ended = this._slot.hangUp(roomId, s.backend.now());
+    } catch (e) {
+      throw toVoipError('forceHangUpVoip', e);
+    }
+    if (!ended) return;
+    this._emit('cancelVoip', { status: 'forceFromApp' }, ended.roomId);
+    this._emit('endVoip', ended.data, ended.roomId);
+    this._goToEndPage('Call');
+  }
+
+  // ---- ours -----------------------------------------------------------------------------
+
+  /** The backend this instance runs on (development helpers such as issueVoipToken live there). */
+  getBackend() {
+    return this._op('getBackend', (s) => s.backend);
+  }
+
+  /** The instance's identity: its openId, or undefined for a device instance. */
+  getOpenId() {
+    return this._op('getOpenId', (s) => s.openId);
+  }
+
+  /** Frees the call slot's wasm memory. The backend is the caller's to close. */
+  dispose() {
+    if (this._slot) {
+      this._slot.free();
+      this._slot = null;
+    }
+    this._listeners.length = 0;
+  }
+}
+
+/** `createVoipPlugin({ backend, openId, compatVersion, navigate })` for a host. */
+export function pluginFactory(host, loadCore) {
+  return async function createVoipPlugin(options) {
+    const api = 'createVoipPlugin';
+    if (options === null || typeof options !== 'object') throw invalidArgument(api, 'expects an options object');
+    const settings = await resolveSettings(api, host, loadCore, options);
+    const navigate = options.navigate;
+    if (navigate !== undefined && typeof navigate !== 'function') {
+      throw invalidArgument(api, 'navigate must be a function');
+    }
+    const instance = new VoipPlugin(() => settings, host, navigate);
+    instance._settings = settings;
+    return instance;
+  };
+}
+
+/** Checks `{ backend, openId, compatVersion }` with the core; resolves the settings. */
+export async function resolveSettings(api, host, loadCore, options) {
+  const core = await loadCore(host);
+  const backend = options.backend;
+  if (!backend || typeof backend !== 'object' || typeof backend.admitCall !== 'function') {
+    throw invalidArgument(api, 'backend must be a backend from createLocalBackend()');
+  }
+  let openId;
+  let compatVersion = PLUGIN_VERSION;
+  try {
+    if (options.openId !== undefined) openId = core.checkOpenId(options.openId);
+    if (options.compatVersion !== undefined) compatVersion = core.checkVersion(options.compatVersion);
+  } catch (e) {
+    throw toVoipError(api, e);
+  }
+  return { core, backend, openId, compatVersion };
+}
+
+export { VoipPluginError };

@@ -1,0 +1,112 @@
+// Every API of the plugin, as a parent (administrator) and as the face-pay device would use it.
+const wmpfVoip = requirePlugin('campus-voip').default;
+
+const STUDENT = { userId: 'student-001', userName: 'Xiao Ming', userAvatar: '' };
+
+Page({
+  data: { contacts: [], sharePath: '', log: [], roomId: '' },
+
+  log(line) {
+    this.setData({ log: [line].concat(this.data.log).slice(0, 20) });
+  },
+
+  fail(e) {
+    this.log(`${e.errCode} ${e.code}: ${e.errMsg}`);
+    wx.showToast({ title: e.errMsg || 'failed', icon: 'none' });
+  },
+
+  onShow() {
+    this.refresh();
+    this.log('enter options: ' + JSON.stringify(wmpfVoip.getPluginEnterOptions()));
+  },
+
+  refresh() {
+    return wmpfVoip
+      .getVoipBindContactList({ userId: STUDENT.userId })
+      .then((list) => this.setData({ contacts: list }))
+      .catch((e) => this.fail(e));
+  },
+
+  // Consent: the host asks (scope.voip is whitelisted), then tells the plugin.
+  onConsent() {
+    wx.authorize({ scope: 'scope.voip' })
+      .catch(() => undefined) // not whitelisted in this sample app: record the in-app consent anyway
+      .then(() => wmpfVoip.authorizeVoip())
+      .then((r) => this.log(r.errMsg))
+      .catch((e) => this.fail(e));
+  },
+
+  onRevoke() {
+    wmpfVoip.revokeVoip().then((r) => this.log(r.errMsg), (e) => this.fail(e));
+  },
+
+  onBecomeAdmin() {
+    wmpfVoip
+      .bindVoipAdminContact({ userId: STUDENT.userId })
+      .then((r) => {
+        this.log(r.errMsg);
+        return this.prepareShare();
+      })
+      .then(() => this.refresh())
+      .catch((e) => this.fail(e));
+  },
+
+  prepareShare() {
+    return wmpfVoip.getBindContactPath(STUDENT).then((path) => {
+      this.setData({ sharePath: path + '&from=demo-host' });
+      this.log('share path ready');
+    });
+  },
+
+  onShareAppMessage() {
+    return { title: `Become a contact of ${STUDENT.userName}`, path: this.data.sharePath };
+  },
+
+  onDelete(e) {
+    wmpfVoip
+      .deleteVoipBindContact({ userId: STUDENT.userId, openidList: [e.currentTarget.dataset.openid] })
+      .then((r) => this.log(`${r.errMsg}: ${r.deleted.join(', ')}`))
+      .then(() => this.refresh())
+      .catch((err) => this.fail(err));
+  },
+
+  onTransfer(e) {
+    wmpfVoip
+      .transerAdmin({ userId: STUDENT.userId, newAdminOpenid: e.currentTarget.dataset.openid })
+      .then((r) => this.log(`${r.errMsg}: admin is now ${r.adminOpenid}`))
+      .then(() => this.refresh())
+      .catch((err) => this.fail(err));
+  },
+
+  // The face-pay device side: a face scan yields a voipToken, then the call.
+  onCall(e) {
+    const listenerId = e.currentTarget.dataset.openid;
+    wmpfVoip
+      .getBackend()
+      .then((backend) => backend.issueVoipToken({ userId: STUDENT.userId }))
+      .then((voipToken) =>
+        wmpfVoip.initByCaller({
+          roomType: 'voice',
+          caller: { id: STUDENT.userId, name: STUDENT.userName },
+          listener: { id: listenerId },
+          businessType: 0,
+          voipToken,
+        }),
+      )
+      .then((res) => {
+        if (res.isSuccess) {
+          this.setData({ roomId: res.roomId });
+          this.log(`calling, room ${res.roomId} (${res.chargeType})`);
+        } else {
+          this.log(`call refused: ${res.errCode} ${res.errMsg}`);
+        }
+      })
+      .catch((err) => this.fail(err));
+  },
+
+  onHangUp() {
+    wmpfVoip.forceHangUpVoip(this.data.roomId);
+    this.setData({ roomId: '' });
+    this.log('onload options: ' + JSON.stringify(wmpfVoip.getPluginOnloadOptions()));
+  },
+});

@@ -1,0 +1,282 @@
+// Type declarations for campus-voip: the WeChat VoIP plugin's campus face-pay mode API
+// (wmpf-voip names and shapes), plus the factories, backends and storage adapters.
+
+/** `{ errCode: 0, errMsg: '<api>:ok' }` plus each API's fields. */
+export interface VoipOk<Api extends string> {
+  errCode: 0;
+  errMsg: `${Api}:ok`;
+}
+
+/** Stable names of every errCode. */
+export type VoipErrorCode =
+  | 'BAD_VOIP_TOKEN' // 4
+  | 'NOT_AUTHORIZED' // 8
+  | 'NOT_CONTACT_OF_CALLER' // 9
+  | 'INVALID_OPENID' // 20
+  | 'VOIP_TOKEN_MISSING' // 1001
+  | 'REQUEST_FAILED' // 1002
+  | 'BAD_RESPONSE' // 1003
+  | 'INVALID_ARGUMENT' // 1004
+  | 'BUSY' // 1005
+  | 'NOT_SUPPORTED' // 1011
+  | 'NOT_ADMIN' // 3001
+  | 'ADMIN_EXISTS' // 3002
+  | 'NOT_CONTACT' // 3003
+  | 'ADMIN_SELF_DELETE' // 3004
+  | 'CONTACT_LIMIT' // 3005
+  | 'STORAGE' // 3007
+  | 'UNAUTHENTICATED'; // 3008
+
+/** Every rejection and throw of the API. */
+export class VoipError extends Error {
+  constructor(errCode: number, code: VoipErrorCode, errMsg: string);
+  readonly errCode: number;
+  /** `'<api>:fail <reason>'` */
+  readonly errMsg: string;
+  readonly code: VoipErrorCode;
+}
+/** Checked locally by the plugin: bad arguments (1004, 20), voipToken missing (1001), busy (1005), not supported (1011). */
+export class VoipPluginError extends VoipError {}
+/** Reported by the backend: consent (8), registry rules (30xx), storage (3007), tokens (4), contacts (9). */
+export class VoipCgiError extends VoipError {}
+
+/** The wmpf-voip API version this build implements (the default `compatVersion`). */
+export const PLUGIN_VERSION: string;
+
+// ---- contacts ------------------------------------------------------------------------------
+
+export interface ContactListEntry {
+  user_id: string;
+  /** 1 when the current user is this student's administrator. */
+  is_ad: 0 | 1;
+  /** The administrator sees every contact (administrator first, then binding order); an ordinary contact only itself. */
+  openid_list: string[];
+}
+
+export type BindContactType = 'success' | 'unbind' | 'binded' | 'expire' | 'overload' | 'invalid' | 'auth' | 'cancel';
+
+/** `bindContact` event data, and what the bind page's accept/decline resolve. */
+export interface BindContactResult {
+  type: BindContactType;
+  /** `'bindContact:ok'` or `'bindContact:fail <what happened>'` */
+  errMsg: string;
+  userId: string;
+}
+
+export interface BindContactInspection {
+  userId: string;
+  userName: string;
+  userAvatar: string;
+  /** The first of outcomes 1–6 that applies, or 'ready' (consent is asked afterwards). */
+  status: 'ready' | 'invalid' | 'expire' | 'unbind' | 'binded' | 'overload';
+}
+
+/** A share path as `getBindContactPath` made it, or the query object the bind page's onLoad received. */
+export type SharePath = string | Record<string, string>;
+
+// ---- calls ---------------------------------------------------------------------------------
+
+export interface InitByCallerRequest {
+  roomType: 'voice' | 'video';
+  caller: { id: string; name?: string; cameraStatus?: 0 | 1 };
+  listener: { id: string; name?: string; cameraStatus?: 0 | 1 };
+  /** 0: face-pay mode, duration billing (default); 3: face recognition, license billing (plugin ≥ 2.3.8). */
+  businessType?: 0 | 1 | 2 | 3;
+  /** The face-pay voip_token (required for businessType 0 and 3). */
+  voipToken?: string;
+  miniprogramState?: 'formal' | 'trial' | 'developer';
+  customQuery?: string;
+  /** Maximum call length in seconds, > 0. */
+  timeLimit?: number;
+}
+
+export interface InitByCallerSuccess extends VoipOk<'initByCaller'> {
+  isSuccess: true;
+  roomId: string;
+  groupId: string;
+  chargeType: 'duration' | 'license';
+}
+
+/** Backend refusals resolve (the real plugin's double style): errCode 4, 8 or 9. */
+export interface InitByCallerRefusal {
+  isSuccess: false;
+  errCode: number;
+  errMsg: string;
+  errObj: VoipCgiError;
+}
+
+export interface EndVoipData {
+  /** Milliseconds. */
+  keepTime: number;
+  callerName: string;
+  listenerName: string;
+  roomType: 'voice' | 'video';
+  isCaller: true;
+  businessType: number;
+}
+
+export type VoipEvent =
+  | { eventName: 'bindContact'; data: BindContactResult }
+  | { eventName: 'cancelVoip'; data: { status: 'forceFromApp' }; roomId: string; groupId: string }
+  | { eventName: 'endVoip'; data: EndVoipData; roomId: string; groupId: string };
+
+export interface EndPagePath {
+  key: 'BindContact' | 'Call';
+  url: string;
+  /** Query string; the page opened is `url + '?' + options`. */
+  options?: string;
+  routeType?: 'redirectTo' | 'switchTab' | 'reLaunch';
+}
+
+export interface NavigateRequest {
+  key: 'BindContact' | 'Call';
+  url: string;
+  options: string;
+  routeType: 'redirectTo' | 'switchTab' | 'reLaunch';
+  /** `url + '?' + options` (or `url`). */
+  path: string;
+}
+
+export interface PluginEnterOptions {
+  path?: string;
+  query?: Record<string, string>;
+}
+
+/** The plugin API object (`requirePlugin('<alias>').default`). */
+export interface VoipPlugin {
+  /** Records that the current user granted `scope.voip` (call after your own consent prompt succeeds). */
+  authorizeVoip(): Promise<VoipOk<'authorizeVoip'>>;
+  revokeVoip(): Promise<VoipOk<'revokeVoip'>>;
+
+  /** The current user becomes the student's administrator (needs consent). */
+  bindVoipAdminContact(req: { userId: string }): Promise<VoipOk<'bindVoipAdminContact'> & { userId: string }>;
+  /** Administrator only. Resolves the share path for onShareAppMessage. */
+  getBindContactPath(req: { userId: string; userName: string; userAvatar?: string }): Promise<string>;
+  getVoipBindContactList(req?: { userId?: string }): Promise<ContactListEntry[]>;
+  /** Administrator only; all or nothing. */
+  deleteVoipBindContact(req: {
+    userId: string;
+    openidList: string[];
+  }): Promise<VoipOk<'deleteVoipBindContact'> & { userId: string; deleted: string[] }>;
+  /** Administrator only; spelled as in the real plugin. */
+  transerAdmin(req: {
+    userId: string;
+    newAdminOpenid: string;
+  }): Promise<VoipOk<'transerAdmin'> & { userId: string; adminOpenid: string }>;
+
+  /** What the bind page shows before asking: the student and the first blocking outcome, or 'ready'. */
+  inspectBindContactPath(path: SharePath): Promise<BindContactInspection>;
+  /** Binds the current user as an ordinary contact; resolves and emits the outcome. */
+  acceptBindContactPath(path: SharePath): Promise<BindContactResult>;
+  /** Outcome 'cancel', emitted the same way. */
+  declineBindContactPath(path: SharePath): Promise<BindContactResult>;
+
+  /** Returns the function that removes the listener. */
+  onVoipEvent(listener: (event: VoipEvent) => void): () => void;
+  setVoipEndPagePath(req: EndPagePath): void;
+  getPluginEnterOptions(): PluginEnterOptions;
+  getPluginOnloadOptions(): Record<string, string>;
+
+  /** Throws (rejects) for bad parameters; resolves isSuccess:false for backend refusals. */
+  initByCaller(req: InitByCallerRequest): Promise<InitByCallerSuccess | InitByCallerRefusal>;
+  /** Ends the current call (no argument, or a matching roomId): events cancelVoip then endVoip. */
+  forceHangUpVoip(roomId?: string): void;
+
+  /** The backend this instance runs on (development helpers live there). */
+  getBackend(): Promise<LocalBackend>;
+  /** The instance's openId, or undefined for a device instance. */
+  getOpenId(): Promise<string | undefined>;
+  /** Frees the instance's wasm call slot and drops its listeners. */
+  dispose(): void;
+}
+
+// ---- backends and storage ------------------------------------------------------------------
+
+/** A synchronous key-value store; each set/remove must be atomic for its key. */
+export interface StorageAdapter {
+  get(key: string): string | null;
+  set(key: string, value: string): void;
+  remove(key: string): void;
+  keys(): string[];
+}
+
+export function memoryStorage(): StorageAdapter;
+export function webStorage(storage: Storage): StorageAdapter;
+export function wxStorage(wx: {
+  getStorageSync(key: string): unknown;
+  setStorageSync(key: string, value: string): void;
+  removeStorageSync(key: string): void;
+  getStorageInfoSync(): { keys: string[] };
+}): StorageAdapter;
+/** Node only: one file per key in `dir`, written atomically (temporary file, fsync, rename). */
+export function fileStorage(dir: string): StorageAdapter;
+
+export interface LocalBackendOptions {
+  /** Default: localStorage in browsers, the plugin's storage in a Mini Program, memory in Node. */
+  storage?: StorageAdapter;
+  /** Contacts per student including the administrator, 1–100 (default 10). */
+  maxContacts?: number;
+  /** Share link lifetime, 60 000 ms – 30 days (default 72 hours). */
+  ticketTtlMs?: number;
+  /** Face-pay token lifetime, 10 s – 1 hour (default 5 minutes). */
+  voipTokenTtlMs?: number;
+  /** Clock in milliseconds (default Date.now). */
+  now?: () => number;
+  /** Share paths start with `__plugin__/<pluginAppId>/`. */
+  pluginAppId?: string;
+  /** Overrides the share path prefix entirely. */
+  pathPrefix?: string;
+  /** Prefix of this backend's keys in the storage (default 'campus-voip/'). */
+  namespace?: string;
+  /** Restores an exportSnapshot() into an empty storage first. */
+  restore?: Uint8Array;
+}
+
+export interface DeveloperContactList {
+  errcode: 0 | 1;
+  errmsg: string;
+  contact_list: { open_id: string; role: 0 | 1 }[];
+}
+
+export interface LocalBackend {
+  readonly type: 'local';
+  now(): number;
+  /** The face-scan stand-in: a signed, single-use voipToken for the student. */
+  issueVoipToken(req: { userId: string }): Promise<string>;
+  /** Removes all the student's contacts. */
+  resetStudent(req: { userId: string }): Promise<VoipOk<'resetStudent'> & { userId: string; removed: boolean }>;
+  /** The developer query (the contact service's getvoipcontactlist shape). */
+  getVoipContactList(req: { user_id: string }): Promise<DeveloperContactList>;
+  /** Everything, secrets included, as one versioned, checksummed blob. */
+  exportSnapshot(): Uint8Array;
+  stats(): { students: number; contacts: number };
+  /** Frees the backend's wasm memory. */
+  close(): void;
+}
+
+export function createLocalBackend(options?: LocalBackendOptions): Promise<LocalBackend>;
+
+export interface CreateVoipPluginOptions {
+  backend: LocalBackend;
+  /** The current WeChat user's openId; omit for a face-pay device instance. */
+  openId?: string;
+  /** The plugin version to emulate (default PLUGIN_VERSION). */
+  compatVersion?: string;
+  /** Called to open an end page outside a Mini Program. */
+  navigate?: (req: NavigateRequest) => void;
+}
+
+export function createVoipPlugin(options: CreateVoipPluginOptions): Promise<VoipPlugin>;
+
+export interface VoipConfig {
+  openId?: string;
+  backend?: { type: 'local'; maxContacts?: number; ticketTtlMs?: number } | { type: 'http'; url: string; getSession: () => Promise<string> };
+  pluginAppId?: string;
+  compatVersion?: string;
+}
+
+/** Configures the default instance (outside a Mini Program), before its first call. */
+export function configure(config: VoipConfig | (() => VoipConfig | Promise<VoipConfig>) | Promise<VoipConfig>): void;
+
+declare const wmpfVoip: VoipPlugin;
+export default wmpfVoip;

@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+// Builds everything shipped, never committed:
+//   dist/npm/                  the npm package (ESM for browsers and Node, CommonJS for Node, .d.ts)
+//   dist/miniprogram-plugin/   a complete Mini Program plugin project (wasm as .wasm.br)
+// One wasm for every host: MVP features only (nightly build-std, target-cpu=mvp), wasm-opt -Oz,
+// sign-ext lowered, wasm Global exports stripped (iOS cannot export one). The build fails on a
+// forbidden construct in shipped plugin code, on a non-MVP wasm, or over the size budget.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = path.join(ROOT, 'dist');
+const WORK = path.join(DIST, '.wasm');
+const NPM = path.join(DIST, 'npm');
+const MP = path.join(DIST, 'miniprogram-plugin');
+const TOOLS = path.join(ROOT, 'tools', 'node_modules');
+const NIGHTLY = fs.readFileSync(path.join(ROOT, 'rust-nightly-version'), 'utf8').trim();
+const BUDGET_PLUGIN_BYTES = 64 * 1024; // whole plugin, compressed (SPEC §9)
+
+const started = Date.now();
+const step = (msg) => console.log(`\x1b[1mbuild:\x1b[0m ${msg} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+const fail = (msg) => {
+  console.error(`\x1b[31mbuild failed:\x1b[0m ${msg}`);
+  process.exit(1);
+};
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: 'inherit', cwd: ROOT, ...opts });
+const rmrf = (p) => fs.rmSync(p, { recursive: true, force: true });
+const copyDir = (from, to) => fs.cpSync(from, to, { recursive: true });
+
+if (!fs.existsSync(path.join(TOOLS, '.bin', 'esbuild'))) fail('npm tools missing: run scripts/bootstrap.sh first');
+const esbuild = await import(path.join(TOOLS, 'esbuild', 'lib', 'main.js'));
+
+// ---- 1. the wasm ------------------------------------------------------------------------------
+step(`compiling the core for wasm32 (MVP features, ${NIGHTLY}, build-std)`);
+run('cargo', [
+  `+${NIGHTLY}`,
+  'build',
+  '--release',
+  '--lib',
+  '--target',
+  'wasm32-unknown-unknown',
+  '-Z',
+  'build-std=std,panic_abort',
+  '--target-dir',
+  'target/mvp',
+], {
+  env: {
+    ...process.env,
+    // MVP instructions only; panics abort without formatting (no input reaches a panic, and a
+    // panic would end the instance anyway); no location strings or Debug output in the binary.
+    RUSTFLAGS: '-C target-cpu=mvp -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none',
+  },
+});
+
+step('generating the bindings (wasm-bindgen --target bundler)');
+rmrf(WORK);
+fs.mkdirSync(WORK, { recursive: true });
+run('wasm-bindgen', [
+  '--target',
+  'bundler',
+  '--out-dir',
+  WORK,
+  path.join(ROOT, 'target/mvp/wasm32-unknown-unknown/release/campus_voip.wasm'),
+]);
+
+step('optimizing (wasm-opt -Oz), lowering sign-ext, stripping Global exports');
+const bindgenWasm = path.join(WORK, 'campus_voip_bg.wasm');
+const globalExports = WebAssembly.Module.exports(new WebAssembly.Module(fs.readFileSync(bindgenWasm)))
+  .filter((e) => e.kind === 'global')
+  .map((e) => e.name);
+const wasmOpt = path.join(TOOLS, '.bin', 'wasm-opt');
+const optWasm = path.join(WORK, 'campus_voip_bg.opt.wasm');
+run(wasmOpt, [
+  bindgenWasm,
+  '-Oz',
+  '--converge',
+  '--signext-lowering',
+  ...globalExports.flatMap((name) => ['--remove-exports', `--pass-arg=remove-exports@${name}`]),
+  '-o',
+  optWasm,
+]);
+const wasmBytes = fs.readFileSync(optWasm);
+const mod = new WebAssembly.Module(wasmBytes);
+const leftGlobals = WebAssembly.Module.exports(mod).filter((e) => e.kind === 'global');
+if (leftGlobals.length) fail(`the wasm still exports Globals (iOS cannot): ${leftGlobals.map((g) => g.name).join(', ')}`);
+const importModules = [...new Set(WebAssembly.Module.imports(mod).map((i) => i.module))];
+if (importModules.join() !== './campus_voip_bg.js') fail(`unexpected wasm import modules: ${importModules.join(', ')}`);
+try {
+  // Validates only if the module uses MVP features (and mutable globals) and nothing else.
+  execFileSync(wasmOpt, [optWasm, '--mvp-features', '--enable-mutable-globals', '-o', path.join(WORK, 'mvp-check.wasm')], {
+    stdio: 'pipe',
+  });
+} catch (e) {
+  fail(`the wasm uses features beyond MVP:\n${e.stderr}`);
+}
+
+// ---- 2. the JS bundles -----------------------------------------------------------------------
+const glue = path.join(WORK, 'campus_voip_bg.js');
+const alias = { 'campus-voip-glue': glue };
+const banner = `// campus-voip ${readPackageVersion()} — built ${new Date().toISOString().slice(0, 10)}; see README.md`;
+
+step('bundling the npm package (browser ESM, Node ESM, Node CommonJS)');
+rmrf(NPM);
+fs.mkdirSync(NPM, { recursive: true });
+const common = { bundle: true, alias, logLevel: 'warning', banner: { js: banner }, legalComments: 'none' };
+await esbuild.build({
+  ...common,
+  entryPoints: [path.join(ROOT, 'js/entry/browser.js')],
+  outfile: path.join(NPM, 'index.mjs'),
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2020',
+});
+await esbuild.build({
+  ...common,
+  entryPoints: [path.join(ROOT, 'js/entry/node.js')],
+  outfile: path.join(NPM, 'node.mjs'),
+  format: 'esm',
+  platform: 'node',
+  target: 'node18',
+});
+await esbuild.build({
+  ...common,
+  entryPoints: [path.join(ROOT, 'js/entry/node.js')],
+  outfile: path.join(NPM, 'node.cjs'),
+  format: 'cjs',
+  platform: 'node',
+  target: 'node18',
+  define: { 'import.meta.url': '__campus_voip_module_url' },
+  inject: [path.join(ROOT, 'js/hosts/node-cjs-url.js')],
+});
+fs.copyFileSync(optWasm, path.join(NPM, 'campus_voip_bg.wasm'));
+fs.copyFileSync(path.join(ROOT, 'pkg-template/npm/index.d.ts'), path.join(NPM, 'index.d.ts'));
+fs.copyFileSync(path.join(ROOT, 'pkg-template/npm/README.md'), path.join(NPM, 'README.md'));
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'pkg-template/npm/package.json'), 'utf8'));
+pkg.version = readPackageVersion();
+fs.writeFileSync(path.join(NPM, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
+
+step('assembling the Mini Program plugin project');
+rmrf(MP);
+copyDir(path.join(ROOT, 'pkg-template/miniprogram-plugin'), MP);
+await esbuild.build({
+  ...common,
+  entryPoints: [path.join(ROOT, 'js/entry/wx.js')],
+  outfile: path.join(MP, 'plugin/index.js'),
+  format: 'cjs',
+  platform: 'neutral',
+  // Old iOS JavaScriptCore: no optional chaining, no ?? in the shipped code.
+  target: 'es2017',
+  minify: true,
+  // Devices have no TextEncoder/TextDecoder: the glue gets module-scoped ones.
+  inject: [path.join(ROOT, 'js/utf8.js')],
+});
+fs.mkdirSync(path.join(MP, 'plugin/wasm'), { recursive: true });
+fs.writeFileSync(
+  path.join(MP, 'plugin/wasm/campus_voip_bg.wasm.br'),
+  zlib.brotliCompressSync(wasmBytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }),
+);
+
+// ---- 3. guards -------------------------------------------------------------------------------
+step('checking shipped plugin code for constructs that fail on devices');
+const FORBIDDEN = [
+  ['import.meta', /import\.meta/],
+  ['fetch(', /\bfetch\s*\(/],
+  ['WebAssembly.', /(?<!WX)WebAssembly\./],
+  ['initSync', /initSync/],
+  ['eval(', /\beval\s*\(/],
+  ['new Function', /new\s+Function\b/],
+];
+const pluginJs = listFiles(path.join(MP, 'plugin')).filter((f) => f.endsWith('.js'));
+const violations = [];
+for (const file of pluginJs) {
+  const text = fs.readFileSync(file, 'utf8');
+  for (const [name, re] of FORBIDDEN) if (re.test(text)) violations.push(`${path.relative(DIST, file)}: ${name}`);
+}
+if (violations.length) fail(`forbidden constructs in plugin code:\n  ${violations.join('\n  ')}`);
+
+// ---- 4. size report and budget -----------------------------------------------------------------
+step('size report');
+const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
+const br = (b) => zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+const rows = [];
+rows.push(['wasm (shipped, all hosts)', wasmBytes.length, gz(wasmBytes), br(wasmBytes)]);
+const pluginFiles = listFiles(path.join(MP, 'plugin'));
+let pluginCompressed = 0;
+for (const f of pluginFiles) {
+  const b = fs.readFileSync(f);
+  const isBr = f.endsWith('.br');
+  const c = isBr ? b.length : br(b);
+  pluginCompressed += c;
+  if (!isBr) rows.push([`plugin/${path.relative(path.join(MP, 'plugin'), f)}`, b.length, gz(b), c]);
+}
+for (const f of ['index.mjs', 'node.mjs', 'node.cjs']) {
+  const b = fs.readFileSync(path.join(NPM, f));
+  rows.push([`npm/${f}`, b.length, gz(b), br(b)]);
+}
+const kb = (n) => (n / 1024).toFixed(1).padStart(7) + ' KB';
+console.log(`\n  ${'file'.padEnd(48)}${'raw'.padStart(11)}${'gzip'.padStart(11)}${'brotli'.padStart(11)}`);
+for (const [name, raw, g, b] of rows) console.log(`  ${name.padEnd(48)}${kb(raw)}${kb(g)}${kb(b)}`);
+console.log(
+  `\n  whole plugin (plugin/, brotli per file): ${kb(pluginCompressed).trim()} of ${kb(BUDGET_PLUGIN_BYTES).trim()} budget\n`,
+);
+fs.writeFileSync(
+  path.join(DIST, 'size-report.json'),
+  JSON.stringify({ rows, pluginCompressed, budget: BUDGET_PLUGIN_BYTES }, null, 2) + '\n',
+);
+if (pluginCompressed > BUDGET_PLUGIN_BYTES) {
+  fail(`the plugin is ${pluginCompressed} bytes compressed, over the ${BUDGET_PLUGIN_BYTES}-byte budget`);
+}
+step('done: dist/npm and dist/miniprogram-plugin');
+
+function listFiles(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+    const p = path.join(dir, d.name);
+    return d.isDirectory() ? listFiles(p) : [p];
+  });
+}
+
+function readPackageVersion() {
+  const m = /^version = "([^"]+)"/m.exec(fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8'));
+  return m ? m[1] : '0.0.0';
+}
