@@ -216,7 +216,11 @@ pub struct Engine<S: Store> {
     registry: Registry,
     rng: Rng,
     store: S,
+    /// Forget expired used tokens once this many are remembered (amortized O(1) per call).
+    prune_at: usize,
 }
+
+const MIN_PRUNE_AT: usize = 64;
 
 impl<S: Store> Engine<S> {
     /// Opens a backend on what `store` holds (`entries`). An empty store gets fresh secrets,
@@ -265,6 +269,7 @@ impl<S: Store> Engine<S> {
             registry: loaded.registry,
             rng,
             store,
+            prune_at: MIN_PRUNE_AT,
         })
     }
 
@@ -581,7 +586,10 @@ impl<S: Store> Engine<S> {
             id: claims.nonce,
             expires_at: claims.expires_at,
         })?;
-        self.forget_expired_tokens(now);
+        if self.registry.used_token_count() >= self.prune_at {
+            self.forget_expired_tokens(now);
+            self.prune_at = MIN_PRUNE_AT.max(2 * self.registry.used_token_count());
+        }
         let room_id = b64(&self.rng.bytes::<16>());
         slot.start(&req, room_id.clone(), now);
         Ok(CallOutcome::Admitted {
@@ -590,10 +598,11 @@ impl<S: Store> Engine<S> {
         })
     }
 
+    /// Forgets used tokens that have expired (and their stored entries). Safe to do late, or
+    /// even if the removal fails: an expired token is refused as expired before reuse is
+    /// ever checked.
     fn forget_expired_tokens(&mut self, now: Millis) {
         for id in self.registry.expired_tokens(now) {
-            // Dropping the memory of an expired token is safe even if the write fails: an
-            // expired token is refused as expired before reuse is ever checked.
             let _ = self.store.remove(&storage::token_key(&id));
             self.registry.forget_token(&id);
         }

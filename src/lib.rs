@@ -21,8 +21,9 @@ pub mod storage;
 pub mod ticket;
 pub mod token;
 
+/// The wasm-bindgen binding (wasm32 only), public so the wasm test suite can drive it.
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use errors::{Error, ErrorCode, Origin, Result};
 

@@ -133,9 +133,8 @@ struct Person {
 pub struct Registry {
     students: HashMap<UserId, StudentRecord>,
     people: HashMap<OpenId, Person>,
-    /// Used face-pay token nonces until they expire: only tokens of the last few minutes, so a
-    /// list is enough (and keeps the wasm smaller than another map type would).
-    used_tokens: Vec<([u8; 12], Millis)>,
+    /// Used face-pay token nonces and their expiry, until forgotten after they expire.
+    used_tokens: HashMap<[u8; 12], Millis>,
 }
 
 impl Registry {
@@ -175,24 +174,28 @@ impl Registry {
     }
 
     pub fn token_used(&self, id: &[u8; 12]) -> bool {
-        self.used_tokens.iter().any(|(t, _)| t == id)
+        self.used_tokens.contains_key(id)
     }
 
     pub fn used_tokens(&self) -> impl Iterator<Item = (&[u8; 12], &Millis)> {
-        self.used_tokens.iter().map(|(id, exp)| (id, exp))
+        self.used_tokens.iter()
+    }
+
+    pub fn used_token_count(&self) -> usize {
+        self.used_tokens.len()
     }
 
     /// Used-token entries that have expired by `now` (they can be forgotten).
     pub fn expired_tokens(&self, now: Millis) -> Vec<[u8; 12]> {
         self.used_tokens
             .iter()
-            .filter(|(_, exp)| *exp <= now)
+            .filter(|(_, exp)| **exp <= now)
             .map(|(id, _)| *id)
             .collect()
     }
 
     pub fn forget_token(&mut self, id: &[u8; 12]) {
-        self.used_tokens.retain(|(t, _)| t != id);
+        self.used_tokens.remove(id);
     }
 
     pub fn apply(&mut self, change: Change) {
@@ -216,9 +219,7 @@ impl Registry {
                 }
             }
             Change::UseToken { id, expires_at } => {
-                if !self.token_used(&id) {
-                    self.used_tokens.push((id, expires_at));
-                }
+                self.used_tokens.insert(id, expires_at);
             }
         }
     }

@@ -27,10 +27,15 @@ fn string_value(js: &JsValue) -> Value {
             kind: Kind::String,
             len,
         }
-    } else if !s.is_valid_utf16() {
-        Value::LoneSurrogate
     } else {
-        Value::Str(String::from(s))
+        // The conversion replaces a lone surrogate with U+FFFD. Only when a U+FFFD shows up is
+        // the (per code unit, so slow) well-formedness check needed to tell the two apart.
+        let text = String::from(s);
+        if text.contains('\u{fffd}') && !s.is_valid_utf16() {
+            Value::LoneSurrogate
+        } else {
+            Value::Str(text)
+        }
     }
 }
 

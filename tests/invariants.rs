@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! Property tests of the local backend engine against SPEC §2 (state and invariants), §3.3 (the
 //! contact APIs) and §3.4 (share links and their outcomes).
 //!
@@ -83,7 +84,11 @@ impl Store for TestStore {
         if self.fail {
             return Err("disk full".into());
         }
-        self.writes += 1;
+        // Forgetting expired used tokens is housekeeping whose timing is the engine's choice
+        // (it batches it); it is not one of an operation's own writes.
+        if !key.starts_with("t.") {
+            self.writes += 1;
+        }
         self.map.remove(key);
         Ok(())
     }
@@ -763,8 +768,8 @@ struct Model {
     consent: BTreeSet<String>,
     links: Vec<MLink>,
     tokens: Vec<MToken>,
-    /// Expiry times of used tokens the backend still remembers (forgotten lazily, when a call
-    /// is admitted, once expired).
+    /// Expiry times of used tokens (the engine forgets expired ones in batches; views compare
+    /// only unexpired ones).
     remembered: Vec<Millis>,
     busy: [bool; 2],
     next_term: u64,
@@ -1202,15 +1207,6 @@ impl Model {
         let Some(change) = change else {
             return (out, 0);
         };
-        // Admitting a call first forgets expired used tokens (the store removals are
-        // best-effort), then persists the token's use.
-        let forgotten = if let MChange::Admit { .. } = change {
-            let before = self.remembered.len();
-            self.remembered.retain(|exp| *exp > now);
-            before - self.remembered.len()
-        } else {
-            0
-        };
         if faulty {
             return (Out::Err(ErrorCode::Storage), 0);
         }
@@ -1237,10 +1233,11 @@ impl Model {
                 self.busy[slot] = !hang_up;
             }
         }
-        (out, 1 + forgotten)
+        (out, 1)
     }
 
-    fn view(&self) -> View {
+    /// The registry as the model sees it; used tokens only while they can matter (unexpired).
+    fn view(&self, now: Millis) -> View {
         let students = self
             .students
             .iter()
@@ -1253,7 +1250,12 @@ impl Model {
                 (u.clone(), (None, contacts))
             })
             .collect();
-        let mut used_tokens = self.remembered.clone();
+        let mut used_tokens: Vec<Millis> = self
+            .remembered
+            .iter()
+            .copied()
+            .filter(|exp| *exp > now)
+            .collect();
         used_tokens.sort_unstable();
         let by_contact = OPEN_IDS
             .iter()
@@ -1598,8 +1600,8 @@ impl Harness {
 
         // The registry equals the model's.
         prop_assert_eq!(
-            engine_view(reg, false, None),
-            self.model.view(),
+            engine_view(reg, false, Some(self.now)),
+            self.model.view(self.now),
             "registry differs from the model; {}",
             ctx()
         );

@@ -539,23 +539,23 @@ fn calls() {
         panic!()
     };
     assert_ne!(r2, room_id);
-    // Used tokens are forgotten once expired (stored entries removed on the next admission).
-    let tok3 = e
-        .issue_voip_token(&uid_args("s"), T0 + 10 * 60_000)
-        .unwrap();
+    // Used tokens are forgotten once expired, in batches: when 64 are remembered, the
+    // expired ones (and their stored entries) go.
     slot.hang_up(None, T0);
-    e.init_by_caller(
-        &mut slot,
-        &call_args("s", "dad", &tok3, 0.0),
-        v,
-        T0 + 10 * 60_000,
-    )
-    .unwrap();
-    assert_eq!(e.registry().used_tokens().count(), 1);
-    assert_eq!(
-        e.store().map.keys().filter(|k| k.starts_with("t.")).count(),
-        1
-    );
+    let later = T0 + 10 * 60_000;
+    for _ in 0..70 {
+        let tok = e.issue_voip_token(&uid_args("s"), later).unwrap();
+        let r = e
+            .init_by_caller(&mut slot, &call_args("s", "dad", &tok, 0.0), v, later)
+            .unwrap();
+        assert!(matches!(r, CallOutcome::Admitted { .. }), "{r:?}");
+        slot.hang_up(None, later);
+    }
+    // 2 expired + 70 fresh without pruning; the two expired ones were forgotten.
+    assert_eq!(e.registry().used_tokens().count(), 70);
+    assert_eq!(e.registry().expired_tokens(later).len(), 0);
+    let stored = e.store().map.keys().filter(|k| k.starts_with("t.")).count();
+    assert_eq!(stored, 70);
 }
 
 #[test]

@@ -1,0 +1,69 @@
+# campus-voip: every command a developer or CI runs. Each target bootstraps first (installs
+# what a fresh machine lacks, skips what is there).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NIGHTLY := $(shell cat rust-nightly-version)
+JEST := tools/node_modules/.bin/jest
+TSC := tools/node_modules/.bin/tsc
+
+.PHONY: help bootstrap build demo test lint test-rust test-wasm test-js test-miniprogram \
+        test-simulate test-types test-pack test-e2e bench fuzz clean
+
+help:
+	@echo "make demo   build and serve the browser demo at http://127.0.0.1:8080/"
+	@echo "make test   run every test (Rust, wasm in Node and Chrome, JS, Mini Program, e2e)"
+	@echo "make build  build dist/npm and dist/miniprogram-plugin (with the size report)"
+	@echo "make bench  native benchmark of the core, and the shim benchmark in Node"
+	@echo "make fuzz   run every fuzz target (FUZZ_SECONDS=60 each by default)"
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+build: bootstrap
+	node scripts/build.mjs
+
+demo: build
+	node scripts/serve-demo.mjs
+
+test: bootstrap lint test-rust build test-wasm test-js test-miniprogram test-simulate test-types test-pack test-e2e
+	@echo "all tests passed"
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+
+test-rust:
+	cargo test --workspace
+
+test-wasm:
+	wasm-pack test --node -- --test wasm_node
+	wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --test wasm_browser
+
+test-js:
+	node --test tests/js/
+
+test-miniprogram:
+	node tests/miniprogram/run.mjs
+
+test-simulate:
+	$(JEST) --config tests/simulate/jest.config.js
+
+test-types:
+	$(TSC) -p tests/types/tsconfig.json
+
+test-pack:
+	node tests/pack/run.mjs
+
+test-e2e:
+	node tests/e2e/demo.e2e.mjs
+
+bench: build
+	cargo bench --bench core
+	node benches/shim.mjs
+
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf dist target/mvp

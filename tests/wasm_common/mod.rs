@@ -1,0 +1,406 @@
+//! The wasm binding's test suite, shared by `wasm_node.rs` (wasm-pack test --node) and
+//! `wasm_browser.rs` (wasm-pack test --headless --chrome): the binding as JS sees it, with real
+//! JS values, including the hostile ones (lone surrogates, 1 MiB strings, throwing getters and
+//! Proxies, failing storage) that must become typed errors and never abort the instance.
+
+use campus_voip::wasm::{check_open_id, check_version, snapshot_entries, Backend, CallSlot};
+use js_sys::{Array, Function, JsString, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+const T0: f64 = 1_800_000_000_000.0;
+
+fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &s(k), v).unwrap();
+    }
+    o.into()
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &s(key)).unwrap()
+}
+
+fn js(body: &str) -> JsValue {
+    Function::new_no_args(body).call0(&JsValue::NULL).unwrap()
+}
+
+/// An in-JS store: `{ map, put(k, v), remove(k), fail }`.
+struct Store {
+    state: JsValue,
+}
+
+impl Store {
+    fn new() -> Store {
+        Store {
+            state: js("const map = new Map(); const st = { map, fail: false };
+                 st.put = (k, v) => { if (st.fail) throw new Error('disk full'); map.set(k, v); };
+                 st.remove = (k) => { if (st.fail) throw new Error('disk full'); map.delete(k); };
+                 return st;"),
+        }
+    }
+    fn put(&self) -> Function {
+        get(&self.state, "put").unchecked_into()
+    }
+    fn remove(&self) -> Function {
+        get(&self.state, "remove").unchecked_into()
+    }
+    fn set_fail(&self, fail: bool) {
+        Reflect::set(&self.state, &s("fail"), &JsValue::from_bool(fail)).unwrap();
+    }
+    fn entries(&self) -> (Array, Array) {
+        let map = get(&self.state, "map");
+        let keys = Array::from(&js_call(&map, "keys"));
+        let values = Array::from(&js_call(&map, "values"));
+        (keys, values)
+    }
+    fn len(&self) -> u32 {
+        get(&get(&self.state, "map"), "size").as_f64().unwrap() as u32
+    }
+}
+
+fn js_call(target: &JsValue, method: &str) -> JsValue {
+    let f: Function = get(target, method).unchecked_into();
+    f.call0(target).unwrap()
+}
+
+fn open_on(store: &Store, options: JsValue) -> Backend {
+    let (keys, values) = store.entries();
+    Backend::open(
+        options,
+        &[5u8; 32],
+        keys,
+        values,
+        store.put(),
+        store.remove(),
+        T0,
+    )
+    .unwrap()
+}
+
+fn err_code(e: JsValue) -> u32 {
+    assert!(
+        e.is_instance_of::<js_sys::Error>(),
+        "errors are Error objects, got {e:?}"
+    );
+    get(&e, "errCode").as_f64().expect("errCode is a number") as u32
+}
+
+fn user(u: &str) -> JsValue {
+    obj(&[("userId", s(u))])
+}
+
+fn share(u: &str, name: &str) -> JsValue {
+    obj(&[
+        ("userId", s(u)),
+        ("userName", s(name)),
+        ("userAvatar", s("")),
+    ])
+}
+
+/// A student `u` whose administrator is `adm`.
+fn with_admin(b: &mut Backend, u: &str, adm: &str) {
+    b.authorize_voip(s(adm)).unwrap();
+    b.bind_voip_admin_contact(s(adm), user(u), T0).unwrap();
+}
+
+#[wasm_bindgen_test]
+fn story_through_the_binding() {
+    let store = Store::new();
+    let mut b = open_on(&store, JsValue::UNDEFINED);
+    assert_eq!(store.len(), 1, "a fresh backend writes its secrets");
+    with_admin(&mut b, "学生-1", "dad");
+    let path = b
+        .get_bind_contact_path(s("dad"), share("学生-1", "小明 😀"), T0)
+        .unwrap();
+    assert!(path.starts_with("pages/bind-contact/bind-contact?userId=%E5%AD%A6"));
+
+    b.authorize_voip(s("mum")).unwrap();
+    let seen = b.inspect_bind_contact_path(s("mum"), s(&path), T0).unwrap();
+    assert_eq!(get(&seen, "status").as_string().unwrap(), "ready");
+    assert_eq!(get(&seen, "userName").as_string().unwrap(), "小明 😀");
+    let ev = b.accept_bind_contact_path(s("mum"), s(&path), T0).unwrap();
+    assert_eq!(get(&ev, "type").as_string().unwrap(), "success");
+    assert_eq!(get(&ev, "errMsg").as_string().unwrap(), "bindContact:ok");
+    assert_eq!(get(&ev, "userId").as_string().unwrap(), "学生-1");
+    let again = b.accept_bind_contact_path(s("mum"), s(&path), T0).unwrap();
+    assert_eq!(get(&again, "type").as_string().unwrap(), "binded");
+
+    let list = b
+        .get_voip_bind_contact_list(s("dad"), JsValue::UNDEFINED)
+        .unwrap();
+    let list = Array::from(&list);
+    assert_eq!(list.length(), 1);
+    let entry = list.get(0);
+    assert_eq!(get(&entry, "is_ad").as_f64(), Some(1.0));
+    let ids: Vec<String> = Array::from(&get(&entry, "openid_list"))
+        .iter()
+        .map(|v| v.as_string().unwrap())
+        .collect();
+    assert_eq!(ids, ["dad", "mum"]);
+
+    // A call from the device, busy, hang up.
+    let mut slot = CallSlot::new();
+    let token = b.issue_voip_token(user("学生-1"), T0).unwrap();
+    let call = obj(&[
+        ("roomType", s("video")),
+        ("caller", obj(&[("id", s("学生-1")), ("name", s("小明"))])),
+        ("listener", obj(&[("id", s("mum"))])),
+        ("businessType", JsValue::from_f64(3.0)),
+        ("voipToken", s(&token)),
+    ]);
+    let res = b
+        .init_by_caller(&mut slot, call.clone(), "2.4.0", T0)
+        .unwrap();
+    assert_eq!(get(&res, "isSuccess").as_bool(), Some(true));
+    assert_eq!(get(&res, "chargeType").as_string().unwrap(), "license");
+    let room = get(&res, "roomId").as_string().unwrap();
+    assert_eq!(slot.room_id(), Some(room.clone()));
+    assert_eq!(
+        err_code(
+            b.init_by_caller(&mut slot, call.clone(), "2.4.0", T0)
+                .unwrap_err()
+        ),
+        1005
+    );
+    assert!(slot.hang_up(s("another room"), T0).unwrap().is_undefined());
+    let ended = slot.hang_up(JsValue::UNDEFINED, T0 + 1500.0).unwrap();
+    assert_eq!(get(&ended, "roomId").as_string().unwrap(), room);
+    let data = get(&ended, "data");
+    assert_eq!(get(&data, "keepTime").as_f64(), Some(1500.0));
+    assert_eq!(get(&data, "callerName").as_string().unwrap(), "小明");
+    // The used token is refused (resolved, not thrown); businessType 3 below 2.3.8 throws 1011.
+    let reuse = b
+        .init_by_caller(&mut slot, call.clone(), "2.4.0", T0)
+        .unwrap();
+    assert_eq!(get(&reuse, "isSuccess").as_bool(), Some(false));
+    assert_eq!(get(&reuse, "errCode").as_f64(), Some(4.0));
+    assert_eq!(
+        err_code(b.init_by_caller(&mut slot, call, "2.3.7", T0).unwrap_err()),
+        1011
+    );
+
+    // Transfer, then delete.
+    let t = b
+        .transer_admin(
+            s("dad"),
+            obj(&[("userId", s("学生-1")), ("newAdminOpenid", s("mum"))]),
+        )
+        .unwrap();
+    assert_eq!(get(&t, "adminOpenid").as_string().unwrap(), "mum");
+    let d = b
+        .delete_voip_bind_contact(
+            s("mum"),
+            obj(&[
+                ("userId", s("学生-1")),
+                ("openidList", Array::of1(&s("dad")).into()),
+            ]),
+        )
+        .unwrap();
+    assert_eq!(Array::from(&get(&d, "deleted")).length(), 1);
+    let dev = b
+        .get_voip_contact_list(obj(&[("user_id", s("学生-1"))]))
+        .unwrap();
+    assert_eq!(get(&dev, "errcode").as_f64(), Some(0.0));
+}
+
+#[wasm_bindgen_test]
+fn errors_are_error_objects_with_codes() {
+    let store = Store::new();
+    let mut b = open_on(&store, JsValue::UNDEFINED);
+    let e = b
+        .bind_voip_admin_contact(s("dad"), user("s"), T0)
+        .unwrap_err();
+    assert_eq!(err_code(e.clone()), 8);
+    assert_eq!(get(&e, "code").as_string().unwrap(), "NOT_AUTHORIZED");
+    assert_eq!(get(&e, "origin").as_string().unwrap(), "backend");
+    let e = b.authorize_voip(s("not an openid")).unwrap_err();
+    assert_eq!(err_code(e.clone()), 20);
+    assert_eq!(get(&e, "origin").as_string().unwrap(), "plugin");
+    assert_eq!(
+        err_code(b.authorize_voip(JsValue::UNDEFINED).unwrap_err()),
+        3008
+    );
+    assert_eq!(
+        err_code(
+            b.bind_voip_admin_contact(s("dad"), user("s"), f64::NAN)
+                .unwrap_err()
+        ),
+        1004
+    );
+    assert_eq!(
+        err_code(check_open_id(JsValue::from_f64(1.0)).unwrap_err()),
+        1004
+    );
+    assert_eq!(check_open_id(s("o_1")).unwrap(), "o_1");
+    assert_eq!(err_code(check_version(s("2.3")).unwrap_err()), 1004);
+    let (keys, values) = store.entries();
+    let short = Backend::open(
+        JsValue::UNDEFINED,
+        &[1u8; 16],
+        keys,
+        values,
+        store.put(),
+        store.remove(),
+        T0,
+    );
+    assert_eq!(err_code(short.err().unwrap()), 1004);
+}
+
+#[wasm_bindgen_test]
+fn hostile_values_become_typed_errors_and_the_instance_survives() {
+    let store = Store::new();
+    let mut b = open_on(&store, JsValue::UNDEFINED);
+    with_admin(&mut b, "s", "dad");
+    let lone: JsValue = JsString::from_char_code1(0xd800).into();
+    let e = b
+        .bind_voip_admin_contact(s("dad"), obj(&[("userId", lone)]), T0)
+        .unwrap_err();
+    assert_eq!(err_code(e.clone()), 1004);
+    assert!(get(&e, "message")
+        .as_string()
+        .unwrap()
+        .contains("lone surrogate"));
+
+    // A 1 MiB string is measured, not copied into wasm memory.
+    let huge = js("return 'x'.repeat(1 << 20)");
+    let before = wasm_memory_bytes();
+    let e = b
+        .bind_voip_admin_contact(s("dad"), obj(&[("userId", huge.clone())]), T0)
+        .unwrap_err();
+    assert!(get(&e, "message").as_string().unwrap().contains("too long"));
+    assert!(
+        wasm_memory_bytes() - before < 1_048_576.0,
+        "the string was copied in"
+    );
+    assert_eq!(
+        err_code(b.accept_bind_contact_path(s("dad"), huge, T0).unwrap_err()),
+        1004
+    );
+
+    let throwing_getter = js("return { get userId() { throw new Error('boom') } }");
+    assert_eq!(
+        err_code(
+            b.bind_voip_admin_contact(s("dad"), throwing_getter, T0)
+                .unwrap_err()
+        ),
+        1004
+    );
+    let throwing_proxy = js("return new Proxy({}, { ownKeys() { throw new Error('boom') } })");
+    assert_eq!(
+        err_code(
+            b.bind_voip_admin_contact(s("dad"), throwing_proxy, T0)
+                .unwrap_err()
+        ),
+        1004
+    );
+    let array_proxy = js("return new Proxy([], { get() { throw new Error('boom') } })");
+    let del = obj(&[("userId", s("s")), ("openidList", array_proxy)]);
+    assert_eq!(
+        err_code(b.delete_voip_bind_contact(s("dad"), del).unwrap_err()),
+        1004
+    );
+    let deep = js("let o = {}; let root = o; for (let i = 0; i < 100000; i++) { o.next = {}; o = o.next } return { userId: root }");
+    assert_eq!(
+        err_code(b.bind_voip_admin_contact(s("dad"), deep, T0).unwrap_err()),
+        1004
+    );
+    let many =
+        js("const o = { userId: 's' }; for (let i = 0; i < 100000; i++) o['k' + i] = i; return o");
+    assert_eq!(
+        err_code(b.bind_voip_admin_contact(s("dad"), many, T0).unwrap_err()),
+        1004
+    );
+    for weird in [
+        js("return Symbol('x')"),
+        js("return 10n"),
+        js("return () => 1"),
+        JsValue::NULL,
+    ] {
+        assert_eq!(
+            err_code(b.get_bind_contact_path(s("dad"), weird, T0).unwrap_err()),
+            1004
+        );
+    }
+
+    // Still alive: the full story works on the same instance.
+    let path = b
+        .get_bind_contact_path(s("dad"), share("s", "Name"), T0)
+        .unwrap();
+    b.authorize_voip(s("mum")).unwrap();
+    let ev = b.accept_bind_contact_path(s("mum"), s(&path), T0).unwrap();
+    assert_eq!(get(&ev, "type").as_string().unwrap(), "success");
+}
+
+fn wasm_memory_bytes() -> f64 {
+    let mem: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    get(&mem.buffer(), "byteLength").as_f64().unwrap()
+}
+
+#[wasm_bindgen_test]
+fn failed_writes_change_nothing_and_reopen_sees_the_state() {
+    let store = Store::new();
+    let mut b = open_on(&store, obj(&[("maxContacts", JsValue::from_f64(3.0))]));
+    with_admin(&mut b, "s", "dad");
+    let path = b
+        .get_bind_contact_path(s("dad"), share("s", "N"), T0)
+        .unwrap();
+    b.authorize_voip(s("mum")).unwrap();
+    store.set_fail(true);
+    let e = b
+        .accept_bind_contact_path(s("mum"), s(&path), T0)
+        .unwrap_err();
+    assert_eq!(err_code(e.clone()), 3007);
+    assert!(get(&e, "message")
+        .as_string()
+        .unwrap()
+        .contains("disk full"));
+    store.set_fail(false);
+    let list = Array::from(
+        &b.get_voip_bind_contact_list(s("mum"), JsValue::UNDEFINED)
+            .unwrap(),
+    );
+    assert_eq!(list.length(), 0, "the failed accept left nothing behind");
+    b.accept_bind_contact_path(s("mum"), s(&path), T0).unwrap();
+
+    // A new backend on the same entries: same state, same ticket secret.
+    let mut again = open_on(&store, JsValue::UNDEFINED);
+    let stats = again.stats().unwrap();
+    assert_eq!(get(&stats, "contacts").as_f64(), Some(2.0));
+    again.authorize_voip(s("gran")).unwrap();
+    let ev = again
+        .accept_bind_contact_path(s("gran"), s(&path), T0)
+        .unwrap();
+    assert_eq!(get(&ev, "type").as_string().unwrap(), "success");
+
+    // Snapshots round-trip; a corrupted one is a STORAGE error.
+    let snap = again.export_snapshot();
+    let entries = Array::from(&snapshot_entries(&snap).unwrap());
+    assert_eq!(entries.length(), store.len());
+    let mut bad = snap.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    assert_eq!(err_code(snapshot_entries(&bad).unwrap_err()), 3007);
+
+    // A corrupt stored value refuses to open, and writes nothing.
+    let (keys, values) = store.entries();
+    let v = values.get(1).as_string().unwrap();
+    values.set(1, s(&v[..v.len() - 2]));
+    let before = store.len();
+    let e = Backend::open(
+        JsValue::UNDEFINED,
+        &[1u8; 32],
+        keys,
+        values,
+        store.put(),
+        store.remove(),
+        T0,
+    );
+    assert_eq!(err_code(e.err().unwrap()), 3007);
+    assert_eq!(store.len(), before);
+}
