@@ -283,6 +283,9 @@ pub fn load<'a>(
                 out.registry.apply(Change::PutStudent(s));
             }
             Entry::Consent(open_id) => {
+                if out.registry.consented(&open_id) {
+                    return Err(corrupt(key, "appears twice"));
+                }
                 records += 1;
                 out.registry.apply(Change::Consent {
                     open_id,
@@ -290,6 +293,9 @@ pub fn load<'a>(
                 });
             }
             Entry::Token { id, expires_at } => {
+                if out.registry.token_used(&id) || out.stale.iter().any(|k| k == key) {
+                    return Err(corrupt(key, "appears twice"));
+                }
                 if expires_at <= now {
                     out.stale.push(key.to_owned());
                 } else {
@@ -453,6 +459,24 @@ mod tests {
         let later = load_all(&all, 1000).unwrap();
         assert_eq!(later.stale, vec![token_key(&[9; 12])]);
         assert_eq!(later.registry.used_tokens().count(), 0);
+    }
+
+    #[test]
+    fn every_duplicate_key_is_refused() {
+        let all = entries(&meta(), &registry());
+        for dup in &all {
+            let mut twice = all.clone();
+            twice.push(dup.clone());
+            for now in [0, 1000] {
+                let e = load_all(&twice, now).unwrap_err();
+                assert!(
+                    e.message.contains("appears twice"),
+                    "{}: {}",
+                    dup.0,
+                    e.message
+                );
+            }
+        }
     }
 
     #[test]
