@@ -2,7 +2,7 @@
 // classes, and the default instance, which configures itself lazily on its first call (from
 // requireMiniProgram().voipConfig in a Mini Program, from configure(voipConfig) elsewhere).
 import { loadCore } from './core.js';
-import { VoipCgiError, VoipError, VoipPluginError, invalidArgument } from './errors.js';
+import { VoipCgiError, VoipError, VoipPluginError, invalidArgument, readFields } from './errors.js';
 import { localBackendFactory } from './local-backend.js';
 import { PLUGIN_VERSION, VoipPlugin, pluginFactory, resolveSettings } from './plugin.js';
 import { memoryStorage, webStorage, wxStorage } from './storage.js';
@@ -15,13 +15,26 @@ export function buildApi(host) {
 
   async function settleDefault() {
     started = true;
+    try {
+      return await configureDefault();
+    } catch (e) {
+      started = false; // a failed configuration may be fixed with configure()
+      throw e;
+    }
+  }
+
+  async function configureDefault() {
     let cfg = configured !== undefined ? configured : host.readConfig ? host.readConfig() : undefined;
     if (typeof cfg === 'function') cfg = cfg();
     cfg = await cfg;
     if (cfg === undefined || cfg === null) cfg = {};
-    if (typeof cfg !== 'object') throw invalidArgument('configure', 'voipConfig must be an object');
-    const b = cfg.backend === undefined ? { type: 'local' } : cfg.backend;
-    if (!b || typeof b !== 'object') throw invalidArgument('configure', 'voipConfig.backend must be an object');
+    cfg = readFields('configure', cfg, ['openId', 'backend', 'pluginAppId', 'compatVersion'], 'voipConfig');
+    const b = readFields(
+      'configure',
+      cfg.backend === undefined ? { type: 'local' } : cfg.backend,
+      ['type', 'maxContacts', 'ticketTtlMs'],
+      'voipConfig.backend',
+    );
     if (b.type === 'http') {
       throw new VoipPluginError(
         1011,

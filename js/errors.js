@@ -30,6 +30,11 @@ export class VoipCgiError extends VoipError {
 /** Turns what the wasm core threw (an Error with errCode, code, origin) into a VoipError. */
 export function toVoipError(api, e) {
   if (e instanceof VoipError) return e;
+  if (e && typeof e.errCode === 'number' && typeof e.code === 'string' && typeof e.errMsg === 'string') {
+    // A VoipError of another copy of this package (say, its CommonJS build): same meaning.
+    const Cls = e.name === 'VoipPluginError' ? VoipPluginError : VoipCgiError;
+    return new Cls(e.errCode, e.code, e.errMsg);
+  }
   if (e && typeof e.errCode === 'number' && typeof e.code === 'string') {
     const Cls = e.origin === 'plugin' ? VoipPluginError : VoipCgiError;
     return new Cls(e.errCode, e.code, api + ':fail ' + e.message);
@@ -37,6 +42,34 @@ export function toVoipError(api, e) {
   // Anything else is a fault of ours or of the host (a wasm trap, a broken storage adapter).
   const reason = e && e.message ? e.message : String(e);
   return new VoipPluginError(1011, 'NOT_SUPPORTED', api + ':fail internal error: ' + reason);
+}
+
+/** The same error, its errMsg naming `api` (for errors raised while settling the instance). */
+export function forApi(api, e) {
+  const err = toVoipError(api, e);
+  const m = /^[A-Za-z]+:fail /.exec(err.errMsg);
+  if (!m || err.errMsg.startsWith(api + ':fail ')) return err;
+  const Cls = err instanceof VoipPluginError ? VoipPluginError : VoipCgiError;
+  return new Cls(err.errCode, err.code, api + ':fail ' + err.errMsg.slice(m[0].length));
+}
+
+/**
+ * Reads the named fields of an options object once, so a throwing getter or Proxy becomes an
+ * INVALID_ARGUMENT instead of escaping as a raw error.
+ */
+export function readFields(api, obj, names, what) {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    throw invalidArgument(api, 'expects an ' + what + ' object');
+  }
+  const out = {};
+  for (const name of names) {
+    try {
+      out[name] = obj[name];
+    } catch (e) {
+      throw invalidArgument(api, what + '.' + name + ' could not be read: ' + (e && e.message ? e.message : String(e)));
+    }
+  }
+  return out;
 }
 
 export function invalidArgument(api, reason) {

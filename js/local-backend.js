@@ -3,10 +3,11 @@
 // promise resolves only after the change is stored, and concurrent calls apply in some serial
 // order. All rules live in the core; this file only adapts shapes.
 import { loadCore } from './core.js';
-import { VoipCgiError, invalidArgument, ok, toVoipError } from './errors.js';
+import { VoipCgiError, invalidArgument, ok, readFields, toVoipError } from './errors.js';
 import { checkStorage } from './storage.js';
 
 const DEFAULT_NAMESPACE = 'campus-voip/';
+const OPTIONS = ['storage', 'now', 'namespace', 'maxContacts', 'ticketTtlMs', 'voipTokenTtlMs', 'pluginAppId', 'pathPrefix', 'restore'];
 
 function storageError(api, what, e) {
   return new VoipCgiError(
@@ -175,10 +176,7 @@ export class LocalBackend {
 export function localBackendFactory(host) {
   return async function createLocalBackend(options) {
     const api = 'createLocalBackend';
-    if (options === undefined) options = {};
-    if (options === null || typeof options !== 'object') {
-      throw invalidArgument(api, 'options must be an object');
-    }
+    options = readFields(api, options === undefined ? {} : options, OPTIONS, 'options');
     const core = await loadCore(host);
     const storage = checkStorage(api, options.storage === undefined ? host.defaultStorage() : options.storage);
     const now = options.now === undefined ? Date.now : options.now;

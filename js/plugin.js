@@ -2,7 +2,8 @@
 // device) on one backend. Promise-based like wmpf-voip; events; end-page navigation; the
 // bind-contact page's logic. Arguments are checked by the wasm core, never here, except for the
 // synchronous navigation settings, which must work before the core has loaded.
-import { VoipCgiError, VoipPluginError, invalidArgument, ok, toVoipError } from './errors.js';
+import { VoipCgiError, VoipPluginError, forApi, invalidArgument, ok, readFields, toVoipError } from './errors.js';
+import { LocalBackend } from './local-backend.js';
 
 export const PLUGIN_VERSION = '2.4.0';
 
@@ -10,25 +11,32 @@ const BIND_PAGE = 'pages/bind-contact/bind-contact';
 const END_PAGE_KEYS = ['BindContact', 'Call'];
 const ROUTE_TYPES = ['redirectTo', 'switchTab', 'reLaunch'];
 
-function hasControl(s) {
+/** Control characters or a lone surrogate: not text a page path may hold. */
+function badText(s) {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
+    if (c < 0x20 || c === 0x7f || (c >= 0xdc00 && c <= 0xdfff)) return true;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return true;
+      i++;
+    }
   }
   return false;
 }
 
+// Checked here rather than in the core: navigation settings are synchronous and must work
+// before the wasm has loaded (hosts set them in App.onLaunch).
 function checkEndPage(api, req) {
-  if (req === null || typeof req !== 'object') throw invalidArgument(api, 'expects an object argument');
-  const { key, url, options, routeType } = req;
+  const { key, url, options, routeType } = readFields(api, req, ['key', 'url', 'options', 'routeType'], 'argument');
   if (END_PAGE_KEYS.indexOf(key) < 0) {
     throw invalidArgument(api, 'key must be "BindContact" or "Call"');
   }
-  if (typeof url !== 'string' || url === '' || url.length > 1024 || hasControl(url)) {
-    throw invalidArgument(api, 'url must be a page path of 1–1024 characters');
+  if (typeof url !== 'string' || url === '' || url.length > 1024 || badText(url)) {
+    throw invalidArgument(api, 'url must be a page path of 1–1024 characters, without control characters');
   }
-  if (options !== undefined && (typeof options !== 'string' || options.length > 1024 || hasControl(options))) {
-    throw invalidArgument(api, 'options must be a query string of at most 1024 characters');
+  if (options !== undefined && (typeof options !== 'string' || options.length > 1024 || badText(options))) {
+    throw invalidArgument(api, 'options must be a query string of at most 1024 characters, without control characters');
   }
   if (routeType !== undefined && ROUTE_TYPES.indexOf(routeType) < 0) {
     throw invalidArgument(api, 'routeType must be "redirectTo", "switchTab" or "reLaunch"');
@@ -79,7 +87,7 @@ export class VoipPlugin {
         return Promise.reject(toVoipError(api, e));
       }
     };
-    return this._settings ? run(this._settings) : this._ready().then(run, (e) => Promise.reject(toVoipError(api, e)));
+    return this._settings ? run(this._settings) : this._ready().then(run, (e) => Promise.reject(forApi(api, e)));
   }
 
   _emit(eventName, data, roomId) {
@@ -224,6 +232,11 @@ export class VoipPlugin {
   }
 
   forceHangUpVoip(roomId) {
+    if (roomId === null) roomId = undefined;
+    if (roomId !== undefined && typeof roomId !== 'string') {
+      // Also before any call (the core checks it once a call slot exists).
+      throw invalidArgument('forceHangUpVoip', 'roomId must be a string, got ' + (Array.isArray(roomId) ? 'array' : typeof roomId));
+    }
     const s = this._settings;
     if (!this._slot || !s) return;
     let ended;
@@ -264,7 +277,7 @@ export class VoipPlugin {
 export function pluginFactory(host, loadCore) {
   return async function createVoipPlugin(options) {
     const api = 'createVoipPlugin';
-    if (options === null || typeof options !== 'object') throw invalidArgument(api, 'expects an options object');
+    options = readFields(api, options, ['backend', 'openId', 'compatVersion', 'navigate'], 'options');
     const settings = await resolveSettings(api, host, loadCore, options);
     const navigate = options.navigate;
     if (navigate !== undefined && typeof navigate !== 'function') {
@@ -280,8 +293,8 @@ export function pluginFactory(host, loadCore) {
 export async function resolveSettings(api, host, loadCore, options) {
   const core = await loadCore(host);
   const backend = options.backend;
-  if (!backend || typeof backend !== 'object' || typeof backend.admitCall !== 'function') {
-    throw invalidArgument(api, 'backend must be a backend from createLocalBackend()');
+  if (!(backend instanceof LocalBackend)) {
+    throw invalidArgument(api, 'backend must be a backend from this copy of campus-voip (createLocalBackend())');
   }
   let openId;
   let compatVersion = PLUGIN_VERSION;

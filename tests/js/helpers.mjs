@@ -1,0 +1,272 @@
+// Shared setup for the node --test suite. Everything is tested through the BUILT npm package
+// (dist/npm/), exactly as a user imports it. Build it first with `node scripts/build.mjs`.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+// CAMPUS_VOIP_DIST may point at another copy of the package (e.g. a mutated one, to check that
+// the suite catches breakage).
+export const DIST = process.env.CAMPUS_VOIP_DIST ? path.resolve(process.env.CAMPUS_VOIP_DIST) : path.join(ROOT, 'dist', 'npm');
+
+if (!fs.existsSync(path.join(DIST, 'node.mjs'))) {
+  throw new Error('dist/npm/node.mjs is missing: run `node scripts/build.mjs` first');
+}
+
+/** The ESM build for Node, as `import ... from 'campus-voip'` resolves it. */
+export const cv = await import(pathToFileURL(path.join(DIST, 'node.mjs')).href);
+export const { VoipError, VoipPluginError, VoipCgiError } = cv;
+
+/** A fixed start time (ms) so tests are deterministic. */
+export const T0 = 1_700_000_000_000;
+
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+
+/** An injectable clock: `clock.now` is what the backend gets; `clock.advance(ms)` moves time. */
+export function makeClock(start = T0) {
+  const clock = {
+    t: start,
+    now: () => clock.t,
+    advance(ms) {
+      clock.t += ms;
+      return clock.t;
+    },
+  };
+  return clock;
+}
+
+/**
+ * A backend on an injectable clock plus one plugin instance per openId and a device instance.
+ * Options: maxContacts, ticketTtlMs, voipTokenTtlMs, storage, people (openIds), compatVersion,
+ * navigate (per openId: a function), pluginAppId, clock.
+ */
+export async function makeWorld(opts = {}) {
+  const clock = opts.clock || makeClock();
+  const storage = opts.storage || cv.memoryStorage();
+  const backendOptions = {
+    storage,
+    now: clock.now,
+    maxContacts: opts.maxContacts ?? 4,
+    ticketTtlMs: opts.ticketTtlMs ?? 10 * MINUTE,
+  };
+  for (const k of ['voipTokenTtlMs', 'pluginAppId', 'pathPrefix', 'namespace']) {
+    if (opts[k] !== undefined) backendOptions[k] = opts[k];
+  }
+  const backend = await cv.createLocalBackend(backendOptions);
+  const people = {};
+  for (const openId of opts.people || ['mum', 'dad', 'gran', 'uncle', 'aunt']) {
+    people[openId] = await cv.createVoipPlugin({ backend, openId });
+  }
+  const device = await cv.createVoipPlugin({
+    backend,
+    ...(opts.compatVersion ? { compatVersion: opts.compatVersion } : {}),
+  });
+  return { cv, clock, storage, backend, people, device, ...people };
+}
+
+/**
+ * Binds `admin` as administrator of `userId` (with consent), then binds every openId in
+ * `others` through a share link. Returns the share path used.
+ */
+export async function bindFamily(world, userId, admin, others = [], userName = 'Xiao Ming') {
+  const a = world.people[admin];
+  await a.authorizeVoip();
+  await a.bindVoipAdminContact({ userId });
+  const sharePath = await a.getBindContactPath({ userId, userName, userAvatar: 'https://img.example/a.png' });
+  for (const o of others) {
+    const p = world.people[o];
+    await p.authorizeVoip();
+    const r = await p.acceptBindContactPath(sharePath);
+    assert.equal(r.type, 'success', `${o} should bind to ${userId}`);
+  }
+  return sharePath;
+}
+
+/** A valid initByCaller request from student `userId` to parent `openId`. */
+export function callRequest(userId, openId, voipToken, extra = {}) {
+  return { roomType: 'voice', caller: { id: userId }, listener: { id: openId }, voipToken, ...extra };
+}
+
+/** Asserts `err` is a VoipError of the right subclass, errCode, code and errMsg prefix. */
+export function assertVoipError(err, { errCode, code, api, cls }) {
+  assert.ok(err instanceof Error, `expected an Error, got ${typeof err}: ${String(err)}`);
+  assert.ok(err instanceof VoipError, `expected a VoipError, got ${err && err.constructor && err.constructor.name}: ${err && err.message}`);
+  if (errCode !== undefined) {
+    if (Array.isArray(errCode)) assert.ok(errCode.includes(err.errCode), `errCode ${err.errCode} not in ${errCode}: ${err.errMsg}`);
+    else assert.equal(err.errCode, errCode, `errCode of: ${err.errMsg}`);
+  }
+  assert.equal(typeof err.errCode, 'number');
+  assert.equal(typeof err.code, 'string');
+  assert.match(err.code, /^[A-Z_]+$/);
+  if (code !== undefined) assert.equal(err.code, code);
+  assert.equal(typeof err.errMsg, 'string');
+  if (api !== undefined) {
+    assert.ok(err.errMsg.startsWith(api + ':fail '), `errMsg should start with "${api}:fail ": ${err.errMsg}`);
+  } else {
+    assert.match(err.errMsg, /^[A-Za-z]+:fail ./);
+  }
+  assert.ok(err.errMsg.length < 2000, 'errMsg should be short (no echo of huge inputs)');
+  const expectedCls = cls || (pluginCodes.has(err.errCode) ? VoipPluginError : VoipCgiError);
+  assert.ok(err instanceof expectedCls, `errCode ${err.errCode} should be a ${expectedCls.name}, got ${err.constructor.name}`);
+  const otherCls = expectedCls === VoipPluginError ? VoipCgiError : VoipPluginError;
+  assert.ok(!(err instanceof otherCls), `should not also be a ${otherCls.name}`);
+  return err;
+}
+
+const pluginCodes = new Set([20, 1001, 1004, 1005, 1011]);
+
+export const CODE_NAMES = {
+  4: 'BAD_VOIP_TOKEN',
+  8: 'NOT_AUTHORIZED',
+  9: 'NOT_CONTACT_OF_CALLER',
+  20: 'INVALID_OPENID',
+  1001: 'VOIP_TOKEN_MISSING',
+  1004: 'INVALID_ARGUMENT',
+  1005: 'BUSY',
+  1011: 'NOT_SUPPORTED',
+  3001: 'NOT_ADMIN',
+  3002: 'ADMIN_EXISTS',
+  3003: 'NOT_CONTACT',
+  3004: 'ADMIN_SELF_DELETE',
+  3007: 'STORAGE',
+  3008: 'UNAUTHENTICATED',
+};
+
+/** Awaits a promise that must reject with a VoipError; returns the error. */
+export async function rejectsVoip(promise, expect) {
+  assert.ok(promise && typeof promise.then === 'function', 'an async API must return a promise');
+  let err;
+  try {
+    await promise;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err !== undefined, `expected a rejection (${expect.api} ${expect.errCode})`);
+  if (expect.errCode !== undefined && !Array.isArray(expect.errCode) && expect.code === undefined) {
+    expect = { ...expect, code: CODE_NAMES[expect.errCode] };
+  }
+  return assertVoipError(err, expect);
+}
+
+/** Calls a synchronous API that must throw a VoipError; returns the error. */
+export function throwsVoip(fn, expect) {
+  let err;
+  let threw = false;
+  try {
+    fn();
+  } catch (e) {
+    threw = true;
+    err = e;
+  }
+  assert.ok(threw, `expected ${expect.api} to throw`);
+  if (expect.errCode !== undefined && !Array.isArray(expect.errCode) && expect.code === undefined) {
+    expect = { ...expect, code: CODE_NAMES[expect.errCode] };
+  }
+  return assertVoipError(err, expect);
+}
+
+/** A full copy of a storage adapter's contents (key → value). */
+export function dump(storage) {
+  const out = {};
+  for (const k of storage.keys().slice().sort()) out[k] = storage.get(k);
+  return out;
+}
+
+/** A memory storage whose writes can be made to fail (`s.failWrites = true`). */
+export function failingStorage(inner = cv.memoryStorage()) {
+  const s = {
+    failWrites: false,
+    writes: 0,
+    get: (k) => inner.get(k),
+    set(k, v) {
+      if (s.failWrites) throw new Error('disk full (test)');
+      s.writes++;
+      inner.set(k, v);
+    },
+    remove(k) {
+      if (s.failWrites) throw new Error('disk full (test)');
+      s.writes++;
+      inner.remove(k);
+    },
+    keys: () => inner.keys(),
+  };
+  return s;
+}
+
+/** The state as the developer query sees it, for several students. */
+export async function registryView(backend, userIds) {
+  const out = { stats: backend.stats() };
+  for (const u of userIds) out[u] = await backend.getVoipContactList({ user_id: u });
+  return out;
+}
+
+// ---- stored-value surgery (the format: base64url of [version, kind, body..., sha256(keylen‖key‖body)[..8]]) ----
+
+export function b64urlDecode(s) {
+  return Buffer.from(s, 'base64url');
+}
+
+export function b64urlEncode(buf) {
+  return Buffer.from(buf).toString('base64url');
+}
+
+/** Re-seals a stored value with another format version and a CORRECT checksum. */
+export function withVersion(key, value, version) {
+  const raw = b64urlDecode(value);
+  const body = Buffer.from(raw.subarray(0, raw.length - 8));
+  body[0] = version;
+  const keyBytes = Buffer.from(key, 'utf8');
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(keyBytes.length);
+  const sum = createHash('sha256').update(len).update(keyBytes).update(body).digest().subarray(0, 8);
+  return b64urlEncode(Buffer.concat([body, sum]));
+}
+
+/** Flips one base64url character in the middle of a value (changes a decoded byte). */
+export function flipChar(value) {
+  const i = Math.floor(value.length / 2);
+  const c = value[i];
+  return value.slice(0, i) + (c === 'A' ? 'B' : 'A') + value.slice(i + 1);
+}
+
+/** Temporarily silences console.error (the shim logs throwing listeners). */
+export async function quietErrors(fn) {
+  const orig = console.error;
+  const logged = [];
+  console.error = (...a) => logged.push(a);
+  try {
+    await fn();
+  } finally {
+    console.error = orig;
+  }
+  return logged;
+}
+
+/** A deterministic PRNG (mulberry32). */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Parses a share path's query exactly like a Mini Program page's onLoad (decodeURIComponent). */
+export function queryObject(sharePath) {
+  const q = sharePath.slice(sharePath.indexOf('?') + 1);
+  const out = {};
+  for (const kv of q.split('&')) {
+    if (!kv) continue;
+    const i = kv.indexOf('=');
+    const k = decodeURIComponent(i < 0 ? kv : kv.slice(0, i));
+    const v = decodeURIComponent(i < 0 ? '' : kv.slice(i + 1));
+    if (!(k in out)) out[k] = v;
+  }
+  return out;
+}
