@@ -133,7 +133,9 @@ await esbuild.build({
   inject: [path.join(ROOT, 'js/hosts/node-cjs-url.js')],
 });
 fs.copyFileSync(optWasm, path.join(NPM, 'campus_voip_bg.wasm'));
+// The same declarations for require (index.d.ts) and import (index.d.mts) consumers.
 fs.copyFileSync(path.join(ROOT, 'pkg-template/npm/index.d.ts'), path.join(NPM, 'index.d.ts'));
+fs.copyFileSync(path.join(ROOT, 'pkg-template/npm/index.d.ts'), path.join(NPM, 'index.d.mts'));
 fs.copyFileSync(path.join(ROOT, 'pkg-template/npm/README.md'), path.join(NPM, 'README.md'));
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'pkg-template/npm/package.json'), 'utf8'));
 pkg.version = readPackageVersion();

@@ -9,3 +9,4 @@ export const configure = api.configure;
 export const createVoipPlugin = api.createVoipPlugin;
 export const createLocalBackend = api.createLocalBackend;
 export * from './common.js';
+export { fileStorage } from '../no-file-storage.js';

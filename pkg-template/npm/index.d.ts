@@ -72,7 +72,7 @@ export interface BindContactInspection {
 }
 
 /** A share path as `getBindContactPath` made it, or the query object the bind page's onLoad received. */
-export type SharePath = string | Record<string, string>;
+export type SharePath = string | Record<string, string | undefined>;
 
 // ---- calls ---------------------------------------------------------------------------------
 
@@ -100,7 +100,7 @@ export interface InitByCallerSuccess extends VoipOk<'initByCaller'> {
 /** Backend refusals resolve (the real plugin's double style): errCode 4, 8 or 9. */
 export interface InitByCallerRefusal {
   isSuccess: false;
-  errCode: number;
+  errCode: 4 | 8 | 9;
   errMsg: string;
   errObj: VoipCgiError;
 }
@@ -200,15 +200,27 @@ export interface StorageAdapter {
   keys(): string[];
 }
 
+/** The part of the Web Storage interface (`localStorage`) the adapter uses. */
+export interface WebStorageLike {
+  readonly length: number;
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+  key(index: number): string | null;
+}
+
 export function memoryStorage(): StorageAdapter;
-export function webStorage(storage: Storage): StorageAdapter;
+export function webStorage(storage: WebStorageLike): StorageAdapter;
 export function wxStorage(wx: {
   getStorageSync(key: string): unknown;
   setStorageSync(key: string, value: string): void;
   removeStorageSync(key: string): void;
   getStorageInfoSync(): { keys: string[] };
 }): StorageAdapter;
-/** Node only: one file per key in `dir`, written atomically (temporary file, fsync, rename). */
+/**
+ * One file per key in `dir`, written atomically (temporary file, fsync, rename). Node only:
+ * elsewhere it throws a VoipPluginError NOT_SUPPORTED (1011).
+ */
 export function fileStorage(dir: string): StorageAdapter;
 
 export interface LocalBackendOptions {
@@ -268,15 +280,24 @@ export interface CreateVoipPluginOptions {
 
 export function createVoipPlugin(options: CreateVoipPluginOptions): Promise<VoipPlugin>;
 
+/**
+ * The default instance's configuration: `requireMiniProgram().voipConfig` in a Mini Program,
+ * `configure(voipConfig)` elsewhere. (The http backend arrives with the contact service.)
+ */
 export interface VoipConfig {
+  /** The current user's openId; omit on the face-pay device. */
   openId?: string;
-  backend?: { type: 'local'; maxContacts?: number; ticketTtlMs?: number } | { type: 'http'; url: string; getSession: () => Promise<string> };
+  /** Default: `{ type: 'local' }` on the host's storage. */
+  backend?: { type: 'local'; maxContacts?: number; ticketTtlMs?: number };
   pluginAppId?: string;
   compatVersion?: string;
 }
 
+/** A voipConfig, or a function returning one (or a promise of one), read on the first call. */
+export type VoipConfigSource = VoipConfig | Promise<VoipConfig> | (() => VoipConfig | Promise<VoipConfig>);
+
 /** Configures the default instance (outside a Mini Program), before its first call. */
-export function configure(config: VoipConfig | (() => VoipConfig | Promise<VoipConfig>) | Promise<VoipConfig>): void;
+export function configure(config: VoipConfigSource): void;
 
 declare const wmpfVoip: VoipPlugin;
 export default wmpfVoip;

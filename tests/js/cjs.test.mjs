@@ -96,8 +96,19 @@ describe('CommonJS build', () => {
 
   test('package.json points at the files that exist; the .d.ts declares the API', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(DIST, 'package.json'), 'utf8'));
-    assert.equal(pkg.exports['.'].node.require, './node.cjs');
-    assert.equal(pkg.exports['.'].node.import, './node.mjs');
+    // Each condition names its code and its declarations (types first).
+    assert.deepEqual(pkg.exports['.'].node.require, { types: './index.d.ts', default: './node.cjs' });
+    assert.deepEqual(pkg.exports['.'].node.import, { types: './index.d.mts', default: './node.mjs' });
+    assert.deepEqual(pkg.exports['.'].browser, { types: './index.d.mts', default: './index.mjs' });
+    for (const cond of Object.values(pkg.exports['.'])) {
+      for (const target of 'default' in cond ? [cond] : Object.values(cond)) {
+        assert.deepEqual(Object.keys(target), ['types', 'default']);
+      }
+    }
+    assert.equal(
+      fs.readFileSync(path.join(DIST, 'index.d.mts'), 'utf8'),
+      fs.readFileSync(path.join(DIST, 'index.d.ts'), 'utf8'),
+    );
     for (const f of pkg.files) assert.ok(fs.existsSync(path.join(DIST, f)), f);
     const dts = fs.readFileSync(path.join(DIST, 'index.d.ts'), 'utf8');
     for (const name of [

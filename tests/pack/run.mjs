@@ -17,7 +17,7 @@ try {
   const packed = JSON.parse(sh('npm', ['pack', path.join(ROOT, 'dist/npm'), '--json', '--pack-destination', scratch], ROOT));
   const tarball = path.join(scratch, packed[0].filename);
   const files = packed[0].files.map((f) => f.path).sort();
-  assert.deepEqual(files, ['README.md', 'campus_voip_bg.wasm', 'index.d.ts', 'index.mjs', 'node.cjs', 'node.mjs', 'package.json']);
+  assert.deepEqual(files, ['README.md', 'campus_voip_bg.wasm', 'index.d.mts', 'index.d.ts', 'index.mjs', 'node.cjs', 'node.mjs', 'package.json']);
   console.log(`pack: ${packed[0].filename}, ${files.length} files, ${(packed[0].size / 1024).toFixed(1)} KB`);
 
   const app = path.join(scratch, 'app');
@@ -53,6 +53,27 @@ try {
   );
   assert.equal(sh('node', ['cjs.cjs'], app).trim(), 'authorizeVoip:ok');
   console.log('ok: require("campus-voip") works and exports the whole API');
+
+  // TypeScript users under Node's own module rules get the right declarations for import
+  // (index.d.mts) and for require (index.d.ts).
+  fs.writeFileSync(
+    path.join(app, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { module: 'nodenext', strict: true, noEmit: true, lib: ['es2020'], types: [] } }),
+  );
+  fs.writeFileSync(
+    path.join(app, 'esm.mts'),
+    `import wmpfVoip, { createLocalBackend, type LocalBackend } from 'campus-voip';
+     const ok: Promise<{ errCode: 0 }> = wmpfVoip.authorizeVoip();
+     const b: Promise<LocalBackend> = createLocalBackend();
+     export { ok, b };`,
+  );
+  fs.writeFileSync(
+    path.join(app, 'cjs.cts'),
+    `import campusVoip = require('campus-voip');
+     export const ok: Promise<{ errCode: 0 }> = campusVoip.default.authorizeVoip();`,
+  );
+  sh(path.join(ROOT, 'tools/node_modules/.bin/tsc'), ['-p', '.'], app);
+  console.log('ok: tsc (module nodenext) types both import and require of the installed package');
 } finally {
   fs.rmSync(scratch, { recursive: true, force: true });
 }

@@ -10,5 +10,10 @@ App({
       if (event.eventName === 'bindContact') this.globalData.lastBind = event.data;
     });
   },
-  globalData: { lastBind: null },
+  /** @type {null | (() => void)} */
+  stopListening: null,
+  globalData: {
+    /** @type {null | { type: string, errMsg: string, userId: string }} */
+    lastBind: null,
+  },
 });

@@ -3,7 +3,12 @@
 const wmpfVoip = requirePlugin('campus-voip').default;
 
 Page({
-  data: { result: null, enter: null },
+  data: {
+    /** @type {null | { type: string, errMsg: string, userId: string }} */
+    result: null,
+    /** @type {null | { path?: string, query?: Record<string, string> }} */
+    enter: null,
+  },
   onLoad() {
     this.setData({ result: getApp().globalData.lastBind, enter: wmpfVoip.getPluginEnterOptions() });
   },

@@ -4,12 +4,19 @@ const wmpfVoip = requirePlugin('campus-voip').default;
 const STUDENT = { userId: 'student-001', userName: 'Xiao Ming', userAvatar: '' };
 
 Page({
-  data: { contacts: [], sharePath: '', log: [], roomId: '' },
+  data: {
+    contacts: /** @type {{ user_id: string, is_ad: number, openid_list: string[] }[]} */ ([]),
+    sharePath: '',
+    log: /** @type {string[]} */ ([]),
+    roomId: '',
+  },
 
+  /** @param {string} line */
   log(line) {
     this.setData({ log: [line].concat(this.data.log).slice(0, 20) });
   },
 
+  /** @param {{ errCode?: number, code?: string, errMsg?: string }} e */
   fail(e) {
     this.log(`${e.errCode} ${e.code}: ${e.errMsg}`);
     wx.showToast({ title: e.errMsg || 'failed', icon: 'none' });
@@ -62,6 +69,7 @@ Page({
     return { title: `Become a contact of ${STUDENT.userName}`, path: this.data.sharePath };
   },
 
+  /** @param {WechatMiniprogram.BaseEvent} e */
   onDelete(e) {
     wmpfVoip
       .deleteVoipBindContact({ userId: STUDENT.userId, openidList: [e.currentTarget.dataset.openid] })
@@ -70,6 +78,7 @@ Page({
       .catch((err) => this.fail(err));
   },
 
+  /** @param {WechatMiniprogram.BaseEvent} e */
   onTransfer(e) {
     wmpfVoip
       .transerAdmin({ userId: STUDENT.userId, newAdminOpenid: e.currentTarget.dataset.openid })
@@ -79,6 +88,7 @@ Page({
   },
 
   // The face-pay device side: a face scan yields a voipToken, then the call.
+  /** @param {WechatMiniprogram.BaseEvent} e */
   onCall(e) {
     const listenerId = e.currentTarget.dataset.openid;
     wmpfVoip
