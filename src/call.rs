@@ -37,9 +37,9 @@ impl Version {
 }
 
 fn bad_version(field: &str, s: &str) -> Error {
-    let shown: String = s.chars().take(40).collect();
     Error::invalid_argument(format!(
-        "{field} must be a version like \"2.3.8\", got {shown:?}"
+        "{field} must be a version like \"2.3.8\", got {}",
+        input::quote(s)
     ))
 }
 
@@ -113,9 +113,9 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
         "voice" => RoomType::Voice,
         "video" => RoomType::Video,
         other => {
-            let shown: String = other.chars().take(20).collect();
             return Err(Error::invalid_argument(format!(
-                "roomType must be \"voice\" or \"video\", got {shown:?}"
+                "roomType must be \"voice\" or \"video\", got {}",
+                input::quote(other)
             )));
         }
     };
@@ -182,9 +182,9 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
             Some("trial") => "trial",
             Some("developer") => "developer",
             Some(other) => {
-                let shown: String = other.chars().take(20).collect();
                 return Err(Error::invalid_argument(format!(
-                    "miniprogramState must be \"formal\", \"trial\" or \"developer\", got {shown:?}"
+                    "miniprogramState must be \"formal\", \"trial\" or \"developer\", got {}",
+                    input::quote(other)
                 )));
             }
         };
@@ -264,9 +264,9 @@ pub fn admit(
         return Err(Error::new(
             ErrorCode::NotContactOfCaller,
             format!(
-                "{} is not a contact of student {:?}",
+                "{} is not a contact of student {}",
                 req.listener_id,
-                req.caller_id.as_str()
+                input::quote(req.caller_id.as_str())
             ),
         ));
     }

@@ -75,11 +75,11 @@ impl OpenId {
         if ok {
             Ok(OpenId(s.to_owned()))
         } else {
-            let shown: String = s.chars().take(70).collect();
             Err(Error::new(
                 ErrorCode::InvalidOpenId,
                 format!(
-                    "{field} must be 1–{OPEN_ID_MAX_CHARS} characters of A-Z a-z 0-9 _ -, got {shown:?}"
+                    "{field} must be 1–{OPEN_ID_MAX_CHARS} characters of A-Z a-z 0-9 _ -, got {}",
+                    input::quote(s)
                 ),
             ))
         }

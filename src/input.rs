@@ -164,6 +164,28 @@ pub fn array<'a>(field: &str, v: &'a Value) -> Result<&'a [Value]> {
     }
 }
 
+/// A value quoted for a message: `"…"`, at most 64 characters, with quotes, backslashes and
+/// control characters escaped. (The shipped wasm is built with `-Zfmt-debug=none`, so `{:?}`
+/// prints nothing there: messages use this instead.)
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(64) + 2);
+    out.push('"');
+    for (i, c) in s.chars().enumerate() {
+        if i == 64 {
+            out.push('…');
+            break;
+        }
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// A number for messages, written without the float formatter (which would add kilobytes to
 /// the wasm): whole numbers exactly, others to six decimals.
 pub fn num(n: f64) -> String {
@@ -255,6 +277,13 @@ mod tests {
             .unwrap_err()
             .message
             .contains("lone surrogate"));
+    }
+
+    #[test]
+    fn quoting_for_messages() {
+        assert_eq!(quote("stu-1"), "\"stu-1\"");
+        assert_eq!(quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\u{a}\"");
+        assert_eq!(quote(&"x".repeat(70)), format!("\"{}…\"", "x".repeat(64)));
     }
 
     #[test]

@@ -85,14 +85,14 @@ impl StudentRecord {
             .count();
         if admins != 1 {
             return Err(format!(
-                "student {:?} has {admins} administrators",
-                self.user_id.as_str()
+                "student {} has {admins} administrators",
+                crate::input::quote(self.user_id.as_str())
             ));
         }
         if self.contacts.len() > hard_max {
             return Err(format!(
-                "student {:?} has {} contacts",
-                self.user_id.as_str(),
+                "student {} has {} contacts",
+                crate::input::quote(self.user_id.as_str()),
                 self.contacts.len()
             ));
         }
@@ -103,8 +103,8 @@ impl StudentRecord {
         });
         if !unique {
             return Err(format!(
-                "student {:?} lists a contact twice",
-                self.user_id.as_str()
+                "student {} lists a contact twice",
+                crate::input::quote(self.user_id.as_str())
             ));
         }
         Ok(())

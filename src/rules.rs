@@ -4,13 +4,17 @@
 
 use crate::errors::{Error, ErrorCode, Result};
 use crate::ids::{Millis, OpenId, UserId};
+use crate::input::quote;
 use crate::registry::{Change, Role, StudentRecord};
 use serde::Serialize;
 
 fn not_admin(user_id: &UserId) -> Error {
     Error::new(
         ErrorCode::NotAdmin,
-        format!("only the administrator of student {user_id:?} may do this"),
+        format!(
+            "only the administrator of student {} may do this",
+            quote(user_id.as_str())
+        ),
     )
 }
 
@@ -65,7 +69,10 @@ pub fn bind_admin(
         Some(r) if r.is_admin(actor) => Ok(None),
         Some(_) => Err(Error::new(
             ErrorCode::AdminExists,
-            format!("student {user_id:?} already has another administrator"),
+            format!(
+                "student {} already has another administrator",
+                quote(user_id.as_str())
+            ),
         )),
     }
 }
@@ -115,7 +122,10 @@ pub fn delete_contacts(
     if let Some(missing) = targets.iter().find(|t| !record.contains(t)) {
         return Err(Error::new(
             ErrorCode::NotContact,
-            format!("{missing} is not a contact of student {user_id:?}; nothing was deleted"),
+            format!(
+                "{missing} is not a contact of student {}; nothing was deleted",
+                quote(user_id.as_str())
+            ),
         ));
     }
     let mut next = record.clone();
@@ -139,7 +149,10 @@ pub fn transfer_admin(
     if !record.contains(new_admin) {
         return Err(Error::new(
             ErrorCode::NotContact,
-            format!("{new_admin} is not a contact of student {user_id:?}; bind them first"),
+            format!(
+                "{new_admin} is not a contact of student {}; bind them first",
+                quote(user_id.as_str())
+            ),
         ));
     }
     let mut next = record.clone();

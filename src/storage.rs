@@ -130,8 +130,10 @@ pub fn encode_change(change: &Change) -> (String, Option<String>) {
 }
 
 fn corrupt(key: &str, what: &str) -> Error {
-    let shown: String = key.chars().take(80).collect();
-    Error::storage(format!("stored entry {shown:?} is corrupt: {what}"))
+    Error::storage(format!(
+        "stored entry {} is corrupt: {what}",
+        crate::input::quote(key)
+    ))
 }
 
 fn read_keyring(r: &mut Reader) -> std::result::Result<Option<Keyring>, Truncated> {
@@ -154,9 +156,9 @@ pub fn decode_entry(key: &str, value: &str) -> Result<Entry> {
     }
     if raw[0] != FORMAT_VERSION {
         return Err(Error::storage(format!(
-            "stored entry {:?} has format version {}, this build reads version {FORMAT_VERSION}; \
+            "stored entry {} has format version {}, this build reads version {FORMAT_VERSION}; \
              upgrade the plugin or restore a backup",
-            key.chars().take(80).collect::<String>(),
+            crate::input::quote(key),
             raw[0]
         )));
     }

@@ -309,8 +309,8 @@ impl Backend {
                 (Some(k), Some(v)) => entries.push((k, v)),
                 (k, _) => {
                     return Err(throw(Error::storage(format!(
-                        "stored entry {:?} is not text",
-                        k.unwrap_or_default()
+                        "stored entry {} is not text",
+                        input::quote(&k.unwrap_or_default())
                     ))))
                 }
             }

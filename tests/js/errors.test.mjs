@@ -260,6 +260,25 @@ describe('error table rows', () => {
     mark(3008);
   });
 
+  test('messages name the values they are about (the shipped wasm has no Debug formatting)', async () => {
+    const w = await world();
+    const msg = (p) => p.then(() => assert.fail('resolved'), (e) => e.errMsg);
+    assert.equal(
+      await msg(w.dad.getBindContactPath({ userId: 's1', userName: 'n' })),
+      'getBindContactPath:fail only the administrator of student "s1" may do this',
+    );
+    assert.equal(
+      await msg(w.mum.deleteVoipBindContact({ userId: 's1', openidList: ['gran'] })),
+      'deleteVoipBindContact:fail gran is not a contact of student "s1"; nothing was deleted',
+    );
+    assert.match(await msg(w.dad.bindVoipAdminContact({ userId: 's1' })), /student "s1" already has another administrator/);
+    assert.match(await msg(w.mum.transerAdmin({ userId: 's1', newAdminOpenid: 'bad id' })), /got "bad id"$/);
+    assert.match(
+      await msg(w.device.initByCaller({ ...callRequest('s1', 'mum', 'x'), roomType: 'fax' })),
+      /roomType must be "voice" or "video", got "fax"$/,
+    );
+  });
+
   test('the local backend produces every row it can (and never 3005)', () => {
     for (const c of [4, 8, 9, 20, 1001, 1004, 1005, 1011, 3001, 3002, 3003, 3004, 3007, 3008]) {
       assert.ok(seenCodes.has(c), `row ${c} was exercised`);

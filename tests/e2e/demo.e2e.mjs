@@ -1,0 +1,455 @@
+#!/usr/bin/env node
+// End-to-end test of the browser demo (www-demo/), through the UI only, as a person would use it.
+// Run from the repository root after a build:  node scripts/build.mjs && node tests/e2e/demo.e2e.mjs
+//
+// Starts scripts/serve-demo.mjs on a free port, drives Debian's Chromium (/usr/bin/chromium) with
+// playwright-core from tools/node_modules, walks the whole story, asserts what is visible, and
+// fails on any console error, page error, failed request, HTTP error or request off the origin.
+// Screenshots of the main steps go to a fresh folder under os.tmpdir(), printed at the end.
+// page.evaluate is never used: the page is only clicked, typed into and read.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PW = path.join(ROOT, 'tools', 'node_modules', 'playwright-core', 'index.mjs');
+const CHROMIUM = '/usr/bin/chromium';
+const TIMEOUT = 8000;
+const started = Date.now();
+
+function die(msg) {
+  console.error(`\x1b[31mdemo e2e: ${msg}\x1b[0m`);
+  process.exit(1);
+}
+if (!fs.existsSync(path.join(ROOT, 'dist', 'npm', 'index.mjs'))) die('dist/npm/ is missing: run `node scripts/build.mjs` first');
+if (!fs.existsSync(PW)) die('tools/node_modules/playwright-core is missing: run scripts/bootstrap.sh first');
+if (!fs.existsSync(CHROMIUM)) die(`${CHROMIUM} is missing (apt-get install -y chromium)`);
+const { chromium } = await import(pathToFileURL(PW).href);
+
+const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'campus-voip-demo-e2e-'));
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'campus-voip-demo-profile-'));
+const problems = [];
+let server;
+let context;
+
+// ---- the server ------------------------------------------------------------------------------
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'serve-demo.mjs'), '--port', '0'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('serve-demo did not print its address within 10 s:\n' + out)), 10000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[0], port: Number(m[1]) });
+      }
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+      process.stderr.write('[serve-demo] ' + d);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve-demo exited (${code}):\n${out}`));
+    });
+  });
+}
+
+/** A raw GET (no URL normalisation, so '..' reaches the server as typed). */
+function rawGet(port, rawPath) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: rawPath, method: 'GET' }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'] || '', headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// ---- assertions (reading the DOM only) -------------------------------------------------------
+
+function assert(cond, msg) {
+  if (!cond) throw new Error('assertion failed: ' + msg);
+}
+
+/** Waits until the locator's visible text contains every one of `needles`. */
+async function seeText(locator, needles, what) {
+  const list = Array.isArray(needles) ? needles : [needles];
+  const deadline = Date.now() + TIMEOUT;
+  let text = '';
+  for (;;) {
+    try {
+      text = await locator.innerText({ timeout: 1000 });
+      if (list.every((n) => (n instanceof RegExp ? n.test(text) : text.includes(n)))) return text;
+    } catch (_) {
+      // not there yet
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`expected ${what || 'text'} to show ${list.map(String).join(' + ')}; it shows:\n---\n${text}\n---`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function notSeeText(locator, needle, what) {
+  const text = await locator.innerText();
+  assert(!text.includes(needle), `${what || 'text'} should not show ${JSON.stringify(needle)}; it shows:\n${text}`);
+}
+
+// ---- the walk --------------------------------------------------------------------------------
+
+let page;
+let stepNo = 0;
+let shotNo = 0;
+const slug = (t) => t.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+
+/** A full-page screenshot, scrolled to the top first (as a person would) so the sticky log sits right. */
+async function snap(title) {
+  shotNo++;
+  const file = `${String(shotNo).padStart(2, '0')}-${slug(title)}.png`;
+  await page.locator('.topbar').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(shots, file), fullPage: true });
+  return file;
+}
+
+async function step(title, fn) {
+  const t0 = Date.now();
+  await fn();
+  stepNo++;
+  const file = await snap(title);
+  console.log(`  ✓ ${title} \x1b[2m(${Date.now() - t0} ms, ${file})\x1b[0m`);
+}
+
+const phone = (n, name) => page.getByRole('region', { name: `Phone ${n}: ${name}` });
+const device = () => page.getByRole('region', { name: 'Face-pay device' });
+const relations = () => page.getByRole('region', { name: 'Who can call whom' });
+const relationsText = () => page.getByTestId('relations-text');
+const dialog = (p) => p.getByRole('dialog');
+const btn = (scope, name) => scope.getByRole('button', { name, exact: true });
+
+async function ready() {
+  await page.locator('body[data-ready="true"]').waitFor({ timeout: 20000 });
+}
+
+async function openIds() {
+  const ids = [];
+  for (const [n, name] of [[1, 'Mum'], [2, 'Dad'], [3, 'Grandma']]) ids.push((await phone(n, name).locator('.openid').innerText()).trim());
+  return ids;
+}
+
+/** The bind page on phone `p`: press `button`, check the outcome badge and text (screenshot). */
+async function bindOutcome(p, button, type, texts) {
+  const d = dialog(p);
+  await d.waitFor();
+  await btn(d, button).click();
+  await seeText(d.locator('.outcome .badge'), type, 'bind outcome');
+  const badge = (await d.locator('.outcome .badge').innerText()).trim();
+  assert(badge === type, `bind outcome is ${badge}, expected ${type}`);
+  await seeText(d.locator('.outcome'), texts, `the ${type} explanation`);
+  await seeText(d.locator('.outcome .nav'), 'redirectTo /pages/family/family?from=bindContact', 'the end-page note');
+  await snap(`bind page outcome ${type}`);
+}
+
+async function done(p) {
+  await btn(dialog(p), 'Done').click();
+  await dialog(p).waitFor({ state: 'hidden' });
+}
+
+async function main() {
+  server = await startServer();
+  const { url, port } = server;
+  console.log(`demo e2e: server at ${url}`);
+
+  // the server itself: types, traversal
+  const wasm = await rawGet(port, '/pkg/campus_voip_bg.wasm');
+  assert(wasm.status === 200 && wasm.type === 'application/wasm', `wasm served as ${wasm.status} ${wasm.type}`);
+  const index = await rawGet(port, '/');
+  assert(index.status === 200 && index.type.startsWith('text/html'), 'index.html served');
+  assert(/default-src 'self'/.test(index.headers['content-security-policy'] || ''), 'the page has a same-origin CSP');
+  const qr = await rawGet(port, '/vendor/qrcode.mjs');
+  assert(qr.status === 200 && qr.type.startsWith('text/javascript'), `QR library served as ${qr.status} ${qr.type}`);
+  for (const bad of ['/../package.json', '/pkg/../../Cargo.toml', '/%2e%2e/Cargo.toml', '/pkg/%2e%2e/%2e%2e/Cargo.toml', '/vendor/../package.json', '/vendor/qrcode.js', '/..%2fCargo.toml']) {
+    const r = await rawGet(port, bad);
+    assert(r.status === 400 || r.status === 404, `GET ${bad} answered ${r.status}`);
+    assert(!/\[package\]|"devDependencies"/.test(r.body.toString()), `GET ${bad} leaked a file`);
+  }
+
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1440, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  context.setDefaultTimeout(TIMEOUT);
+  page = context.pages()[0] || (await context.newPage());
+  const origin = new URL(url).origin;
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure() && r.failure().errorText})`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
+  });
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith('data:') && new URL(u).origin !== origin) problems.push(`request off the origin: ${u}`);
+  });
+
+  const mum = phone(1, 'Mum');
+  const dad = phone(2, 'Dad');
+  const gran = phone(3, 'Grandma');
+  let ids;
+  let link;
+
+  await step('Page loads with three phones and a device', async () => {
+    await page.goto(url);
+    await ready();
+    ids = await openIds();
+    assert(ids.every((id) => /^o[A-Za-z0-9_-]{27}$/.test(id)), `generated openIds look real: ${ids}`);
+    assert(new Set(ids).size === 3, 'three different openIds');
+    await seeText(relations(), 'no contacts yet');
+    await seeText(device(), 'No face scanned yet');
+  });
+
+  await step('Mum tries to become admin without consent (8)', async () => {
+    await mum.getByLabel('Student').selectOption({ label: 'Li Ming · Grade 3 · Class 2' });
+    await btn(mum, 'Become administrator').click();
+    await seeText(mum.locator('.notice'), ['Mum has not allowed VoIP calls', 'What to do', 'Allow VoIP calls', 'errCode 8']);
+  });
+
+  await step('Mum consents and becomes administrator of Li Ming', async () => {
+    await btn(mum, 'Allow VoIP calls').click();
+    await seeText(mum.locator('.consent-state'), 'Allowed');
+    await btn(mum, 'Become administrator').click();
+    await seeText(mum.locator('.notice'), 'You are now Li Ming’s administrator');
+    await seeText(mum.locator('.clist'), ['Li Ming', 'you are administrator', '1 of 3 contacts']);
+    await seeText(relationsText(), 'Li Ming: Mum (admin)');
+  });
+
+  await step('Mum creates the share link (text and QR code)', async () => {
+    await btn(mum, 'Create share link').click();
+    await seeText(mum.locator('.share'), ['Share link for Li Ming', 'Valid until']);
+    link = await mum.getByRole('textbox', { name: 'Share link for Li Ming' }).inputValue();
+    assert(link.startsWith('__plugin__/wx0123456789abcdef/pages/bind-contact/bind-contact?userId=stu-3201&'), `share path: ${link}`);
+    assert(/&ticket=[A-Za-z0-9._~-]+/.test(link), 'the path carries a ticket');
+    const qrPaths = await mum.locator('.qr svg path').count();
+    assert(qrPaths === 1, 'a QR code is drawn');
+  });
+
+  await step('Dad opens the sent link without consent: auth', async () => {
+    await btn(mum, 'Send to Dad').click();
+    await seeText(dialog(dad), ['Li Ming', 'Bind Dad as a contact of Li Ming', 'acceptBindContactPath only']);
+    await bindOutcome(dad, 'Bind', 'auth', ['This phone has not allowed VoIP calls', 'Tap “Allow VoIP calls”']);
+    await done(dad);
+  });
+
+  await step('Dad consents and binds: success', async () => {
+    await btn(dad, 'Allow VoIP calls').click();
+    await seeText(dad.locator('.consent-state'), 'Allowed');
+    await btn(mum, 'Send to Dad').click();
+    await bindOutcome(dad, 'Bind', 'success', 'you are now a contact of Li Ming');
+    await done(dad);
+    await seeText(dad.locator('.clist'), ['Li Ming', 'you are a contact']);
+    await seeText(relationsText(), 'Li Ming: Mum (admin), Dad');
+    await seeText(mum.locator('.clist'), ['2 of 3 contacts', 'Dad']);
+    await btn(dad, 'Refresh list').click();
+    await seeText(dad.locator('.notice'), ['List refreshed', 'Bound to 1 student']);
+    await seeText(page.locator('#log .entries'), 'getVoipBindContactList');
+  });
+
+  await step('Dad pastes the same link again: binded', async () => {
+    const box = dad.getByRole('textbox', { name: 'Share link to open' });
+    await box.fill('');
+    await box.pressSequentially(link.slice(0, 40));
+    await box.fill(link); // the rest "pasted"
+    await btn(dad, 'Open link').click();
+    await seeText(dialog(dad), 'Heads-up');
+    await bindOutcome(dad, 'Bind', 'binded', 'Already bound to Li Ming');
+    await done(dad);
+  });
+
+  await step('Grandma consents and declines: cancel', async () => {
+    await btn(gran, 'Allow VoIP calls').click();
+    await seeText(gran.locator('.consent-state'), 'Allowed');
+    await btn(mum, 'Send to Grandma').click();
+    await bindOutcome(gran, 'Cancel', 'cancel', ['You declined', 'Open the same link again']);
+    await done(gran);
+    await notSeeText(relationsText(), 'Grandma', 'relationships');
+  });
+
+  await step('Limit 2: Grandma binds: overload', async () => {
+    await page.getByLabel('Max contacts per student').fill('2');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await seeText(page.locator('#max-note'), 'now 2');
+    await seeText(relations(), '2 of 2 contacts · full');
+    await btn(gran, 'Open link').click();
+    await seeText(dialog(gran), ['Heads-up', 'most contacts allowed']);
+    await bindOutcome(gran, 'Bind', 'overload', ['Li Ming already has the most contacts allowed', 'at most 2 contacts', 'Ask the administrator (Mum)']);
+    await done(gran);
+  });
+
+  await step('Clock +3 days: Grandma binds: expire', async () => {
+    await page.getByLabel('Max contacts per student').fill('3');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await seeText(page.locator('#max-note'), 'now 3');
+    await page.getByRole('button', { name: '+3 days' }).click();
+    await seeText(page.locator('#clock-offset'), '+3 d');
+    await seeText(mum.locator('.share'), 'Expired');
+    await btn(gran, 'Open link').click();
+    await seeText(dialog(gran), 'has expired');
+    await bindOutcome(gran, 'Bind', 'expire', ['This share link has expired', 'create and send a new link']);
+    await done(gran);
+    await page.getByRole('button', { name: 'Real time' }).click();
+    await seeText(page.locator('#clock-offset'), 'real time');
+  });
+
+  await step('Mum transfers the administrator role to Dad', async () => {
+    await mum.getByRole('button', { name: 'Make Dad administrator of Li Ming' }).click();
+    await seeText(mum.locator('.notice'), 'Dad is now Li Ming’s administrator');
+    await seeText(dad.locator('.notice'), 'You are now Li Ming’s administrator');
+    await seeText(relationsText(), 'Li Ming: Dad (admin), Mum');
+    await seeText(mum.locator('.share'), 'No longer works');
+    await seeText(dad.locator('.clist'), ['you are administrator', '2 of 3 contacts']);
+  });
+
+  await step('The old link is now invalid', async () => {
+    await btn(gran, 'Open link').click();
+    await bindOutcome(gran, 'Bind', 'invalid', ['This share link is not valid', 'current administrator (Dad)']);
+    await done(gran);
+  });
+
+  await step('Dad deletes Mum from Li Ming', async () => {
+    await dad.getByRole('button', { name: 'Remove Mum from Li Ming' }).click();
+    await seeText(dad.locator('.notice'), 'Removed Mum from Li Ming’s contacts');
+    await seeText(relationsText(), 'Li Ming: Dad (admin)');
+    await notSeeText(relationsText(), 'Mum', 'relationships');
+    await seeText(mum.locator('.clist'), 'Not bound to any student yet');
+  });
+
+  await step('Device: scan Li Ming and call Dad: success', async () => {
+    const dev = device();
+    await dev.getByRole('button', { name: 'Scan Li Ming' }).click();
+    await seeText(dev.locator('.scan-status'), ['Scanned: Li Ming', 'one call']);
+    await dev.getByRole('radio', { name: /^Dad/ }).check();
+    await dev.getByRole('radio', { name: /^0 · face-pay/ }).check();
+    await btn(dev, 'Call').click();
+    await seeText(dev.locator('.device-result'), ['Connected: Li Ming is calling Dad', 'roomId', 'duration']);
+  });
+
+  await step('Device hangs up (cancelVoip, endVoip)', async () => {
+    const dev = device();
+    await btn(dev, 'Hang up').click();
+    await seeText(dev.locator('.device-result'), ['Call ended after', 'reLaunch /pages/call-ended/call-ended?from=facepay']);
+    await seeText(page.locator('#log .entries'), ['endVoip', 'cancelVoip', 'forceHangUpVoip', 'initByCaller']);
+  });
+
+  await step('Calling again on the used scan: errCode 4', async () => {
+    const dev = device();
+    await btn(dev, 'Call').click();
+    await seeText(dev.locator('.device-result'), ['errCode 4', 'The face scan is no longer valid', 'Scan Li Ming’s face again']);
+  });
+
+  await step('businessType 3 call: license billing', async () => {
+    const dev = device();
+    await dev.getByRole('button', { name: 'Scan Li Ming' }).click();
+    await dev.getByRole('radio', { name: /^3 · face recognition/ }).check();
+    await btn(dev, 'Call').click();
+    await seeText(dev.locator('.device-result'), ['Connected', 'license']);
+    await btn(dev, 'Hang up').click();
+    await seeText(dev.locator('.device-result'), 'Call ended');
+  });
+
+  await step('Call to a non-contact (Grandma): errCode 9', async () => {
+    const dev = device();
+    await dev.getByRole('button', { name: 'Scan Li Ming' }).click();
+    await dev.getByRole('radio', { name: /^0 · face-pay/ }).check();
+    await dev.getByRole('radio', { name: /^Grandma/ }).check();
+    await btn(dev, 'Call').click();
+    await seeText(dev.locator('.device-result'), ['errCode 9', 'Grandma is not one of Li Ming', 'share link']);
+  });
+
+  await step('Dad revokes consent; call to Dad: errCode 8', async () => {
+    await btn(dad, 'Revoke').click();
+    await seeText(dad.locator('.consent-state'), 'Not allowed');
+    await seeText(relationsText(), 'Dad (admin) (calls not allowed)');
+    const dev = device();
+    await dev.getByRole('button', { name: 'Scan Li Ming' }).click();
+    await dev.getByRole('radio', { name: /^Dad/ }).check();
+    await btn(dev, 'Call').click();
+    await seeText(dev.locator('.device-result'), ['errCode 8', 'Dad has not allowed VoIP calls', 'Ask Dad']);
+  });
+
+  const beforeReload = await relationsText().innerText();
+  const logEntriesBefore = await page.locator('#log .entry').count();
+
+  await step('Reload keeps the state', async () => {
+    await page.reload();
+    await ready();
+    const after = await openIds();
+    assert(after.join() === ids.join(), 'the same three openIds after reload');
+    await seeText(relationsText(), beforeReload.trim());
+    await seeText(dad.locator('.consent-state'), 'Not allowed');
+    await seeText(gran.locator('.consent-state'), 'Allowed');
+    await seeText(dad.locator('.clist'), ['Li Ming', 'you are administrator']);
+    await seeText(page.locator('#max-note'), 'now 3');
+    const n = await page.locator('#log .entry').count();
+    assert(n >= logEntriesBefore, `the event log survives a reload (${n} < ${logEntriesBefore})`);
+    assert((await page.locator('#log .entry[data-who="p2"]').filter({ hasText: 'bindContact' }).count()) >= 2, "Dad's bindContact events are in the log");
+  });
+
+  await step('Reset starts over', async () => {
+    await page.getByRole('button', { name: 'Reset demo' }).click();
+    await page.waitForLoadState('load');
+    await ready();
+    const fresh = await openIds();
+    assert(fresh.every((id, i) => id !== ids[i]), 'new openIds after reset');
+    await seeText(relations(), 'no contacts yet');
+    await notSeeText(relationsText(), 'admin', 'relationships');
+    assert((await page.locator('#log .entry').count()) === 0, 'the log is empty after reset');
+    await seeText(mum.locator('.consent-state'), 'Not allowed');
+  });
+}
+
+let failed = null;
+try {
+  await main();
+} catch (e) {
+  failed = e;
+  if (page) await page.screenshot({ path: path.join(shots, 'FAILED.png'), fullPage: true }).catch(() => {});
+}
+if (context) await context.close().catch(() => {});
+if (server) server.child.kill('SIGTERM');
+fs.rmSync(profile, { recursive: true, force: true });
+
+const secs = ((Date.now() - started) / 1000).toFixed(1);
+console.log(`demo e2e: screenshots in ${shots}`);
+if (problems.length) {
+  console.error('\x1b[31mdemo e2e: the page reported problems:\x1b[0m\n  ' + problems.join('\n  '));
+}
+if (failed) {
+  console.error(`\x1b[31mdemo e2e FAILED after ${secs} s:\x1b[0m ${failed.stack || failed}`);
+  process.exit(1);
+}
+if (problems.length) process.exit(1);
+console.log(`\x1b[32mdemo e2e passed\x1b[0m (${stepNo} steps, ${secs} s)`);
