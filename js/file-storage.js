@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { invalidArgument } from './errors.js';
+import { STORE } from './storage.js';
 
 const SUFFIX = '.cv';
 
@@ -17,7 +18,7 @@ export function fileStorage(dir) {
   }
   fs.mkdirSync(dir, { recursive: true });
   let seq = 0;
-  return {
+  const adapter = {
     get(key) {
       try {
         return fs.readFileSync(path.join(dir, toName(key)), 'utf8');
@@ -51,4 +52,7 @@ export function fileStorage(dir) {
         .filter((n) => n.endsWith(SUFFIX))
         .map(fromName),
   };
+  // Two adapters over the same directory are the same storage.
+  Object.defineProperty(adapter, STORE, { value: 'file:' + path.resolve(dir) });
+  return adapter;
 }

@@ -4,10 +4,21 @@
 // order. All rules live in the core; this file only adapts shapes.
 import { loadCore } from './core.js';
 import { VoipCgiError, invalidArgument, ok, readFields, toVoipError } from './errors.js';
-import { checkStorage } from './storage.js';
+import { STORE, checkStorage } from './storage.js';
 
 const DEFAULT_NAMESPACE = 'campus-voip/';
 const OPTIONS = ['storage', 'now', 'namespace', 'maxContacts', 'ticketTtlMs', 'voipTokenTtlMs', 'pluginAppId', 'pathPrefix', 'restore'];
+
+/**
+ * The storages (and namespaces) that have an open backend in this JS realm. A backend keeps the
+ * registry in memory and reads the storage only when it opens, so two open at once on one
+ * storage would each miss the other's changes: the second is refused until the first closes.
+ */
+const open = new Map(); // store identity -> Set of namespaces
+
+function storeIdentity(storage) {
+  return storage[STORE] !== undefined ? storage[STORE] : storage;
+}
 
 function storageError(api, what, e) {
   return new VoipCgiError(
@@ -56,11 +67,12 @@ function restoreInto(api, core, storage, ns, snapshot) {
 }
 
 export class LocalBackend {
-  constructor(core, inner, now) {
+  constructor(core, inner, now, release) {
     this.type = 'local';
     this._core = core;
     this._inner = inner;
     this._now = now;
+    this._release = release;
   }
 
   /** The backend's clock (ms). */
@@ -163,11 +175,15 @@ export class LocalBackend {
     return this._inner.stats();
   }
 
-  /** Frees the wasm memory of this backend (FinalizationRegistry is missing on old clients). */
+  /**
+   * Frees the wasm memory of this backend (FinalizationRegistry is missing on old clients) and
+   * lets another backend open on its storage.
+   */
   close() {
     if (this._inner) {
       this._inner.free();
       this._inner = null;
+      this._release();
     }
   }
 }
@@ -197,6 +213,15 @@ export function localBackendFactory(host) {
     } catch (e) {
       throw toVoipError(api, e);
     }
+    const id = storeIdentity(storage);
+    if (open.has(id) && open.get(id).has(ns)) {
+      throw invalidArgument(
+        api,
+        'another backend is open on this storage (namespace ' +
+          JSON.stringify(ns) +
+          '); use that one, close() it first, or give this one its own namespace',
+      );
+    }
     let entries = readEntries(api, storage, ns);
     if (options.restore !== undefined) {
       if (entries.keys.length > 0) {
@@ -206,6 +231,10 @@ export function localBackendFactory(host) {
       entries = readEntries(api, storage, ns);
     }
     const seed = await host.randomBytes(32);
+    if (open.has(id) && open.get(id).has(ns)) {
+      // Another backend opened on it while this one awaited its entropy.
+      throw invalidArgument(api, 'another backend is open on this storage (namespace ' + JSON.stringify(ns) + ')');
+    }
     let inner;
     try {
       inner = core.Backend.open(
@@ -220,6 +249,13 @@ export function localBackendFactory(host) {
     } catch (e) {
       throw toVoipError(api, e);
     }
-    return new LocalBackend(core, inner, now);
+    if (!open.has(id)) open.set(id, new Set());
+    open.get(id).add(ns);
+    const release = () => {
+      const spaces = open.get(id);
+      spaces.delete(ns);
+      if (spaces.size === 0) open.delete(id);
+    };
+    return new LocalBackend(core, inner, now, release);
   };
 }

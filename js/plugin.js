@@ -172,9 +172,22 @@ export class VoipPlugin {
     return this._op('inspectBindContactPath', (s) =>
       s.backend.inspectBindContactPath(s.openId, path).then((r) => {
         this._entered(r.query);
+        this._inspected = r;
         return { userId: r.userId, userName: r.userName, userAvatar: r.userAvatar, status: r.status };
       }),
     );
+  }
+
+  /**
+   * For the plugin's own bind page: finishes the page with the blocking outcome (rows 1–6) that
+   * the last inspection found, without binding anyone (emits bindContact, opens the end page).
+   * Resolves undefined when there is nothing to finish.
+   */
+  _finishInspection() {
+    const r = this._inspected;
+    this._inspected = null;
+    if (!r || r.status === 'ready') return Promise.resolve(undefined);
+    return Promise.resolve(this._finish({ type: r.status, errMsg: r.errMsg, userId: r.userId, query: r.query }));
   }
 
   acceptBindContactPath(path) {

@@ -236,6 +236,8 @@ struct InspectionOut<'a> {
     user_name: &'a str,
     user_avatar: &'a str,
     status: &'static str,
+    /// The bindContact errMsg of a blocking status ('' when ready), for the bind page.
+    err_msg: &'static str,
     query: Query<'a>,
 }
 
@@ -425,6 +427,7 @@ impl Backend {
             user_name: &i.view.user_name,
             user_avatar: &i.view.user_avatar,
             status: i.status.map_or("ready", |s| s.as_str()),
+            err_msg: i.status.map_or("", |s| s.err_msg()),
             query: Query(&i.query),
         })
     }

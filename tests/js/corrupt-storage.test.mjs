@@ -19,6 +19,7 @@ import {
   registryView,
   rejectsVoip,
   withVersion,
+  copyOf,
 } from './helpers.mjs';
 
 const NS = 'campus-voip/';
@@ -41,6 +42,8 @@ async function populated() {
   };
   for (const [kind, k] of Object.entries(byKind)) assert.ok(k, `a ${kind} entry exists`);
   const view = await registryView(w.backend, ['s1', 's2']);
+  // One backend at a time on a storage: this one is done.
+  w.backend.close();
   return { storage, clock, byKind, view };
 }
 
@@ -148,6 +151,7 @@ describe('loading corrupt data', () => {
       const clock = makeClock();
       const w = await makeWorld({ storage: cv.fileStorage(dir), clock });
       await bindFamily(w, 's1', 'mum', ['dad']);
+      w.backend.close(); // one open backend per storage (the directory)
       const studentFile = fs
         .readdirSync(dir)
         .find((f) => Buffer.from(f.slice(0, -3), 'hex').toString().startsWith(NS + 's.'));
@@ -216,8 +220,8 @@ describe('a storage whose writes fail', () => {
     assert.equal((await w.gran.inspectBindContactPath(path1)).status, 'ready');
     // The same admin rights as before.
     await rejectsVoip(w.dad.getBindContactPath({ userId: 's1', userName: 'n' }), { api: 'getBindContactPath', errCode: 3001 });
-    // A new backend on the same storage sees the old state.
-    const w2 = await makeWorld({ storage, clock, maxContacts: 5 });
+    // A new backend on what the storage holds sees the old state.
+    const w2 = await makeWorld({ storage: copyOf(storage), clock, maxContacts: 5 });
     assert.deepEqual(await registryView(w2.backend, ['s1', 's2']), view);
 
     // Writes work again: the token was not consumed and the device is not busy.
@@ -242,7 +246,7 @@ describe('a storage whose writes fail', () => {
     storage.failWrites = false;
     assert.deepEqual(results, ['success', 'success', 'STORAGE', 'success']);
     assert.deepEqual((await w.mum.getVoipBindContactList())[0].openid_list, ['mum', 'dad', 'gran', 'aunt']);
-    const w2 = await makeWorld({ storage });
+    const w2 = await makeWorld({ storage: copyOf(storage) });
     assert.deepEqual((await w2.mum.getVoipBindContactList())[0].openid_list, ['mum', 'dad', 'gran', 'aunt']);
   });
 });

@@ -175,6 +175,16 @@ export function dump(storage) {
   return out;
 }
 
+/**
+ * A memory storage holding the same entries as `storage`: a second backend can open "the same
+ * state" there while the first stays open on the original (one open backend per storage).
+ */
+export function copyOf(storage) {
+  const copy = cv.memoryStorage();
+  for (const [k, v] of Object.entries(dump(storage))) copy.set(k, v);
+  return copy;
+}
+
 /** A memory storage whose writes can be made to fail (`s.failWrites = true`). */
 export function failingStorage(inner = cv.memoryStorage()) {
   const s = {

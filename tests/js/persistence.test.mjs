@@ -15,6 +15,7 @@ import {
   makeWorld,
   rejectsVoip,
   registryView,
+  VoipPluginError,
 } from './helpers.mjs';
 
 /** A tiny Web Storage (localStorage) implementation. */
@@ -200,8 +201,45 @@ describe('a new backend on the same storage', () => {
     assert.equal((await b.backend.getVoipContactList({ user_id: 's1' })).errcode, 1);
     await bindFamily(b, 's1', 'dad');
     assert.ok(s.keys().some((k) => k.startsWith('a/')) && s.keys().some((k) => k.startsWith('b/')));
+    // One open backend per storage and namespace: a second on 'a/' waits for the first to close.
+    await assert.rejects(makeWorld({ storage: s, namespace: 'a/' }), (e) => e.errCode === 1004 && /another backend is open/.test(e.errMsg));
+    a.backend.close();
     const a2 = await makeWorld({ storage: s, namespace: 'a/' });
     assert.deepEqual((await a2.backend.getVoipContactList({ user_id: 's1' })).contact_list, [{ open_id: 'mum', role: 1 }]);
+  });
+});
+
+describe('one open backend per storage', () => {
+  // Each backend keeps the registry in memory and reads the storage only when it opens: two open
+  // at once would each miss the other's changes, so the second is refused until the first closes.
+  const refused = (p) =>
+    assert.rejects(p, (e) => e instanceof VoipPluginError && e.errCode === 1004 && /another backend is open on this storage/.test(e.errMsg));
+
+  test('recognised through different adapters over the same place', async () => {
+    const ls = fakeLocalStorage();
+    const wx = fakeWx();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'campus-voip-excl-'));
+    try {
+      for (const make of [() => cv.webStorage(ls), () => cv.wxStorage(wx), () => cv.fileStorage(dir)]) {
+        const first = await cv.createLocalBackend({ storage: make() });
+        await refused(cv.createLocalBackend({ storage: make() }));
+        // Another namespace in the same place is another storage.
+        const other = await cv.createLocalBackend({ storage: make(), namespace: 'other/' });
+        other.close();
+        first.close();
+        const second = await cv.createLocalBackend({ storage: make() });
+        second.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('two memoryStorage() calls are two storages', async () => {
+    const a = await cv.createLocalBackend({ storage: cv.memoryStorage() });
+    const b = await cv.createLocalBackend({ storage: cv.memoryStorage() });
+    a.close();
+    b.close();
   });
 });
 

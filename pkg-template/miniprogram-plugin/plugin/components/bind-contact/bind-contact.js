@@ -42,13 +42,14 @@ Component({
     inspect() {
       return wmpfVoip.inspectBindContactPath(this.data.query).then(
         (r) => {
-          const shown = { userName: r.userName, userAvatar: r.userAvatar, initial: (r.userName || '?').slice(0, 1) };
+          // First character, not first UTF-16 unit (an emoji is two).
+          const shown = { userName: r.userName, userAvatar: r.userAvatar, initial: Array.from(r.userName || '?')[0] };
           if (r.status === 'ready') {
             this.setData(Object.assign({ phase: 'ready', message: '' }, shown));
           } else {
-            // Blocked before consent (rows 1–6): finish the page with that outcome.
+            // Blocked before consent (rows 1–6): finish the page with that outcome, binding no one.
             this.setData(shown);
-            return this.finish(wmpfVoip.acceptBindContactPath(this.data.query));
+            return this.finish(wmpfVoip._finishInspection());
           }
         },
         (e) => this.setData({ phase: 'error', message: e.errMsg || String(e) }),

@@ -1,0 +1,542 @@
+#!/usr/bin/env node
+// The Mini Program plugin, as a phone would get it:
+//   1. miniprogram-ci's real compiler, off-line, on dist/miniprogram-plugin: it must compile with
+//      no error and keep index.js, the page, the component and the .wasm.br; broken copies (bad
+//      JSON, a missing component file, a missing page file) must be rejected.
+//   2. the COMPILED output runs in a WeChat-like vm sandbox (sandbox.mjs: no WebAssembly,
+//      TextEncoder/TextDecoder, fetch, crypto, process, globalThis; path-only WXWebAssembly;
+//      in-memory wx; requireMiniProgram; WeChat's CommonJS module wrapper).
+//   3. a whole story through the default export and the named exports, with Chinese and emoji
+//      data: consent, admin, share path, the bind page and its component, list, transfer, delete,
+//      calls from the face-pay device, hang-up events, end-page navigation.
+//   4. the sandbox really lacks those globals (so a dependency on one would fail here).
+// Run after a build, from the repo root: node tests/miniprogram/run.mjs
+// Exits non-zero on any failed check. KEEP_TMP=1 keeps the temporary directory; MP_DIST=<dir>
+// tests another plugin project instead of dist/miniprogram-plugin.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import {
+  ABSENT_GLOBALS,
+  PLUGIN_APPID,
+  createDeviceStorage,
+  createSandbox,
+  instantiateComponent,
+  parseQuery,
+} from './sandbox.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..', '..');
+// MP_DIST=<dir> runs the same checks on another plugin project (default: the build's output).
+const DIST = path.resolve(process.env.MP_DIST || path.join(ROOT, 'dist', 'miniprogram-plugin'));
+const started = Date.now();
+const secs = () => ((Date.now() - started) / 1000).toFixed(1) + ' s';
+
+// ---- tiny check harness ------------------------------------------------------------------------
+let failed = 0;
+let passed = 0;
+const notes = [];
+function check(name, ok, detail) {
+  if (ok) {
+    passed++;
+    console.log(`  \x1b[32m✓\x1b[0m ${name}`);
+  } else {
+    failed++;
+    console.log(`  \x1b[31m✗ ${name}\x1b[0m${detail !== undefined ? '\n      ' + detail : ''}`);
+  }
+  return !!ok;
+}
+/** Deep equality across realms (the sandbox's objects have its own prototypes). */
+const plain = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
+function eq(name, actual, expected) {
+  return check(name, isDeepStrictEqual(plain(actual), plain(expected)), `got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+}
+async function rejects(name, promiseOrFn, { errCode, code, cls, errMsgPrefix } = {}) {
+  let error;
+  try {
+    await (typeof promiseOrFn === 'function' ? promiseOrFn() : promiseOrFn);
+  } catch (e) {
+    error = e;
+  }
+  const problems = [];
+  if (!error) problems.push('did not reject');
+  else {
+    if (errCode !== undefined && error.errCode !== errCode) problems.push(`errCode ${error.errCode} (want ${errCode})`);
+    if (code !== undefined && error.code !== code) problems.push(`code ${error.code} (want ${code})`);
+    if (cls && !(error instanceof cls)) problems.push(`not an instance of ${cls.name}`);
+    if (errMsgPrefix && !(typeof error.errMsg === 'string' && error.errMsg.startsWith(errMsgPrefix))) problems.push(`errMsg ${JSON.stringify(error.errMsg)}`);
+  }
+  check(name, problems.length === 0, problems.join('; ') + (error ? ` — ${error.errMsg || error.message}` : ''));
+  return error;
+}
+function section(title) {
+  console.log(`\n\x1b[1m${title}\x1b[0m  (${secs()})`);
+}
+async function waitFor(what, cond, ms = 5000) {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+// ---- 1. the real compiler, off-line ------------------------------------------------------------
+section('1. miniprogram-ci compiles the plugin project off-line');
+if (!fs.existsSync(path.join(DIST, 'plugin', 'index.js'))) {
+  console.error(`  ${path.relative(ROOT, DIST) || DIST} has no plugin/index.js: run \`node scripts/build.mjs\` first`);
+  process.exit(1);
+}
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'campus-voip-mp-'));
+process.on('exit', () => {
+  if (!process.env.KEEP_TMP) fs.rmSync(TMP, { recursive: true, force: true });
+  else console.log(`(temporary files kept in ${TMP})`);
+});
+
+// A snapshot, so a build running meanwhile cannot change what is compiled and run.
+const snapshot = path.join(TMP, 'project');
+fs.cpSync(DIST, snapshot, { recursive: true });
+const SRC_INDEX = fs.readFileSync(path.join(snapshot, 'plugin', 'index.js'), 'utf8');
+
+// The copy the sandbox runs and the broken copies start from.
+const baseline = snapshot;
+
+// Broken copies of the baseline: each must be rejected, for the reason planted.
+const broken = [
+  {
+    name: 'bad JSON in the page',
+    mutate: (dir) => fs.writeFileSync(path.join(dir, 'plugin/pages/bind-contact/bind-contact.json'), '{ "usingComponents": '),
+    expect: 'plugin/pages/bind-contact/bind-contact.json',
+  },
+  {
+    name: 'missing component file',
+    mutate: (dir) => fs.rmSync(path.join(dir, 'plugin/components/bind-contact/bind-contact.js')),
+    expect: 'components/bind-contact/bind-contact.js',
+  },
+  {
+    name: 'missing page file',
+    mutate: (dir) => fs.rmSync(path.join(dir, 'plugin/pages/bind-contact/bind-contact.wxml')),
+    expect: 'pages/bind-contact/bind-contact.wxml',
+  },
+].map((b, i) => {
+  const dir = path.join(TMP, `broken-${i}`);
+  fs.cpSync(baseline, dir, { recursive: true });
+  b.mutate(dir);
+  return { ...b, dir };
+});
+
+// Two compiler processes in parallel (two cores), the jobs dealt out alternately.
+const allJobs = [{ name: 'as built', projectPath: snapshot, outDir: path.join(TMP, 'out-as-built') }];
+broken.forEach((b, i) => allJobs.push({ name: b.name, projectPath: b.dir, outDir: path.join(TMP, `out-broken-${i}`) }));
+const jobsA = allJobs.filter((_, i) => i % 2 === 0);
+const jobsB = allJobs.filter((_, i) => i % 2 === 1);
+
+/** Runs compile.cjs (off-line: no-network.cjs preloaded, inherited by what it forks). */
+function compileInChild(jobs, tag) {
+  const jobsFile = path.join(TMP, `jobs-${tag}.json`);
+  const resultFile = path.join(TMP, `result-${tag}.json`);
+  const logFile = path.join(TMP, `compile-${tag}.log`);
+  fs.writeFileSync(jobsFile, JSON.stringify(jobs));
+  const preload = path.join(HERE, 'no-network.cjs');
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--require', preload, path.join(HERE, 'compile.cjs'), jobsFile, resultFile], {
+      cwd: TMP,
+      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS || ''} --require ${preload}`.trim() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const log = fs.createWriteStream(logFile);
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const ok = fs.existsSync(resultFile);
+      resolve({
+        code,
+        signal,
+        logFile,
+        ...(ok ? JSON.parse(fs.readFileSync(resultFile, 'utf8')) : { results: [], blockedNetwork: [] }),
+      });
+    });
+  });
+}
+
+const [runA, runB] = await Promise.all([compileInChild(jobsA, 'a'), compileInChild(jobsB, 'b')]);
+for (const run of [runA, runB]) {
+  if (run.code !== 0) {
+    check(`compiler process exited normally`, false, `exit ${run.code} ${run.signal || ''}; log: ${run.logFile}\n${fs.readFileSync(run.logFile, 'utf8').slice(-2000)}`);
+  }
+}
+const results = Object.fromEntries([...runA.results, ...runB.results].map((r) => [r.name, r]));
+const blocked = [...runA.blockedNetwork, ...runB.blockedNetwork];
+console.log(`  (compiled ${Object.keys(results).length} projects in ${secs()}; network attempts blocked: ${blocked.length ? [...new Set(blocked)].join(', ') : 'none'})`);
+
+const REQUIRED_FILES = [
+  'plugin/plugin.json',
+  'plugin/index.js',
+  'plugin/pages/bind-contact/bind-contact.js',
+  'plugin/pages/bind-contact/bind-contact.json',
+  'plugin/pages/bind-contact/bind-contact.wxml',
+  'plugin/pages/bind-contact/bind-contact.wxss',
+  'plugin/components/bind-contact/bind-contact.js',
+  'plugin/components/bind-contact/bind-contact.json',
+  'plugin/components/bind-contact/bind-contact.wxml',
+  'plugin/components/bind-contact/bind-contact.wxss',
+  'plugin/wasm/campus_voip_bg.wasm.br',
+  'miniprogram/app.js',
+  'miniprogram/app.json',
+];
+function checkCompiled(label, r) {
+  const failures = r ? r.statuses.filter((s) => s.status === 'fail') : [];
+  const compiled = check(
+    `${label}: compiles with no error`,
+    r && r.ok && failures.length === 0,
+    r ? (r.error ? `error ${r.error.code} in ${r.error.path}: ${r.error.message}` : failures.map((s) => s.message).join('; ')) : 'no result',
+  );
+  if (!compiled) return false;
+  for (const s of r.statuses.filter((x) => x.status === 'warn')) console.log(`      (compiler warning: ${s.message})`);
+  const missing = REQUIRED_FILES.filter((f) => !r.files[f]);
+  check(`${label}: output has index.js, the page, the component and the .wasm.br (${Object.keys(r.files).length} files)`, missing.length === 0, `missing: ${missing.join(', ')}`);
+  return true;
+}
+checkCompiled(`${path.relative(ROOT, DIST) || DIST} as built`, results['as built']);
+const compiledOut = results['as built'] && results['as built'].ok ? results['as built'] : null;
+for (const b of broken) {
+  const r = results[b.name];
+  const where = r && r.error ? `${r.error.path || ''} ${r.error.message}` : '';
+  check(
+    `a copy with ${b.name} is rejected, naming ${b.expect}`,
+    r && !r.ok && where.includes(b.expect),
+    r ? (r.ok ? 'it compiled' : `rejected for another reason: ${where}`) : 'no result',
+  );
+}
+if (!compiledOut) {
+  console.log(`\n\x1b[31mno compiled plugin to run; stopping (${failed} failed, ${passed} passed)\x1b[0m`);
+  process.exit(1);
+}
+const OUT = compiledOut.outDir;
+const PLUGIN_ROOT = path.join(OUT, 'plugin');
+const compiledIndex = fs.readFileSync(path.join(PLUGIN_ROOT, 'index.js'), 'utf8');
+check('the compiler transformed index.js (the sandbox runs its output, not the source)', compiledIndex !== SRC_INDEX);
+check(
+  '.wasm.br is shipped byte for byte',
+  fs.readFileSync(path.join(PLUGIN_ROOT, 'wasm/campus_voip_bg.wasm.br')).equals(fs.readFileSync(path.join(snapshot, 'plugin/wasm/campus_voip_bg.wasm.br'))),
+);
+const helperIds = [...compiledIndex.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+console.log(`      (compiled index.js: ${compiledIndex.length} bytes, requires ${helperIds.length ? helperIds.length + ' compiler helper(s)' : 'nothing'})`);
+
+// ---- 2–4. the compiled plugin in WeChat-like sandboxes -------------------------------------------
+// The people (openIds: ^[A-Za-z0-9_-]{1,64}$) and the student (non-ASCII on purpose).
+const DAD = 'o_dad_AAAAAAAAAAAAAAAAAAAAAAA';
+const MUM = 'o_mum_BBBBBBBBBBBBBBBBBBBBBBB';
+const GRAN = 'o_gran_CCCCCCCCCCCCCCCCCCCCCC';
+const COUSIN = 'o_cousin_DDDDDDDDDDDDDDDDDDD';
+const STUDENT = '北京市第一中学-2024-007-🎒';
+const STUDENT_NAME = '🎒 李小明'; // starts with an astral character (a surrogate pair) on purpose
+const AVATAR = 'https://img.example.com/头像/小明.png?size=132&v=😀';
+const PREFIX = `__plugin__/${PLUGIN_APPID}/pages/bind-contact/bind-contact?`;
+
+// One device's plugin storage. The local backend reads it when it opens (lazily, on the default
+// instance's first call) and writes every change through, so each "session" below is a sandbox
+// opened after the previous one finished: a backend created later on the same storage sees the
+// same state (SPEC §6.1). Several people on one device stand in for several phones.
+const deviceStorage = createDeviceStorage();
+const sandboxes = [];
+function openSession(label, voipConfig) {
+  const sb = createSandbox({ pluginRoot: PLUGIN_ROOT, storage: deviceStorage, hostExport: { voipConfig }, label });
+  sandboxes.push(sb);
+  const plugin = sb.require('index.js'); // plugin.json "main", as requirePlugin does
+  return { sb, plugin, voip: plugin.default };
+}
+function listen(voip) {
+  const events = [];
+  voip.onVoipEvent((e) => events.push(plain(e)));
+  return events;
+}
+
+try {
+  // -- 4 first: what the sandbox lacks ----------------------------------------------------------
+  section('4. the sandbox is WeChat-like (checked before the plugin runs in it)');
+  const probe = createSandbox({ pluginRoot: PLUGIN_ROOT, storage: createDeviceStorage(), hostExport: {}, label: 'probe' });
+  const kinds = probe.eval(`[${ABSENT_GLOBALS.map((g) => `typeof ${g}`).join(', ')}]`);
+  ABSENT_GLOBALS.forEach((g, i) => check(`typeof ${g} === 'undefined' inside`, kinds[i] === 'undefined', `it is ${kinds[i]}`));
+  const thrown = (code) => {
+    try {
+      probe.eval(code);
+      return 'nothing';
+    } catch (e) {
+      return e && e.name;
+    }
+  };
+  eq('new TextEncoder() throws a ReferenceError inside (so shipped code needing it would fail)', thrown('new TextEncoder()'), 'ReferenceError');
+  eq('WebAssembly.instantiate throws a ReferenceError inside', thrown('WebAssembly.instantiate'), 'ReferenceError');
+  eq('eval("1") is refused inside (EvalError), as on a phone', thrown('eval("1")'), 'EvalError');
+  eq('new Function() is refused inside (EvalError)', thrown('new Function("return 1")'), 'EvalError');
+  eq('the wx, WXWebAssembly and requireMiniProgram stand-ins are there', probe.eval('[typeof wx, typeof WXWebAssembly, typeof requireMiniProgram]'), ['object', 'object', 'function']);
+  await rejects('WXWebAssembly.instantiate refuses bytes', () => probe.eval('WXWebAssembly.instantiate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]), {})'));
+  await rejects('WXWebAssembly.instantiate refuses a URL', () => probe.eval('WXWebAssembly.instantiate("https://example.com/campus_voip_bg.wasm.br", {})'));
+  await rejects('WXWebAssembly.instantiate refuses a path outside the package', () => probe.eval('WXWebAssembly.instantiate("/wasm/nope.wasm.br", {})'));
+
+  // -- 2/3: the administrator's session ---------------------------------------------------------
+  section('2. the compiled plugin loads in the sandbox (dad\'s session: default export, voipConfig object)');
+  const a1 = openSession('dad', { openId: DAD, backend: { type: 'local', maxContacts: 10 } });
+  const { plugin: p1, voip: dad } = a1;
+  eq(
+    'plugin/index.js exports the default instance and the named exports',
+    ['default', 'createVoipPlugin', 'createLocalBackend', 'configure', 'memoryStorage', 'webStorage', 'wxStorage', 'VoipError', 'VoipPluginError', 'VoipCgiError', 'PLUGIN_VERSION'].map((k) => typeof p1[k]),
+    ['object', 'function', 'function', 'function', 'function', 'function', 'function', 'function', 'function', 'function', 'string'],
+  );
+  eq('PLUGIN_VERSION', p1.PLUGIN_VERSION, '2.4.0');
+  check('the compiler helpers were loaded through the sandbox require', a1.sb.loadedModules().length > 1 || helperIds.length === 0, a1.sb.loadedModules().join(', '));
+  const dadEvents = listen(dad);
+
+  section('3a. consent and administrator');
+  const noConsent = await rejects('bindVoipAdminContact before authorizeVoip → 8 NOT_AUTHORIZED', dad.bindVoipAdminContact({ userId: STUDENT }), {
+    errCode: 8,
+    code: 'NOT_AUTHORIZED',
+    cls: p1.VoipCgiError,
+    errMsgPrefix: 'bindVoipAdminContact:fail ',
+  });
+  const SandboxError = a1.sb.eval('Error');
+  check('the rejection is a VoipError and a real Error of the sandbox realm', noConsent instanceof p1.VoipError && noConsent instanceof SandboxError && typeof noConsent.stack === 'string');
+  eq('the first call loaded the wasm once, by package path', a1.sb.WXWebAssembly.__log.instantiations, ['/wasm/campus_voip_bg.wasm.br']);
+  check('entropy came from wx.getRandomValues', a1.sb.wx.__log.randomCalls.length >= 1 && a1.sb.wx.__log.randomCalls.every((n) => Number.isInteger(n) && n > 0), JSON.stringify(a1.sb.wx.__log.randomCalls));
+  eq('authorizeVoip', await dad.authorizeVoip(), { errCode: 0, errMsg: 'authorizeVoip:ok' });
+  eq('bindVoipAdminContact (userId in Chinese with an emoji comes back intact)', await dad.bindVoipAdminContact({ userId: STUDENT }), {
+    errCode: 0,
+    errMsg: 'bindVoipAdminContact:ok',
+    userId: STUDENT,
+  });
+  eq('getVoipBindContactList: dad is the admin', await dad.getVoipBindContactList({ userId: STUDENT }), [{ user_id: STUDENT, is_ad: 1, openid_list: [DAD] }]);
+  eq('getOpenId', await dad.getOpenId(), DAD);
+  const sharePath = await dad.getBindContactPath({ userId: STUDENT, userName: STUDENT_NAME, userAvatar: AVATAR });
+  check(`getBindContactPath starts with ${PREFIX} (pluginAppId from wx.getAccountInfoSync)`, typeof sharePath === 'string' && sharePath.startsWith(PREFIX), sharePath);
+  const q = parseQuery(sharePath);
+  eq('the share path decodes (decodeURIComponent) to the exact Unicode values', [q.userId, q.userName, q.userAvatar], [STUDENT, STUDENT_NAME, AVATAR]);
+  check('the ticket is compact and URL-safe', /^[A-Za-z0-9._~-]{1,160}$/.test(q.ticket || ''), q.ticket);
+  check('the share path is at most 1024 bytes', Buffer.byteLength(sharePath) <= 1024, String(Buffer.byteLength(sharePath)));
+  const storedKeys = [...deviceStorage.keys()];
+  check('the backend persisted to the plugin storage (wx.setStorageSync), under campus-voip/', storedKeys.length > 0 && storedKeys.every((k) => k.startsWith('campus-voip/')), storedKeys.join(', '));
+  check('no event and no navigation so far', dadEvents.length === 0 && a1.sb.wx.__log.navigations.length === 0);
+  await rejects('configure() after the default instance started → 1004', async () => p1.configure({ openId: MUM }), { errCode: 1004, cls: p1.VoipPluginError });
+  // The host shares the path with an extra parameter of its own (onShareAppMessage).
+  const shared = sharePath + '&from=share';
+
+  // -- mum opens the share card: the bind page through the API ----------------------------------
+  section('3b. mum accepts the share link (default export; voipConfig as a function)');
+  const b = openSession('mum', () => ({ openId: MUM }));
+  const mum = b.voip;
+  mum.setVoipEndPagePath({ key: 'BindContact', url: '/pages/bound/bound', options: 'from=bind' });
+  mum.onVoipEvent(() => {
+    throw new Error('a faulty host listener');
+  });
+  const mumEvents = listen(mum);
+  // The page a share card opens: the Mini Program parses its query and calls onLoad(query).
+  b.sb.require('pages/bind-contact/bind-contact.js');
+  const pageDef = b.sb.pages[0] && b.sb.pages[0].def;
+  check('the compiled page registered itself with Page()', pageDef && typeof pageDef.onLoad === 'function');
+  const page = instantiateComponent({ data: pageDef.data }, {});
+  pageDef.onLoad.call(page, parseQuery(shared));
+  eq('page onLoad keeps the decoded query for the component', [page.data.query.userName, page.data.query.from], [STUDENT_NAME, 'share']);
+  eq('inspectBindContactPath (path string): ready, names intact', await mum.inspectBindContactPath(shared), {
+    userId: STUDENT,
+    userName: STUDENT_NAME,
+    userAvatar: AVATAR,
+    status: 'ready',
+  });
+  eq("getPluginEnterOptions().query keeps the host's extra parameter", mum.getPluginEnterOptions().query.from, 'share');
+  const auth = await mum.acceptBindContactPath(shared);
+  eq('accepting before consent → outcome auth', auth.type, 'auth');
+  eq('authorizeVoip', await mum.authorizeVoip(), { errCode: 0, errMsg: 'authorizeVoip:ok' });
+  const navBefore = b.sb.wx.__log.navigations.length;
+  const accepted = await mum.acceptBindContactPath(page.data.query);
+  eq('acceptBindContactPath (the page query object) → success', accepted, { type: 'success', errMsg: 'bindContact:ok', userId: STUDENT });
+  eq('bindContact events: auth then success', mumEvents.map((e) => [e.eventName, e.data.type, e.data.userId]), [
+    ['bindContact', 'auth', STUDENT],
+    ['bindContact', 'success', STUDENT],
+  ]);
+  check('a throwing listener did not stop the others (it was logged)', b.sb.consoleLog.error.length === 2, `${b.sb.consoleLog.error.length} console.error calls`);
+  eq('the BindContact end page: wx.redirectTo(url + "?" + options)', b.sb.wx.__log.navigations.slice(navBefore), [{ routeType: 'redirectTo', url: '/pages/bound/bound?from=bind' }]);
+  eq('accepting again → binded', (await mum.acceptBindContactPath(shared)).type, 'binded');
+  eq('mum sees only herself, not admin', await mum.getVoipBindContactList(), [{ user_id: STUDENT, is_ad: 0, openid_list: [MUM] }]);
+  await rejects('mum cannot make share links → 3001 NOT_ADMIN', mum.getBindContactPath({ userId: STUDENT, userName: STUDENT_NAME }), { errCode: 3001, code: 'NOT_ADMIN' });
+
+  // -- grandma: the compiled bind-contact component --------------------------------------------
+  section('3c. grandma uses the bind-contact component (compiled component + compiled index.js)');
+  const c = openSession('gran', { openId: GRAN });
+  const gran = c.voip;
+  gran.setVoipEndPagePath({ key: 'BindContact', url: '/pages/bound/bound', options: 'who=gran', routeType: 'reLaunch' });
+  const granEvents = listen(gran);
+  c.sb.require('components/bind-contact/bind-contact.js');
+  const compDef = c.sb.components[0] && c.sb.components[0].def;
+  check('the compiled component registered itself with Component()', compDef && compDef.methods && compDef.lifetimes && typeof compDef.lifetimes.attached === 'function');
+  check('the component required the same compiled index.js (one module instance)', c.sb.require('index.js').default === gran);
+  const query = parseQuery(shared);
+
+  const card1 = instantiateComponent(compDef, { query });
+  compDef.lifetimes.attached.call(card1);
+  await waitFor('the component to leave phase loading', () => card1.data.phase !== 'loading');
+  eq('attached → inspect: phase ready, the student shown', [card1.data.phase, card1.data.userName, card1.data.userAvatar], ['ready', STUDENT_NAME, AVATAR]);
+  // The avatar placeholder shows the name's first character: a whole code point, not half of a
+  // surrogate pair (which renders as garbage).
+  eq('the placeholder initial is the first whole character of the name', card1.data.initial, '🎒');
+  await card1.onCancel();
+  eq('onCancel → outcome cancel, "outcome" event', [card1.data.phase, card1.data.outcome, card1.__record.events.map((e) => [e.name, e.detail.type])], ['done', 'cancel', [['outcome', 'cancel']]]);
+
+  const card2 = instantiateComponent(compDef, { query });
+  compDef.lifetimes.attached.call(card2);
+  await waitFor('the second card to be ready', () => card2.data.phase !== 'loading');
+  eq('a new card is ready again (cancel changed nothing)', card2.data.phase, 'ready');
+  const bound = await card2.onBind();
+  eq('onBind → consent + accept → success', [bound && bound.type, card2.data.phase, card2.data.outcome, card2.data.busy], ['success', 'done', 'success', false]);
+  eq('the component fired "outcome" with the bindContact data', card2.__record.events.map((e) => plain(e.detail)), [{ type: 'success', errMsg: 'bindContact:ok', userId: STUDENT }]);
+  check('the success message is shown', /contact/.test(card2.data.message), card2.data.message);
+
+  const card3 = instantiateComponent(compDef, { query });
+  compDef.lifetimes.attached.call(card3);
+  await waitFor('the third card to finish', () => card3.data.phase === 'done' || card3.data.phase === 'error');
+  eq('opening the link again finishes at once with binded', [card3.data.phase, card3.data.outcome], ['done', 'binded']);
+  eq('plugin events: cancel, success, binded', granEvents.map((e) => e.data.type), ['cancel', 'success', 'binded']);
+  eq(
+    'each outcome navigated with wx.reLaunch(url + "?" + options)',
+    c.sb.wx.__log.navigations,
+    Array(3).fill({ routeType: 'reLaunch', url: '/pages/bound/bound?who=gran' }),
+  );
+
+  // -- dad again: list, transfer, delete; named exports on the same backend --------------------
+  section('3d. dad relaunches: list, transerAdmin, deleteVoipBindContact (+ createVoipPlugin on the same backend)');
+  const a2 = openSession('dad-again', { openId: DAD });
+  const dad2 = a2.voip;
+  eq('getVoipBindContactList: admin first, then binding order', await dad2.getVoipBindContactList({ userId: STUDENT }), [
+    { user_id: STUDENT, is_ad: 1, openid_list: [DAD, MUM, GRAN] },
+  ]);
+  const backend = await dad2.getBackend();
+  const mumHere = await a2.plugin.createVoipPlugin({ backend, openId: MUM });
+  const cousin = await a2.plugin.createVoipPlugin({ backend, openId: COUSIN });
+  eq('createVoipPlugin instance on the same backend sees the same registry', await mumHere.getVoipBindContactList({ userId: STUDENT }), [
+    { user_id: STUDENT, is_ad: 0, openid_list: [MUM] },
+  ]);
+  await rejects('deleting oneself as admin → 3004 ADMIN_SELF_DELETE', dad2.deleteVoipBindContact({ userId: STUDENT, openidList: [DAD] }), { errCode: 3004, code: 'ADMIN_SELF_DELETE' });
+  await rejects('transfer to a non-contact → 3003 NOT_CONTACT', dad2.transerAdmin({ userId: STUDENT, newAdminOpenid: COUSIN }), { errCode: 3003, code: 'NOT_CONTACT' });
+  eq('transerAdmin to mum', await dad2.transerAdmin({ userId: STUDENT, newAdminOpenid: MUM }), {
+    errCode: 0,
+    errMsg: 'transerAdmin:ok',
+    userId: STUDENT,
+    adminOpenid: MUM,
+  });
+  eq("dad's old share link is now invalid", (await cousin.inspectBindContactPath(shared)).status, 'invalid');
+  await rejects('dad is no longer admin → 3001 NOT_ADMIN', dad2.deleteVoipBindContact({ userId: STUDENT, openidList: [GRAN] }), { errCode: 3001, code: 'NOT_ADMIN' });
+  eq('mum (new admin) deletes grandma', await mumHere.deleteVoipBindContact({ userId: STUDENT, openidList: [GRAN] }), {
+    errCode: 0,
+    errMsg: 'deleteVoipBindContact:ok',
+    userId: STUDENT,
+    deleted: [GRAN],
+  });
+  eq('the list after transfer and delete', await mumHere.getVoipBindContactList({ userId: STUDENT }), [{ user_id: STUDENT, is_ad: 1, openid_list: [MUM, DAD] }]);
+  eq('one wasm instance for the whole session (default + createVoipPlugin instances)', a2.sb.WXWebAssembly.__log.instantiations.length, 1);
+
+  // -- the face-pay device ---------------------------------------------------------------------
+  section('3e. the face-pay device (default export, no openId) calls');
+  const d = openSession('device', { backend: { type: 'local' } });
+  const device = d.voip;
+  eq('the device instance has no openId', await device.getOpenId(), undefined);
+  await rejects('contact APIs on the device → 3008 UNAUTHENTICATED', device.getVoipBindContactList({ userId: STUDENT }), { errCode: 3008, code: 'UNAUTHENTICATED' });
+  device.setVoipEndPagePath({ key: 'Call', url: '/pages/index/index', routeType: 'reLaunch' });
+  const callEvents = listen(device);
+  const devBackend = await device.getBackend();
+  const token = await devBackend.issueVoipToken({ userId: STUDENT });
+  check('issueVoipToken (via getBackend()) resolves a token string', typeof token === 'string' && token.length > 0);
+  const call = {
+    roomType: 'video',
+    caller: { id: STUDENT, name: STUDENT_NAME },
+    listener: { id: MUM, name: '妈妈 👩‍👧' },
+    businessType: 0,
+    voipToken: token,
+    customQuery: 'class=三年二班&seat=🪑7',
+    timeLimit: 300,
+  };
+  const ok1 = await device.initByCaller(call);
+  check(
+    'initByCaller → isSuccess, roomId, groupId = roomId, chargeType duration',
+    ok1.isSuccess === true && ok1.errCode === 0 && ok1.errMsg === 'initByCaller:ok' && typeof ok1.roomId === 'string' && ok1.roomId.length >= 16 && ok1.groupId === ok1.roomId && ok1.chargeType === 'duration',
+    JSON.stringify(ok1),
+  );
+  await rejects('a second call while busy → 1005 BUSY', device.initByCaller({ ...call, voipToken: await devBackend.issueVoipToken({ userId: STUDENT }) }), { errCode: 1005, code: 'BUSY', cls: d.plugin.VoipPluginError });
+  device.forceHangUpVoip();
+  eq('forceHangUpVoip → cancelVoip then endVoip, with roomId/groupId', callEvents.map((e) => [e.eventName, e.roomId === ok1.roomId && e.groupId === ok1.roomId]), [
+    ['cancelVoip', true],
+    ['endVoip', true],
+  ]);
+  eq('cancelVoip data', callEvents[0].data, { status: 'forceFromApp' });
+  const end = callEvents[1].data;
+  check(
+    'endVoip data: names round-trip, video, isCaller, businessType 0, keepTime',
+    end.callerName === STUDENT_NAME && end.listenerName === '妈妈 👩‍👧' && end.roomType === 'video' && end.isCaller === true && end.businessType === 0 && typeof end.keepTime === 'number' && end.keepTime >= 0,
+    JSON.stringify(end),
+  );
+  eq('the Call end page: wx.reLaunch', d.sb.wx.__log.navigations, [{ routeType: 'reLaunch', url: '/pages/index/index' }]);
+  const reused = await device.initByCaller(call);
+  eq('a used voipToken → isSuccess:false, errCode 4', [reused.isSuccess, reused.errCode], [false, 4]);
+  const notContact = await device.initByCaller({ ...call, listener: { id: GRAN, name: '奶奶' }, voipToken: await devBackend.issueVoipToken({ userId: STUDENT }) });
+  check(
+    'calling grandma (deleted, not a contact) → isSuccess:false, errCode 9, errObj a VoipCgiError',
+    notContact.isSuccess === false && notContact.errCode === 9 && /^initByCaller:fail /.test(notContact.errMsg) && notContact.errObj instanceof d.plugin.VoipCgiError && notContact.errObj.code === 'NOT_CONTACT_OF_CALLER',
+    JSON.stringify({ ...notContact, errObj: notContact.errObj && notContact.errObj.code }),
+  );
+  await rejects('no voipToken → 1001 VOIP_TOKEN_MISSING', device.initByCaller({ ...call, voipToken: undefined }), { errCode: 1001, code: 'VOIP_TOKEN_MISSING' });
+  const lic = await device.initByCaller({ ...call, roomType: 'voice', businessType: 3, listener: { id: DAD }, voipToken: await devBackend.issueVoipToken({ userId: STUDENT }) });
+  eq('businessType 3 to dad → chargeType license', [lic.isSuccess, lic.chargeType], [true, 'license']);
+  device.forceHangUpVoip('not-this-room');
+  eq('forceHangUpVoip with another roomId does nothing', callEvents.length, 2);
+  device.forceHangUpVoip(lic.roomId);
+  eq('forceHangUpVoip(roomId) ends that call', callEvents.slice(2).map((e) => [e.eventName, e.data.roomType || e.data.status]), [
+    ['cancelVoip', 'forceFromApp'],
+    ['endVoip', 'voice'],
+  ]);
+
+  // -- named exports on a fresh backend -----------------------------------------------------------
+  section('3f. named exports: createLocalBackend + createVoipPlugin on memoryStorage (same compiled module)');
+  const deviceBefore = JSON.stringify([...deviceStorage.entries()]);
+  const mem = d.plugin.memoryStorage();
+  const fresh = await d.plugin.createLocalBackend({ storage: mem, maxContacts: 2 });
+  const teacher = await d.plugin.createVoipPlugin({ backend: fresh, openId: 'o_teacher_EEEEEEEEEEEEEEEEEE' });
+  await teacher.authorizeVoip();
+  const other = '学生-🐼-42';
+  eq('bind admin for another student on a separate backend', (await teacher.bindVoipAdminContact({ userId: other })).userId, other);
+  const p2 = await teacher.getBindContactPath({ userId: other, userName: '熊猫 🐼' });
+  check('its share path has the same plugin prefix', p2.startsWith(PREFIX), p2);
+  eq('its data lives in the memoryStorage; the device storage is untouched', [mem.keys().length > 0, JSON.stringify([...deviceStorage.entries()]) === deviceBefore], [true, true]);
+  eq('the shared backend did not see it', await dad2.getVoipBindContactList({ userId: other }), []);
+  fresh.close();
+
+  // -- whole-run properties -------------------------------------------------------------------
+  section('4b. across every session');
+  for (const sb of sandboxes) {
+    check(
+      `[${sb.label}] one WXWebAssembly.instantiate, no Math.random, wx.getRandomValues used`,
+      sb.WXWebAssembly.__log.instantiations.length === 1 && sb.counters.mathRandom === 0 && sb.wx.__log.randomCalls.length >= 1,
+      JSON.stringify({ wasm: sb.WXWebAssembly.__log.instantiations.length, mathRandom: sb.counters.mathRandom, random: sb.wx.__log.randomCalls }),
+    );
+  }
+  const kindsAfter = a1.sb.eval(`[${ABSENT_GLOBALS.map((g) => `typeof ${g}`).join(', ')}]`);
+  check('after all that, the globals are still absent (the plugin did not install any)', kindsAfter.every((k) => k === 'undefined'), JSON.stringify(kindsAfter));
+  const unexpectedErrors = sandboxes.flatMap((sb) => sb.consoleLog.error.filter((m) => !(sb.label === 'mum' && m.includes('a faulty host listener'))));
+  check('no console.error besides the deliberately faulty listener', unexpectedErrors.length === 0, JSON.stringify(unexpectedErrors));
+  for (const sb of sandboxes) {
+    for (const inst of [sb.require('index.js').default]) inst.dispose();
+  }
+} catch (e) {
+  failed++;
+  console.log(`\n\x1b[31m✗ the story stopped with an exception:\x1b[0m ${e && e.stack ? e.stack : e}`);
+}
+
+console.log('');
+for (const n of notes) console.log(`\x1b[33mnote:\x1b[0m ${n}`);
+if (failed) {
+  console.log(`\x1b[31mtests/miniprogram: ${failed} failed, ${passed} passed (${secs()})\x1b[0m`);
+  process.exit(1);
+}
+console.log(`\x1b[32mtests/miniprogram: all ${passed} checks passed (${secs()})\x1b[0m`);
+process.exit(0);
