@@ -723,10 +723,7 @@ impl Raw {
 
 fn raw_ops(r: &mut Runner) {
     let mut raw = Raw {
-        ring: Keyring::new(Key {
-            id: 1,
-            secret: [0x5a; 32],
-        }),
+        ring: Keyring::new(Key::new(1, [0x5a; 32])),
         issuer: oid(&openid_text('a', 12345)),
         user: UserId::parse("userId", SUBJECT.user_id).unwrap(),
         n: 0,

@@ -246,14 +246,8 @@ impl<S: Store> Engine<S> {
             None => {
                 let meta = Meta {
                     created_at: now,
-                    ticket_keys: Keyring::new(Key {
-                        id: 1,
-                        secret: rng.bytes(),
-                    }),
-                    token_keys: Keyring::new(Key {
-                        id: 1,
-                        secret: rng.bytes(),
-                    }),
+                    ticket_keys: Keyring::new(Key::new(1, rng.bytes())),
+                    token_keys: Keyring::new(Key::new(1, rng.bytes())),
                 };
                 store
                     .put(storage::META_KEY, &storage::encode_meta(&meta))

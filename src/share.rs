@@ -380,10 +380,7 @@ mod tests {
 
     #[test]
     fn built_paths_open_and_tampering_is_invalid() {
-        let keys = Keyring::new(Key {
-            id: 1,
-            secret: [4; 32],
-        });
+        let keys = Keyring::new(Key::new(1, [4; 32]));
         let subject = Subject {
             user_id: "学生 &=?1",
             user_name: "小明 😀",

@@ -142,7 +142,7 @@ fn read_keyring(r: &mut Reader) -> std::result::Result<Option<Keyring>, Truncate
     for _ in 0..n {
         let id = r.u8()?;
         let secret: [u8; SECRET_LEN] = r.array()?;
-        keys.push(Key { id, secret });
+        keys.push(Key::new(id, secret));
     }
     Ok(Keyring::from_keys(keys))
 }
@@ -409,14 +409,8 @@ mod tests {
     fn meta() -> Meta {
         Meta {
             created_at: 5,
-            ticket_keys: Keyring::new(Key {
-                id: 1,
-                secret: [1; 32],
-            }),
-            token_keys: Keyring::new(Key {
-                id: 2,
-                secret: [2; 32],
-            }),
+            ticket_keys: Keyring::new(Key::new(1, [1; 32])),
+            token_keys: Keyring::new(Key::new(2, [2; 32])),
         }
     }
 

@@ -100,10 +100,7 @@ mod tests {
     use super::*;
 
     fn ring() -> Keyring {
-        Keyring::new(Key {
-            id: 3,
-            secret: [9; 32],
-        })
+        Keyring::new(Key::new(3, [9; 32]))
     }
 
     fn claims(issuer: &str) -> Claims {
@@ -173,10 +170,7 @@ mod tests {
     #[test]
     fn unknown_key_and_garbage() {
         let ring = ring();
-        let other = Keyring::new(Key {
-            id: 4,
-            secret: [9; 32],
-        });
+        let other = Keyring::new(Key::new(4, [9; 32]));
         let t = issue(other.current(), &claims("a"), &SUBJECT);
         assert_eq!(verify(&ring, &t, &SUBJECT), None);
         for junk in ["", "%%%", "AAAA", &"A".repeat(161), "v1.abc"] {

@@ -97,10 +97,7 @@ mod tests {
     use super::*;
 
     fn ring() -> Keyring {
-        Keyring::new(Key {
-            id: 1,
-            secret: [3; 32],
-        })
+        Keyring::new(Key::new(1, [3; 32]))
     }
     fn uid(s: &str) -> UserId {
         UserId::parse("u", s).unwrap()

@@ -176,7 +176,7 @@ impl Seed {
 }
 
 fn keyring(id: u8, secret: [u8; 32]) -> Keyring {
-    Keyring::new(Key { id, secret })
+    Keyring::new(Key::new(id, secret))
 }
 
 /// The fixed keyring of the share and token targets: two keys (ids 1 and 2).
@@ -1411,10 +1411,7 @@ fn token_round_trip(c: &mut Cursor) {
     let Ok(uid) = UserId::parse("userId", &uid) else {
         return;
     };
-    let key = Key {
-        id: c.u8(),
-        secret: c.array(),
-    };
+    let key = Key::new(c.u8(), c.array());
     let claims = TokenClaims {
         issued_at: c.u48(),
         expires_at: c.u48(),
