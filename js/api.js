@@ -1,11 +1,10 @@
-// Assembles the public API for one host: the factories, the storage adapters, the error
-// classes, and the default instance, which configures itself lazily on its first call (from
-// requireMiniProgram().voipConfig in a Mini Program, from configure(voipConfig) elsewhere).
+// Assembles the host-dependent part of the public API: the factories and the default instance,
+// which configures itself lazily on its first call (from requireMiniProgram().voipConfig in a
+// Mini Program, from configure(voipConfig) elsewhere).
 import { loadCore } from './core.js';
-import { VoipCgiError, VoipError, VoipPluginError, invalidArgument, readFields } from './errors.js';
+import { VoipPluginError, invalidArgument, readFields } from './errors.js';
 import { localBackendFactory } from './local-backend.js';
-import { PLUGIN_VERSION, VoipPlugin, pluginFactory, resolveSettings } from './plugin.js';
-import { memoryStorage, webStorage, wxStorage } from './storage.js';
+import { VoipPlugin, pluginFactory, resolveSettings } from './plugin.js';
 
 export function buildApi(host) {
   const createLocalBackend = localBackendFactory(host);
@@ -63,17 +62,12 @@ export function buildApi(host) {
     configured = voipConfig;
   }
 
+  // The rest of the public API (storage adapters, error classes, PLUGIN_VERSION) does not
+  // depend on the host: entry/common.js exports it.
   return {
     defaultInstance: new VoipPlugin(settleDefault, host, undefined),
     configure,
     createVoipPlugin,
     createLocalBackend,
-    memoryStorage,
-    webStorage,
-    wxStorage,
-    VoipError,
-    VoipPluginError,
-    VoipCgiError,
-    PLUGIN_VERSION,
   };
 }

@@ -2,7 +2,7 @@
 // device) on one backend. Promise-based like wmpf-voip; events; end-page navigation; the
 // bind-contact page's logic. Arguments are checked by the wasm core, never here, except for the
 // synchronous navigation settings, which must work before the core has loaded.
-import { VoipCgiError, VoipPluginError, forApi, invalidArgument, ok, readFields, toVoipError } from './errors.js';
+import { VoipCgiError, forApi, invalidArgument, ok, readFields, toVoipError } from './errors.js';
 import { LocalBackend } from './local-backend.js';
 
 export const PLUGIN_VERSION = '2.4.0';
@@ -320,4 +320,3 @@ export async function resolveSettings(api, host, loadCore, options) {
   return { core, backend, openId, compatVersion };
 }
 
-export { VoipPluginError };
