@@ -899,8 +899,8 @@ function buildPhones() {
           h(
             'div',
             { class: 'btnrow' },
-            h('button', { type: 'button', class: 'primary', onclick: () => allow(ph) }, 'Allow VoIP calls'),
-            h('button', { type: 'button', onclick: () => revoke(ph) }, 'Revoke'),
+            h('button', { type: 'button', class: 'primary', onclick: () => setConsent(ph, true) }, 'Allow VoIP calls'),
+            h('button', { type: 'button', onclick: () => setConsent(ph, false) }, 'Revoke'),
           ),
         ),
         h(
@@ -1148,32 +1148,29 @@ function renderBindPage(ph) {
 
 // ---- phone actions ---------------------------------------------------------------------------
 
-async function allow(ph) {
-  const r = await run(ph.p, 'authorizeVoip', undefined, () => ph.inst.authorizeVoip(), (v) => v.errMsg);
-  if (r.ok) {
-    S.consent[ph.openId] = true;
-    saved.set(KEYS.consent, S.consent);
-    setNotice(ph, {
-      tone: 'ok',
-      title: 'VoIP calls allowed',
-      what: 'Students bound to this phone can now call it, and this phone can become a contact.',
-      next: 'Become a student’s administrator, or open a share link from one.',
-    });
-  } else setNotice(ph, errorNotice(r.error, { me: ph.p.name }));
-  await refresh();
-}
+const CONSENT_NOTICE = {
+  true: {
+    tone: 'ok',
+    title: 'VoIP calls allowed',
+    what: 'Students bound to this phone can now call it, and this phone can become a contact.',
+    next: 'Become a student’s administrator, or open a share link from one.',
+  },
+  false: {
+    tone: 'info',
+    title: 'VoIP calls turned off',
+    what: 'Calls from the school device to this phone are now refused (errCode 8). Your bindings stay as they are.',
+    next: 'Tap “Allow VoIP calls” to receive calls again.',
+  },
+};
 
-async function revoke(ph) {
-  const r = await run(ph.p, 'revokeVoip', undefined, () => ph.inst.revokeVoip(), (v) => v.errMsg);
+/** Allow (authorizeVoip) or revoke (revokeVoip) VoIP calls on a phone. */
+async function setConsent(ph, allowed) {
+  const api = allowed ? 'authorizeVoip' : 'revokeVoip';
+  const r = await run(ph.p, api, undefined, () => ph.inst[api](), (v) => v.errMsg);
   if (r.ok) {
-    S.consent[ph.openId] = false;
+    S.consent[ph.openId] = allowed;
     saved.set(KEYS.consent, S.consent);
-    setNotice(ph, {
-      tone: 'info',
-      title: 'VoIP calls turned off',
-      what: 'Calls from the school device to this phone are now refused (errCode 8). Your bindings stay as they are.',
-      next: 'Tap “Allow VoIP calls” to receive calls again.',
-    });
+    setNotice(ph, CONSENT_NOTICE[allowed]);
   } else setNotice(ph, errorNotice(r.error, { me: ph.p.name }));
   await refresh();
 }

@@ -283,22 +283,16 @@ fn hostile_values_become_typed_errors_and_the_instance_survives() {
         1004
     );
 
-    let throwing_getter = js("return { get userId() { throw new Error('boom') } }");
-    assert_eq!(
-        err_code(
-            b.bind_voip_admin_contact(s("dad"), throwing_getter, T0)
-                .unwrap_err()
-        ),
-        1004
-    );
-    let throwing_proxy = js("return new Proxy({}, { ownKeys() { throw new Error('boom') } })");
-    assert_eq!(
-        err_code(
-            b.bind_voip_admin_contact(s("dad"), throwing_proxy, T0)
-                .unwrap_err()
-        ),
-        1004
-    );
+    // A throwing getter, and a Proxy whose key listing throws: typed errors, no unwind.
+    for hostile in [
+        js("return { get userId() { throw new Error('boom') } }"),
+        js("return new Proxy({}, { ownKeys() { throw new Error('boom') } })"),
+    ] {
+        let e = b
+            .bind_voip_admin_contact(s("dad"), hostile, T0)
+            .unwrap_err();
+        assert_eq!(err_code(e), 1004);
+    }
     let array_proxy = js("return new Proxy([], { get() { throw new Error('boom') } })");
     let del = obj(&[("userId", s("s")), ("openidList", array_proxy)]);
     assert_eq!(
