@@ -1,30 +1,16 @@
-// Browser host: the wasm file next to this module, fetched and instantiated with WebAssembly;
-// entropy from crypto.getRandomValues; localStorage by default.
-import { memoryStorage, webStorage } from '../storage.js';
+// Browser host of the default entry: the wasm file next to this module, fetched and compiled
+// once (streaming when served as application/wasm), a fresh instance per loadCore. The literal
+// `new URL('./campus_voip_bg.wasm', import.meta.url)` is what webpack 5 and Vite recognise to emit
+// the file with the bundle; keep it literal. A 404, an HTML answer or bytes that are not wasm give
+// a loadWasm:fail error naming the fix (hosts/wasm-source.js).
+import base from './browser-base.js';
+import { cachedModule, fetchAndCompile, instantiateModule } from './wasm-source.js';
+
+const getModule = cachedModule(() => fetchAndCompile(new URL('./campus_voip_bg.wasm', import.meta.url), 'default'));
 
 export default {
-  kind: 'browser',
+  ...base,
   instantiate(imports) {
-    const url = new URL('./campus_voip_bg.wasm', import.meta.url);
-    return fetch(url)
-      .then((r) => {
-        if (!r.ok) throw new Error('GET ' + url + ' answered ' + r.status);
-        return r.arrayBuffer();
-      })
-      .then((bytes) => WebAssembly.instantiate(bytes, imports));
+    return getModule().then((module) => instantiateModule(module, imports));
   },
-  randomBytes(n) {
-    const out = new Uint8Array(n);
-    crypto.getRandomValues(out);
-    return Promise.resolve(out);
-  },
-  defaultStorage() {
-    try {
-      if (typeof localStorage !== 'undefined') return webStorage(localStorage);
-    } catch (_) {
-      // localStorage can throw (disabled cookies, sandboxed frames)
-    }
-    return memoryStorage();
-  },
-  pluginAppId: () => undefined,
 };

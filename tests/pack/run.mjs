@@ -17,7 +17,21 @@ try {
   const packed = JSON.parse(sh('npm', ['pack', path.join(ROOT, 'dist/npm'), '--json', '--pack-destination', scratch], ROOT));
   const tarball = path.join(scratch, packed[0].filename);
   const files = packed[0].files.map((f) => f.path).sort();
-  assert.deepEqual(files, ['README.md', 'campus_voip_bg.wasm', 'index.d.mts', 'index.d.ts', 'index.mjs', 'node.cjs', 'node.mjs', 'package.json']);
+  assert.deepEqual(files, [
+    'README.md',
+    'campus_voip_bg.wasm',
+    'index.d.mts',
+    'index.d.ts',
+    'index.mjs',
+    'node.cjs',
+    'node.mjs',
+    'package.json',
+    'slim-node.cjs',
+    'slim-node.mjs',
+    'slim.d.mts',
+    'slim.d.ts',
+    'slim.mjs',
+  ]);
   console.log(`pack: ${packed[0].filename}, ${files.length} files, ${(packed[0].size / 1024).toFixed(1)} KB`);
 
   const app = path.join(scratch, 'app');
