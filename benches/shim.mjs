@@ -9,7 +9,7 @@
 // top contributors. A correctness self-check of the bar runs first (benches/purejs/selfcheck.mjs).
 //
 //   node benches/shim.mjs [--quick] [--students N] [--only calls,cold,open,mem,size]
-//                         [--pkg dist/npm/node.mjs] [--skip-check] [--install-twiggy]
+//                         [--pkg dist/npm/node.mjs] [--skip-check] [--install-twiggy] [--twiggy-wasm FILE]
 //
 // --quick is a smoke run (fewer and shorter batches, fewer processes, no 100 000 open): its
 // figures are indicative only. The full run takes a few minutes; run it on a quiet machine.
@@ -505,7 +505,9 @@ if (ONLY.includes('size')) {
   } else {
     console.log(`\nsizes: ${path.relative(ROOT, reportFile)} missing (run the build)`);
   }
-  const wasmFile = path.join(path.dirname(PKG_FILE), 'campus_voip_bg.wasm');
+  // --twiggy-wasm: the same wasm built with names (strip = false, wasm-opt -g), to see which
+  // functions the shipped one's code[N] are (benches/PROFILE.md says how to build it).
+  const wasmFile = path.resolve(opt('--twiggy-wasm', path.join(path.dirname(PKG_FILE), 'campus_voip_bg.wasm')));
   const cargoBin = path.join(os.homedir(), '.cargo', 'bin');
   const findTwiggy = () => {
     for (const dir of [...(process.env.PATH || '').split(path.delimiter), cargoBin]) {
@@ -526,8 +528,30 @@ if (ONLY.includes('size')) {
     console.log(`\ntop contributors (twiggy top -n 15 ${path.relative(ROOT, wasmFile)}):`);
     const r = spawnSync(twiggy, ['top', '-n', '15', wasmFile], { encoding: 'utf8' });
     console.log((r.stdout || r.stderr).trimEnd().split('\n').map((l) => '  ' + l).join('\n'));
-    if (!/[a-z_]{4,}::/.test(r.stdout || '')) {
-      console.log('  (the shipped wasm carries no names: build without stripping, e.g. `twiggy top` on target/mvp/…/campus_voip.wasm, to see which functions these are)');
+    const csv = spawnSync(twiggy, ['top', '-f', 'csv', wasmFile], { encoding: 'utf8', maxBuffer: 1 << 24 }).stdout || '';
+    if (/[a-z_]{4,}\[[0-9a-f]+\]::/.test(csv)) {
+      // With names: the same bytes by the crate that defines each function (generic code counts
+      // for the crate that defines it, say core's sort instantiated for our types).
+      const crates = new Map();
+      let total = 0;
+      for (const line of csv.trim().split('\n').slice(1)) {
+        const m = /^"?(.*?)"?,(\d+),/.exec(line);
+        if (!m || m[1].includes('function names')) continue;
+        const name = m[1].replace(/^[<&]+/, '');
+        const crate = /^data\[/.test(name)
+          ? 'data segments'
+          : /^(backend_|callslot_|check[A-Z]|snapshotEntries|__wbg_|__wbindgen)/.test(name)
+            ? 'exports (and code inlined in them)'
+            : (/^([A-Za-z0-9_]+)\[[0-9a-f]+\]::/.exec(name) || [, /^(str|\[)/.test(name) ? 'core' : 'other'])[1];
+        crates.set(crate, (crates.get(crate) || 0) + Number(m[2]));
+        total += Number(m[2]);
+      }
+      console.log(`\n  by crate (${fmt(total / 1024, 1)} KB of code and data, names left out):`);
+      for (const [k, v] of [...crates].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+        console.log(`    ${pad(k, 34)} ${lpad(fmt(v / 1024, 1), 7)} KB ${lpad(fmt((100 * v) / total, 1), 6)} %`);
+      }
+    } else if (!/[a-z_]{4,}::/.test(r.stdout || '')) {
+      console.log('  (the shipped wasm carries no names; --twiggy-wasm FILE reads a build with names instead: see benches/PROFILE.md)');
     }
   }
 }
