@@ -133,6 +133,11 @@ export function fetchAndCompile(url, where) {
 }
 
 export function instantiateModule(module, imports) {
+  if (!WebAssembly.Module.exports(module).some((e) => e.name === 'memory' && e.kind === 'memory')) {
+    return Promise.reject(
+      loadError('the wasm module is not the campus-voip core (it exports no memory).', "use this package's campus_voip_bg.wasm."),
+    );
+  }
   return WebAssembly.instantiate(module, imports).catch((e) => {
     if (e instanceof VoipError) throw e;
     throw loadError(
