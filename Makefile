@@ -25,7 +25,7 @@ build: bootstrap
 demo: build
 	node scripts/serve-demo.mjs
 
-test: bootstrap lint test-rust build test-wasm test-js test-miniprogram test-simulate test-types test-pack test-e2e
+test: bootstrap lint test-rust build test-wasm test-js test-miniprogram test-simulate test-types test-pack test-packaging test-e2e
 	@echo "all tests passed"
 
 lint:
@@ -54,6 +54,12 @@ test-types:
 
 test-pack:
 	node tests/pack/run.mjs
+
+# The packed npm package in fresh Vite, webpack, esbuild, Rollup, import-map, Node, tsc and Mini
+# Program consumers (README "Using the package in your toolchain").
+.PHONY: test-packaging
+test-packaging:
+	node tests/packaging/run.mjs
 
 test-e2e:
 	node tests/e2e/demo.e2e.mjs

@@ -66,5 +66,6 @@ npm_install() { # dir
 npm_install tools
 # miniprogram-ci pins an old @babel/core: it lives in a folder of its own.
 npm_install tools/miniprogram-ci
+npm_install tools/packaging
 
 step "ready (rustc $(rustc --version | cut -d' ' -f2), wasm-bindgen ${WASM_BINDGEN_VERSION}, wasm-pack ${WASM_PACK_VERSION}, $(chromium --version 2>/dev/null | head -1))"
