@@ -533,6 +533,11 @@ class PureBackend {
     return this.hostNow();
   }
 
+  /** Whether this backend was created with `dev: true` (its development helpers exist). */
+  get dev() {
+    return false;
+  }
+
   live(api) {
     if (this.closed) throw bad(api, CLOSED);
   }
@@ -930,24 +935,29 @@ class PureBackend {
   }
 }
 
-/** Development helpers exist only on a backend created with `dev: true` (SPEC §6.1). */
-const DEV = {
+/** A backend created with `dev: true`: the development helpers of SPEC §6.1 exist only here. */
+class DevPureBackend extends PureBackend {
+  get dev() {
+    return true;
+  }
+
   issueVoipToken(args) {
     try {
       return Promise.resolve(this.issueToken('issueVoipToken', args));
     } catch (e) {
       return Promise.reject(e);
     }
-  },
+  }
+
   resetStudent(args) {
     try {
       const removed = this.reset('resetStudent', args);
-      return Promise.resolve({ ...ok('resetStudent'), userId: args.userId, removed });
+      return Promise.resolve({ errCode: 0, errMsg: 'resetStudent:ok', userId: args.userId, removed });
     } catch (e) {
       return Promise.reject(e);
     }
-  },
-};
+  }
+}
 
 function loadEntries(b, api) {
   const fails = (key, what) => fail(api, 'STORAGE', 'stored entry ' + quote(key) + ' is corrupt: ' + what);
@@ -1010,6 +1020,7 @@ export async function createLocalBackend(options = {}) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw bad(api, 'expects an options object');
   const o = {};
   for (const k of BACKEND_OPTIONS) o[k] = get(api, options, k);
+  if (o.dev !== undefined && typeof o.dev !== 'boolean') throw bad(api, 'dev must be a boolean');
   const storage = o.storage === undefined ? memoryStorage() : o.storage;
   if (!storage || typeof storage !== 'object' || !['get', 'set', 'remove', 'keys'].every((m) => typeof storage[m] === 'function')) {
     throw bad(api, 'storage must be an adapter with get, set, remove and keys functions');
@@ -1036,7 +1047,7 @@ export async function createLocalBackend(options = {}) {
   if (spaces && spaces.has(ns)) {
     throw bad(api, 'another backend is open on this storage (namespace ' + JSON.stringify(ns) + '); use that one, close() it first, or give this one its own namespace');
   }
-  const b = new PureBackend(storage, ns, { maxContacts, ticketTtlMs, tokenTtlMs, prefix }, now);
+  const b = new (o.dev === true ? DevPureBackend : PureBackend)(storage, ns, { maxContacts, ticketTtlMs, tokenTtlMs, prefix }, now);
   const tokens = loadEntries(b, api);
   const t = now();
   if (!(typeof t === 'number' && t >= 0 && t < 2 ** 48)) throw bad(api, 'now must be a time in milliseconds between 0 and 2^48');
@@ -1064,7 +1075,6 @@ export async function createLocalBackend(options = {}) {
     }
   }
   b.meta.hw = floorNow;
-  if (o.dev === true) Object.assign(b, DEV);
   if (!spaces) open.set(storage, (spaces = new Set()));
   spaces.add(ns);
   return b;
