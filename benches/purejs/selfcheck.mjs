@@ -73,10 +73,23 @@ export async function story(api) {
   device.onVoipEvent((e) => events.push(['device', e.eventName, normalize(e.data), e.roomId === undefined ? undefined : '<roomId>']));
   const S = 'student-1';
 
+  // ---- development helpers only with dev: true (SPEC §6.1) ----
+  await step('helpers of a backend without dev', async () => {
+    const plain = await api.createLocalBackend({ storage: api.memoryStorage() });
+    const out = [plain.dev, typeof plain.issueVoipToken, typeof plain.resetStudent, backend.dev, typeof backend.issueVoipToken];
+    plain.close();
+    return out;
+  }, 'dev-only helpers (issue 7)');
+  await step('dev option not a boolean', () => api.createLocalBackend({ storage: api.memoryStorage(), dev: 1 }), 'dev-only helpers (issue 7)');
+
   // ---- consent and the administrator ----
+  const consent = (p) => (typeof p.getVoipConsent === 'function' ? p.getVoipConsent() : 'no getVoipConsent');
+  await step('consent before', () => consent(dad), 'getVoipConsent (issue 7)');
+  await step('consent of a device', () => consent(device), 'getVoipConsent (issue 7)');
   await step('bind before consent', () => dad.bindVoipAdminContact({ userId: S }));
   await step('authorize', () => dad.authorizeVoip());
   await step('authorize again', () => dad.authorizeVoip());
+  await step('consent after', () => consent(dad), 'getVoipConsent (issue 7)');
   await step('bind admin', () => dad.bindVoipAdminContact({ userId: S }));
   await step('bind admin again', () => dad.bindVoipAdminContact({ userId: S }));
   await step('mum authorizes', () => mum.authorizeVoip());
@@ -283,6 +296,9 @@ export async function story(api) {
   await step('reopened: lists', async () => [await mum.getVoipBindContactList(), await aunt.getVoipBindContactList()]);
   await step('reopened: old link', () => stranger.inspectBindContactPath(link4));
   await step('reopened: consent kept', () => mum.bindVoipAdminContact({ userId: 'student-9' }));
+  await step('revoke', () => mum.revokeVoip());
+  await step('consent after revoke', () => consent(mum), 'getVoipConsent (issue 7)');
+  await step('bind after revoke', () => mum.bindVoipAdminContact({ userId: 'student-10' }));
   await step('reopened: stats', () => backend.stats(), 'row 4b (issue 7)');
   backend.close();
   return rows;
@@ -300,6 +316,7 @@ export async function selfCheck(shim, pure) {
   const mismatches = [];
   const pending = [];
   const missing = new Set();
+  let seen;
   const strip = (x, y) => {
     // Fields the pure side has and the package lacks entirely: compare without them.
     if (Array.isArray(x) && Array.isArray(y)) return y.map((v, i) => strip(x[i], v));
@@ -307,7 +324,7 @@ export async function selfCheck(shim, pure) {
       const out = {};
       for (const k of Object.keys(y)) {
         if (!(k in x)) {
-          missing.add(k);
+          seen.add(k);
           continue;
         }
         out[k] = strip(x[k], y[k]);
@@ -320,8 +337,12 @@ export async function selfCheck(shim, pure) {
     const [label, x, note] = a[i] || b[i];
     const y = (b[i] || [])[1];
     if (same(x, y)) continue;
+    seen = new Set();
     const y2 = strip(x, y);
-    if (same(x, y2)) continue;
+    if (same(x, y2)) {
+      for (const k of seen) missing.add(k);
+      continue;
+    }
     (note ? pending : mismatches).push({ label, note, shim: x, pure: y2 });
   }
   return { steps: a.length, mismatches, pending, missing: [...missing] };
