@@ -854,7 +854,7 @@ fn write_ops<S: Store>(r: &mut Runner, c: &mut Ctx<S>, tag: &str) {
             ]);
             (c.admin(i), args)
         },
-        |c, (admin, args)| c.e.delete(Some(admin), args),
+        |c, (admin, args)| c.e.delete(Some(admin), args, c.now),
         |r| matches!(r, Ok((_, d)) if d.len() == 1),
     );
 
@@ -888,7 +888,7 @@ fn write_ops<S: Store>(r: &mut Runner, c: &mut Ctx<S>, tag: &str) {
             uid_args(&sid)
         },
         |c, args| c.e.reset_student(args),
-        |r| matches!(r, Ok(true)),
+        |r| matches!(r, Ok((_, true))),
     );
 
     // init_by_caller, admission success (token verified, not reused, listener consented and a

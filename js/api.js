@@ -2,7 +2,7 @@
 // which configures itself lazily on its first call (from requireMiniProgram().voipConfig in a
 // Mini Program, from configure(voipConfig) elsewhere).
 import { loadCore } from './core.js';
-import { VoipPluginError, invalidArgument, readFields } from './errors.js';
+import { invalidArgument, notSupported, readOptions } from './errors.js';
 import { localBackendFactory } from './local-backend.js';
 import { VoipPlugin, pluginFactory, resolveSettings } from './plugin.js';
 
@@ -27,25 +27,20 @@ export function buildApi(host) {
     if (typeof cfg === 'function') cfg = cfg();
     cfg = await cfg;
     if (cfg === undefined || cfg === null) cfg = {};
-    cfg = readFields('configure', cfg, ['openId', 'backend', 'pluginAppId', 'compatVersion'], 'voipConfig');
-    const b = readFields(
-      'configure',
-      cfg.backend === undefined ? { type: 'local' } : cfg.backend,
-      ['type', 'maxContacts', 'ticketTtlMs'],
-      'voipConfig.backend',
-    );
-    if (b.type === 'http') {
-      throw new VoipPluginError(
-        1011,
-        'NOT_SUPPORTED',
-        'configure:fail the http backend comes with the contact service; use { type: "local" } for now',
-      );
+    cfg = readOptions('configure', cfg, ['openId', 'backend', 'pluginAppId', 'compatVersion'], 'voipConfig');
+    const raw = cfg.backend === undefined ? { type: 'local' } : cfg.backend;
+    const { type } = readOptions('configure', raw, ['type'], 'voipConfig.backend', false);
+    if (type === 'http') {
+      throw notSupported('configure', 'the http backend comes with the contact service; use { type: "local" } for now');
     }
-    if (b.type !== 'local') throw invalidArgument('configure', 'voipConfig.backend.type must be "local" or "http"');
+    if (type !== 'local') throw invalidArgument('configure', 'voipConfig.backend.type must be "local" or "http"');
+    // dev: true opts in to the development helpers (getDevBackend(), issueVoipToken, …).
+    const b = readOptions('configure', raw, ['type', 'maxContacts', 'ticketTtlMs', 'dev'], 'voipConfig.backend');
     const backend = await createLocalBackend({
       maxContacts: b.maxContacts,
       ticketTtlMs: b.ticketTtlMs,
       pluginAppId: cfg.pluginAppId,
+      dev: b.dev,
     });
     return resolveSettings('configure', host, loadCore, {
       backend,

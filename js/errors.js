@@ -27,21 +27,50 @@ export class VoipCgiError extends VoipError {
   }
 }
 
+/**
+ * The few error rows the shim raises itself, by name. The numbers are the core's (src/errors.rs);
+ * tests/js/tables.test.mjs checks this copy against the core's table.
+ */
+export const CODES = { INVALID_ARGUMENT: 1004, NOT_SUPPORTED: 1011, INTERNAL: 3006, STORAGE: 3007 };
+
 /** Turns what the wasm core threw (an Error with errCode, code, origin) into a VoipError. */
 export function toVoipError(api, e) {
-  if (e instanceof VoipError) return e;
-  if (e && typeof e.errCode === 'number' && typeof e.code === 'string' && typeof e.errMsg === 'string') {
+  let f;
+  try {
+    if (e instanceof VoipError) return e;
+    f = e && typeof e === 'object' ? { errCode: e.errCode, code: e.code, errMsg: e.errMsg, name: e.name, origin: e.origin, message: e.message } : {};
+  } catch (_) {
+    f = {}; // a revoked Proxy was thrown: nothing can be read from it
+  }
+  if (typeof f.errCode === 'number' && typeof f.code === 'string' && typeof f.errMsg === 'string') {
     // A VoipError of another copy of this package (say, its CommonJS build): same meaning.
-    const Cls = e.name === 'VoipPluginError' ? VoipPluginError : VoipCgiError;
-    return new Cls(e.errCode, e.code, e.errMsg);
+    const Cls = f.name === 'VoipPluginError' ? VoipPluginError : VoipCgiError;
+    return new Cls(f.errCode, f.code, f.errMsg);
   }
-  if (e && typeof e.errCode === 'number' && typeof e.code === 'string') {
-    const Cls = e.origin === 'plugin' ? VoipPluginError : VoipCgiError;
-    return new Cls(e.errCode, e.code, api + ':fail ' + e.message);
+  if (typeof f.errCode === 'number' && typeof f.code === 'string') {
+    const Cls = f.origin === 'plugin' ? VoipPluginError : VoipCgiError;
+    return new Cls(f.errCode, f.code, api + ':fail ' + f.message);
   }
-  // Anything else is a fault of ours or of the host (a wasm trap, a broken storage adapter).
-  const reason = e && e.message ? e.message : String(e);
-  return new VoipPluginError(1011, 'NOT_SUPPORTED', api + ':fail internal error: ' + reason);
+  // Anything else is a fault of ours; wasm traps are caught before this (js/seam.js) and host
+  // callbacks (clock, adapters) are wrapped where they are called.
+  return new VoipPluginError(CODES.INTERNAL, 'INTERNAL', api + ':fail internal error: ' + reason(e));
+}
+
+/** A thrown value's message, whatever was thrown (a revoked Proxy has no readable message). */
+export function reason(e) {
+  try {
+    return e && typeof e.message === 'string' ? e.message : String(e);
+  } catch (_) {
+    return 'an unreadable value was thrown';
+  }
+}
+
+export function storageError(api, what, e) {
+  return new VoipCgiError(CODES.STORAGE, 'STORAGE', api + ':fail ' + what + ': ' + reason(e) + '; nothing was changed');
+}
+
+export function notSupported(api, why) {
+  return new VoipPluginError(CODES.NOT_SUPPORTED, 'NOT_SUPPORTED', api + ':fail ' + why);
 }
 
 /** The same error, its errMsg naming `api` (for errors raised while settling the instance). */
@@ -58,22 +87,47 @@ export function forApi(api, e) {
  * INVALID_ARGUMENT instead of escaping as a raw error.
  */
 export function readFields(api, obj, names, what) {
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-    throw invalidArgument(api, 'expects an ' + what + ' object');
+  return readOptions(api, obj, names, what, false);
+}
+
+/**
+ * `readFields` for options objects of factories and settings: a key that is not one of `names`
+ * (a typo such as `maxContact`) is refused, naming it and the known ones.
+ */
+export function readOptions(api, obj, names, what, strict = true) {
+  let plain;
+  try {
+    plain = obj !== null && typeof obj === 'object' && !Array.isArray(obj);
+  } catch (e) {
+    // Array.isArray throws on a revoked Proxy.
+    throw invalidArgument(api, what + ' cannot be read: ' + reason(e));
   }
+  if (!plain) throw invalidArgument(api, 'expects an ' + what + ' object');
   const out = {};
-  for (const name of names) {
-    try {
-      out[name] = obj[name];
-    } catch (e) {
-      throw invalidArgument(api, what + '.' + name + ' could not be read: ' + (e && e.message ? e.message : String(e)));
+  try {
+    if (strict) {
+      for (const key of Object.keys(obj)) {
+        if (names.indexOf(key) < 0) {
+          throw invalidArgument(api, what + ' has an unknown key ' + JSON.stringify(key) + '; the known ones are ' + names.join(', '));
+        }
+      }
     }
+    for (const name of names) {
+      try {
+        out[name] = obj[name];
+      } catch (e) {
+        throw invalidArgument(api, what + '.' + name + ' could not be read: ' + reason(e));
+      }
+    }
+  } catch (e) {
+    if (e instanceof VoipError) throw e;
+    throw invalidArgument(api, what + ' cannot be read: ' + reason(e));
   }
   return out;
 }
 
-export function invalidArgument(api, reason) {
-  return new VoipPluginError(1004, 'INVALID_ARGUMENT', api + ':fail ' + reason);
+export function invalidArgument(api, why) {
+  return new VoipPluginError(CODES.INVALID_ARGUMENT, 'INVALID_ARGUMENT', api + ':fail ' + why);
 }
 
 export function ok(api, fields) {

@@ -1,13 +1,22 @@
 // The local backend: the whole registry in the wasm core, persisted through a storage adapter.
 // Each operation is one synchronous core call that writes its one key before returning, so a
 // promise resolves only after the change is stored, and concurrent calls apply in some serial
-// order. All rules live in the core; this file only adapts shapes.
+// order. All rules live in the core; this file only adapts shapes (results cross as one JSON
+// text each, parsed here).
+//
+// The storage adapter contract (README, index.d.ts): get/set/remove/keys are synchronous, each
+// set/remove is atomic for its key, and an adapter never calls back into the backend. An adapter
+// that returns a promise is refused the first time (nothing is applied) and the backend stops
+// writing through it.
 import { loadCore } from './core.js';
-import { VoipCgiError, invalidArgument, ok, readFields, toVoipError } from './errors.js';
+import { invalidArgument, notSupported, ok, readOptions, reason, storageError } from './errors.js';
+import { callCore } from './seam.js';
 import { STORE, checkStorage } from './storage.js';
 
 const DEFAULT_NAMESPACE = 'campus-voip/';
-const OPTIONS = ['storage', 'now', 'namespace', 'maxContacts', 'ticketTtlMs', 'voipTokenTtlMs', 'pluginAppId', 'pathPrefix', 'restore'];
+/** The shim's own options; the core's (maxContacts, …) come from core.backendOptionNames(). */
+const SHIM_OPTIONS = ['storage', 'now', 'namespace', 'restore', 'dev'];
+const DEV_ONLY = 'exists only on a development backend: createLocalBackend({ dev: true })';
 
 /**
  * The storages (and namespaces) that have an open backend in this JS realm. A backend keeps the
@@ -20,18 +29,22 @@ function storeIdentity(storage) {
   return storage[STORE] !== undefined ? storage[STORE] : storage;
 }
 
-function storageError(api, what, e) {
-  return new VoipCgiError(
-    3007,
-    'STORAGE',
-    api + ':fail ' + what + ': ' + (e && e.message ? e.message : String(e)) + '; nothing was changed',
-  );
-}
+const isThenable = (v) => v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
+
+const ASYNC_ADAPTER =
+  'the storage adapter returned a promise; adapters must be synchronous (get, set, remove and keys return their result), so this backend no longer writes through it';
 
 function readEntries(api, storage, ns) {
   try {
-    const keys = storage.keys().filter((k) => typeof k === 'string' && k.startsWith(ns));
-    return { keys, values: keys.map((k) => storage.get(k)) };
+    const all = storage.keys();
+    if (isThenable(all)) throw new Error(ASYNC_ADAPTER);
+    const keys = all.filter((k) => typeof k === 'string' && k.startsWith(ns));
+    const values = keys.map((k) => {
+      const v = storage.get(k);
+      if (isThenable(v)) throw new Error(ASYNC_ADAPTER);
+      return v;
+    });
+    return { keys, values };
   } catch (e) {
     throw storageError(api, 'could not read the storage', e);
   }
@@ -40,18 +53,13 @@ function readEntries(api, storage, ns) {
 /** Writes a snapshot's entries into an empty store; on failure removes what it wrote. */
 function restoreInto(api, core, storage, ns, snapshot) {
   if (!(snapshot instanceof Uint8Array)) {
-    throw invalidArgument(api, 'restore must be a Uint8Array from exportSnapshot()');
+    throw invalidArgument(api, 'restore must be a Uint8Array from exportSnapshot({ includeSecrets: true })');
   }
-  let entries;
-  try {
-    entries = core.snapshotEntries(snapshot);
-  } catch (e) {
-    throw toVoipError(api, e);
-  }
+  const entries = callCore(core, api, () => JSON.parse(core.snapshotEntries(snapshot)));
   const written = [];
   try {
     for (const [k, v] of entries) {
-      storage.set(ns + k, v);
+      if (isThenable(storage.set(ns + k, v))) throw new Error(ASYNC_ADAPTER);
       written.push(ns + k);
     }
   } catch (e) {
@@ -66,6 +74,33 @@ function restoreInto(api, core, storage, ns, snapshot) {
   }
 }
 
+/**
+ * The adapter's set/remove as the core calls them: a thrown error or a promise is a failed
+ * write (the core then applies nothing); after a promise every later write fails too, since the
+ * adapter may still be writing behind our back.
+ */
+function writer(storage, ns) {
+  let broken = null;
+  const check = (result) => {
+    if (isThenable(result)) {
+      broken = ASYNC_ADAPTER;
+      // The late outcome is the adapter's business; never an unhandled rejection of ours.
+      Promise.resolve(result).catch(() => {});
+      throw new Error(broken);
+    }
+  };
+  return {
+    put(k, v) {
+      if (broken) throw new Error(broken);
+      check(storage.set(ns + k, v));
+    },
+    remove(k) {
+      if (broken) throw new Error(broken);
+      check(storage.remove(ns + k));
+    },
+  };
+}
+
 export class LocalBackend {
   constructor(core, inner, now, release) {
     this.type = 'local';
@@ -73,20 +108,47 @@ export class LocalBackend {
     this._inner = inner;
     this._now = now;
     this._release = release;
+    this._busy = false;
   }
 
   /** The backend's clock (ms). */
   now() {
-    return this._now();
+    return this._time('now');
   }
 
-  _run(api, fn) {
-    const inner = this._inner;
-    if (!inner) return Promise.reject(invalidArgument(api, 'this backend was closed'));
+  _time(api) {
+    let t;
     try {
-      return Promise.resolve(fn(inner, this._now()));
+      t = this._now();
     } catch (e) {
-      return Promise.reject(toVoipError(api, e));
+      throw invalidArgument(api, 'the backend clock (the now option) threw: ' + reason(e));
+    }
+    // Range and type are the core's to check (it names the field).
+    return typeof t === 'number' ? t : NaN;
+  }
+
+  /** One synchronous core call on this backend; the promise settles after it stored its change. */
+  _run(api, fn) {
+    try {
+      return Promise.resolve(this._sync(api, fn));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  _sync(api, fn) {
+    const inner = this._inner;
+    if (!inner) throw invalidArgument(api, 'this backend was closed');
+    if (this._busy) {
+      // A storage adapter (or a getter it triggers) called back into the backend mid-operation.
+      throw invalidArgument(api, 'the backend was called from inside one of its own storage writes; adapters must not call the backend');
+    }
+    const now = this._time(api);
+    this._busy = true;
+    try {
+      return callCore(this._core, api, () => fn(inner, now));
+    } finally {
+      this._busy = false;
     }
   }
 
@@ -100,6 +162,10 @@ export class LocalBackend {
     return this._run('revokeVoip', (b) => (b.revokeVoip(actor), ok('revokeVoip')));
   }
 
+  getVoipConsent(actor) {
+    return this._run('getVoipConsent', (b) => ok('getVoipConsent', { granted: b.getVoipConsent(actor) }));
+  }
+
   bindVoipAdminContact(actor, args) {
     return this._run('bindVoipAdminContact', (b, now) =>
       ok('bindVoipAdminContact', { userId: b.bindVoipAdminContact(actor, args, now) }),
@@ -111,39 +177,88 @@ export class LocalBackend {
   }
 
   getVoipBindContactList(actor, args) {
-    return this._run('getVoipBindContactList', (b) => b.getVoipBindContactList(actor, args));
+    return this._run('getVoipBindContactList', (b) => JSON.parse(b.getVoipBindContactList(actor, args)));
   }
 
   deleteVoipBindContact(actor, args) {
-    return this._run('deleteVoipBindContact', (b) =>
-      ok('deleteVoipBindContact', b.deleteVoipBindContact(actor, args)),
+    return this._run('deleteVoipBindContact', (b, now) =>
+      ok('deleteVoipBindContact', JSON.parse(b.deleteVoipBindContact(actor, args, now))),
     );
   }
 
   transerAdmin(actor, args) {
-    return this._run('transerAdmin', (b) => ok('transerAdmin', b.transerAdmin(actor, args)));
+    return this._run('transerAdmin', (b) => ok('transerAdmin', JSON.parse(b.transerAdmin(actor, args))));
   }
 
-  /** `{ userId, userName, userAvatar, status, query }` */
+  /** `{ userId, userName, userAvatar, status, errMsg, expiresAt?, query }` */
   inspectBindContactPath(actor, path) {
-    return this._run('inspectBindContactPath', (b, now) => b.inspectBindContactPath(actor, path, now));
+    return this._run('inspectBindContactPath', (b, now) => JSON.parse(b.inspectBindContactPath(actor, path, now)));
   }
 
   /** `{ type, errMsg, userId, query }` */
   acceptBindContactPath(actor, path) {
-    return this._run('acceptBindContactPath', (b, now) => b.acceptBindContactPath(actor, path, now));
+    return this._run('acceptBindContactPath', (b, now) => JSON.parse(b.acceptBindContactPath(actor, path, now)));
   }
 
   declineBindContactPath(actor, path) {
-    return this._run('declineBindContactPath', (b) => b.declineBindContactPath(actor, path));
+    return this._run('declineBindContactPath', (b) => JSON.parse(b.declineBindContactPath(actor, path)));
   }
 
   /** Call admission for one instance's call slot. */
   admitCall(slot, args, compatVersion) {
-    return this._run('initByCaller', (b, now) => b.initByCaller(slot, args, compatVersion, now));
+    return this._run('initByCaller', (b, now) => JSON.parse(b.initByCaller(slot, args, compatVersion, now)));
   }
 
-  // ---- development helpers (SPEC §6.1) ---------------------------------------------------
+  /** A new call slot (one per device instance), or `undefined` after close(). */
+  _newSlot(api) {
+    return callCore(this._core, api, () => new this._core.CallSlot());
+  }
+
+  /** `forceHangUpVoip` on a slot: `{ roomId, data }` or undefined. */
+  _hangUp(slot, roomId) {
+    const api = 'forceHangUpVoip';
+    const now = this._time(api);
+    const ended = callCore(this._core, api, () => slot.hangUp(roomId, now));
+    return ended === undefined ? undefined : JSON.parse(ended);
+  }
+
+  /** The developer query, same shape as the contact service's getvoipcontactlist. */
+  getVoipContactList(args) {
+    return this._run('getVoipContactList', (b) => JSON.parse(b.getVoipContactList(args)));
+  }
+
+  /** `{ students, contacts }` */
+  stats() {
+    return this._sync('stats', (b) => JSON.parse(b.stats()));
+  }
+
+  /** Whether this backend was created with `dev: true` (its development helpers exist). */
+  get dev() {
+    return false;
+  }
+
+  /**
+   * Frees the wasm memory of this backend (FinalizationRegistry is missing on old clients) and
+   * lets another backend open on its storage.
+   */
+  close() {
+    const inner = this._inner;
+    if (!inner) return;
+    this._inner = null;
+    this._release();
+    try {
+      inner.free();
+    } catch (_) {
+      // A dead core cannot free; its memory goes with it.
+    }
+  }
+}
+
+/** A backend created with `dev: true`: the development helpers of SPEC §6.1 exist on it. */
+export class DevLocalBackend extends LocalBackend {
+  get dev() {
+    return true;
+  }
 
   /** The face-scan stand-in: resolves a signed, single-use voipToken for the student. */
   issueVoipToken(args) {
@@ -153,38 +268,23 @@ export class LocalBackend {
   /** Removes all the student's contacts. */
   resetStudent(args) {
     return this._run('resetStudent', (b) => {
-      const removed = b.resetStudent(args);
-      return ok('resetStudent', { userId: args.userId, removed });
+      const r = b.resetStudent(args); // '1' or '0', then the checked userId
+      return ok('resetStudent', { userId: r.slice(1), removed: r[0] === '1' });
     });
   }
 
-  /** The developer query, same shape as the contact service's getvoipcontactlist. */
-  getVoipContactList(args) {
-    return this._run('getVoipContactList', (b) => b.getVoipContactList(args));
-  }
-
-  /** All contacts, consents and secrets as one versioned, checksummed Uint8Array. */
-  exportSnapshot() {
-    if (!this._inner) throw invalidArgument('exportSnapshot', 'this backend was closed');
-    return this._inner.exportSnapshot();
-  }
-
-  /** `{ students, contacts }` */
-  stats() {
-    if (!this._inner) throw invalidArgument('stats', 'this backend was closed');
-    return this._inner.stats();
-  }
-
   /**
-   * Frees the wasm memory of this backend (FinalizationRegistry is missing on old clients) and
-   * lets another backend open on its storage.
+   * All contacts and consents (and, with `{ includeSecrets: true }`, the backend's keys, which
+   * a snapshot needs to be restored with links and tokens still valid) as one versioned,
+   * checksummed Uint8Array.
    */
-  close() {
-    if (this._inner) {
-      this._inner.free();
-      this._inner = null;
-      this._release();
+  exportSnapshot(options) {
+    const api = 'exportSnapshot';
+    const o = readOptions(api, options === undefined ? {} : options, ['includeSecrets'], 'options');
+    if (o.includeSecrets !== undefined && typeof o.includeSecrets !== 'boolean') {
+      throw invalidArgument(api, 'includeSecrets must be a boolean');
     }
+    return this._sync(api, (b) => b.exportSnapshot(o.includeSecrets === true));
   }
 }
 
@@ -192,8 +292,12 @@ export class LocalBackend {
 export function localBackendFactory(host) {
   return async function createLocalBackend(options) {
     const api = 'createLocalBackend';
-    options = readFields(api, options === undefined ? {} : options, OPTIONS, 'options');
     const core = await loadCore(host);
+    const names = SHIM_OPTIONS.concat(callCore(core, api, () => core.backendOptionNames()).split(','));
+    options = readOptions(api, options === undefined ? {} : options, names, 'options');
+    if (options.dev !== undefined && typeof options.dev !== 'boolean') throw invalidArgument(api, 'dev must be a boolean');
+    const dev = options.dev === true;
+    if (options.restore !== undefined && !dev) throw notSupported(api, 'restore ' + DEV_ONLY);
     const storage = checkStorage(api, options.storage === undefined ? host.defaultStorage() : options.storage);
     const now = options.now === undefined ? Date.now : options.now;
     if (typeof now !== 'function') throw invalidArgument(api, 'now must be a function returning milliseconds');
@@ -201,18 +305,15 @@ export function localBackendFactory(host) {
     if (typeof ns !== 'string' || ns.length > 64) {
       throw invalidArgument(api, 'namespace must be a string of at most 64 characters');
     }
-    const coreOptions = {
-      maxContacts: options.maxContacts,
-      ticketTtlMs: options.ticketTtlMs,
-      voipTokenTtlMs: options.voipTokenTtlMs,
-      pluginAppId: options.pluginAppId === undefined ? host.pluginAppId() : options.pluginAppId,
-      pathPrefix: options.pathPrefix,
-    };
-    try {
-      core.checkBackendOptions(coreOptions);
-    } catch (e) {
-      throw toVoipError(api, e);
+    const coreOptions = {};
+    for (const name of names) {
+      if (SHIM_OPTIONS.indexOf(name) < 0) coreOptions[name] = options[name];
     }
+    if (coreOptions.pluginAppId === undefined) coreOptions.pluginAppId = host.pluginAppId();
+    callCore(core, api, () => core.checkBackendOptions(coreOptions));
+    // Entropy first: from here to the open there is no await, so what is read is what opens
+    // (another backend cannot open, write and close in between).
+    const seed = await host.randomBytes(32);
     const id = storeIdentity(storage);
     if (open.has(id) && open.get(id).has(ns)) {
       throw invalidArgument(
@@ -230,25 +331,24 @@ export function localBackendFactory(host) {
       restoreInto(api, core, storage, ns, options.restore);
       entries = readEntries(api, storage, ns);
     }
-    const seed = await host.randomBytes(32);
-    if (open.has(id) && open.get(id).has(ns)) {
-      // Another backend opened on it while this one awaited its entropy.
-      throw invalidArgument(api, 'another backend is open on this storage (namespace ' + JSON.stringify(ns) + ')');
-    }
-    let inner;
+    let t;
     try {
-      inner = core.Backend.open(
+      t = now();
+    } catch (e) {
+      throw invalidArgument(api, 'the backend clock (the now option) threw: ' + reason(e));
+    }
+    const w = writer(storage, ns);
+    const inner = callCore(core, api, () =>
+      core.Backend.open(
         coreOptions,
         seed,
         entries.keys.map((k) => k.slice(ns.length)),
         entries.values,
-        (k, v) => storage.set(ns + k, v),
-        (k) => storage.remove(ns + k),
-        now(),
-      );
-    } catch (e) {
-      throw toVoipError(api, e);
-    }
+        w.put,
+        w.remove,
+        typeof t === 'number' ? t : NaN,
+      ),
+    );
     if (!open.has(id)) open.set(id, new Set());
     open.get(id).add(ns);
     const release = () => {
@@ -256,6 +356,7 @@ export function localBackendFactory(host) {
       spaces.delete(ns);
       if (spaces.size === 0) open.delete(id);
     };
-    return new LocalBackend(core, inner, now, release);
+    const Cls = dev ? DevLocalBackend : LocalBackend;
+    return new Cls(core, inner, now, release);
   };
 }

@@ -1,10 +1,6 @@
 // fileStorage where there is no file system (browsers, Mini Programs): a clear error.
-import { VoipPluginError } from './errors.js';
+import { notSupported } from './errors.js';
 
 export function fileStorage() {
-  throw new VoipPluginError(
-    1011,
-    'NOT_SUPPORTED',
-    'fileStorage:fail fileStorage needs Node; use webStorage(localStorage), wxStorage(wx) or memoryStorage()',
-  );
+  throw notSupported('fileStorage', 'fileStorage needs Node; use webStorage(localStorage), wxStorage(wx) or memoryStorage()');
 }

@@ -2,10 +2,19 @@
 // device) on one backend. Promise-based like wmpf-voip; events; end-page navigation; the
 // bind-contact page's logic. Arguments are checked by the wasm core, never here, except for the
 // synchronous navigation settings, which must work before the core has loaded.
-import { VoipCgiError, forApi, invalidArgument, ok, readFields, toVoipError } from './errors.js';
+import { VoipCgiError, forApi, invalidArgument, notSupported, ok, readOptions, toVoipError } from './errors.js';
 import { LocalBackend } from './local-backend.js';
+import { callCore } from './seam.js';
 
+/**
+ * The wmpf-voip API level implemented (the default compatVersion). The core's own constant is
+ * what instances use; this copy exists so the export is there before the wasm loads, and
+ * tests/js/tables.test.mjs checks the two agree.
+ */
 export const PLUGIN_VERSION = '2.4.0';
+
+/** Public inspection results → what the bind page needs to finish them (no hidden state). */
+const INSPECTIONS = new WeakMap();
 
 const BIND_PAGE = 'pages/bind-contact/bind-contact';
 const END_PAGE_KEYS = ['BindContact', 'Call'];
@@ -28,7 +37,7 @@ function badText(s) {
 // Checked here rather than in the core: navigation settings are synchronous and must work
 // before the wasm has loaded (hosts set them in App.onLaunch).
 function checkEndPage(api, req) {
-  const { key, url, options, routeType } = readFields(api, req, ['key', 'url', 'options', 'routeType'], 'argument');
+  const { key, url, options, routeType } = readOptions(api, req, ['key', 'url', 'options', 'routeType'], 'argument');
   if (END_PAGE_KEYS.indexOf(key) < 0) {
     throw invalidArgument(api, 'key must be "BindContact" or "Call"');
   }
@@ -60,6 +69,12 @@ export class VoipPlugin {
     this._enter = {};
     this._onload = {};
     this._slot = null;
+  }
+
+  /** The call slot of this instance (created with its first call). */
+  _callSlot(s) {
+    if (!this._slot) this._slot = s.backend._newSlot('initByCaller');
+    return this._slot;
   }
 
   _ready() {
@@ -131,6 +146,11 @@ export class VoipPlugin {
     return this._op('revokeVoip', (s) => s.backend.revokeVoip(s.openId));
   }
 
+  /** `{ errCode: 0, errMsg, granted }`: whether this instance's user granted VoIP consent. */
+  getVoipConsent() {
+    return this._op('getVoipConsent', (s) => s.backend.getVoipConsent(s.openId));
+  }
+
   // ---- contacts (SPEC §3.3) -----------------------------------------------------------
 
   bindVoipAdminContact(args) {
@@ -172,21 +192,23 @@ export class VoipPlugin {
     return this._op('inspectBindContactPath', (s) =>
       s.backend.inspectBindContactPath(s.openId, path).then((r) => {
         this._entered(r.query);
-        this._inspected = r;
-        return { userId: r.userId, userName: r.userName, userAvatar: r.userAvatar, status: r.status };
+        const pub = { userId: r.userId, userName: r.userName, userAvatar: r.userAvatar, status: r.status };
+        if (r.expiresAt !== undefined) pub.expiresAt = r.expiresAt;
+        INSPECTIONS.set(pub, r);
+        return pub;
       }),
     );
   }
 
   /**
-   * For the plugin's own bind page: finishes the page with the blocking outcome (rows 1–6) that
-   * the last inspection found, without binding anyone (emits bindContact, opens the end page).
-   * Resolves undefined when there is nothing to finish.
+   * For the plugin's own bind page: finishes the page with the blocking outcome (rows 1–6) of
+   * `inspection` (what inspectBindContactPath resolved), without binding anyone (emits
+   * bindContact, opens the end page). Resolves undefined when there is nothing to finish.
    */
-  _finishInspection() {
-    const r = this._inspected;
-    this._inspected = null;
+  _finishInspection(inspection) {
+    const r = inspection && typeof inspection === 'object' ? INSPECTIONS.get(inspection) : undefined;
     if (!r || r.status === 'ready') return Promise.resolve(undefined);
+    INSPECTIONS.delete(inspection);
     return Promise.resolve(this._finish({ type: r.status, errMsg: r.errMsg, userId: r.userId, query: r.query }));
   }
 
@@ -233,8 +255,7 @@ export class VoipPlugin {
 
   initByCaller(req) {
     return this._op('initByCaller', (s) => {
-      if (!this._slot) this._slot = new s.core.CallSlot();
-      return s.backend.admitCall(this._slot, req, s.compatVersion).then((r) => {
+      return s.backend.admitCall(this._callSlot(s), req, s.compatVersion).then((r) => {
         if (r.isSuccess) {
           return ok('initByCaller', { isSuccess: true, roomId: r.roomId, groupId: r.roomId, chargeType: r.chargeType });
         }
@@ -248,16 +269,11 @@ export class VoipPlugin {
     if (roomId === null) roomId = undefined;
     if (roomId !== undefined && typeof roomId !== 'string') {
       // Also before any call (the core checks it once a call slot exists).
-      throw invalidArgument('forceHangUpVoip', 'roomId must be a string, got ' + (Array.isArray(roomId) ? 'array' : typeof roomId));
+      throw invalidArgument('forceHangUpVoip', 'roomId must be a string, got ' + typeof roomId);
     }
     const s = this._settings;
     if (!this._slot || !s) return;
-    let ended;
-    try {
-      ended = this._slot.hangUp(roomId, s.backend.now());
-    } catch (e) {
-      throw toVoipError('forceHangUpVoip', e);
-    }
+    const ended = s.backend._hangUp(this._slot, roomId);
     if (!ended) return;
     this._emit('cancelVoip', { status: 'forceFromApp' }, ended.roomId);
     this._emit('endVoip', ended.data, ended.roomId);
@@ -266,9 +282,17 @@ export class VoipPlugin {
 
   // ---- ours -----------------------------------------------------------------------------
 
-  /** The backend this instance runs on (development helpers such as issueVoipToken live there). */
-  getBackend() {
-    return this._op('getBackend', (s) => s.backend);
+  /**
+   * The backend this instance runs on, only if it was created with `dev: true` (its helpers
+   * such as issueVoipToken mint tokens and export data, so no ordinary instance hands it out).
+   */
+  getDevBackend() {
+    return this._op('getDevBackend', (s) => {
+      if (!s.backend.dev) {
+        throw notSupported('getDevBackend', 'this instance runs on a backend without dev: true; its helpers are development-only');
+      }
+      return s.backend;
+    });
   }
 
   /** The instance's identity: its openId, or undefined for a device instance. */
@@ -279,7 +303,11 @@ export class VoipPlugin {
   /** Frees the call slot's wasm memory. The backend is the caller's to close. */
   dispose() {
     if (this._slot) {
-      this._slot.free();
+      try {
+        this._slot.free();
+      } catch (_) {
+        // a dead core cannot free
+      }
       this._slot = null;
     }
     this._listeners.length = 0;
@@ -290,7 +318,7 @@ export class VoipPlugin {
 export function pluginFactory(host, loadCore) {
   return async function createVoipPlugin(options) {
     const api = 'createVoipPlugin';
-    options = readFields(api, options, ['backend', 'openId', 'compatVersion', 'navigate'], 'options');
+    options = readOptions(api, options, ['backend', 'openId', 'compatVersion', 'navigate'], 'options');
     const settings = await resolveSettings(api, host, loadCore, options);
     const navigate = options.navigate;
     if (navigate !== undefined && typeof navigate !== 'function') {
@@ -309,14 +337,12 @@ export async function resolveSettings(api, host, loadCore, options) {
   if (!(backend instanceof LocalBackend)) {
     throw invalidArgument(api, 'backend must be a backend from this copy of campus-voip (createLocalBackend())');
   }
-  let openId;
-  let compatVersion = PLUGIN_VERSION;
-  try {
-    if (options.openId !== undefined) openId = core.checkOpenId(options.openId);
-    if (options.compatVersion !== undefined) compatVersion = core.checkVersion(options.compatVersion);
-  } catch (e) {
-    throw toVoipError(api, e);
-  }
-  return { core, backend, openId, compatVersion };
+  // A backend whose core died stays dead (its instances would only say so later).
+  callCore(backend._core, api, () => undefined);
+  return callCore(core, api, () => {
+    const openId = options.openId !== undefined ? core.checkOpenId(options.openId) : undefined;
+    const compatVersion = options.compatVersion !== undefined ? core.checkVersion(options.compatVersion) : core.pluginVersion();
+    return { core, backend, openId, compatVersion };
+  });
 }
 

@@ -57,6 +57,25 @@ pub enum ChargeType {
     License,
 }
 
+impl RoomType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomType::Voice => "voice",
+            RoomType::Video => "video",
+        }
+    }
+}
+
+impl ChargeType {
+    /// The `chargeType` of `initByCaller`'s answer.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChargeType::Duration => "duration",
+            ChargeType::License => "license",
+        }
+    }
+}
+
 /// A checked `initByCaller` request of the campus modes (businessType 0 or 3).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallRequest {

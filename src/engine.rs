@@ -167,6 +167,8 @@ pub struct LinkView {
 pub struct Inspection {
     pub view: LinkView,
     pub status: Option<BindType>,
+    /// When the link expires (ms), if its signature verified.
+    pub expires_at: Option<Millis>,
     /// Every query parameter, for `getPluginEnterOptions`.
     pub query: Vec<(String, String)>,
 }
@@ -233,19 +235,37 @@ impl<S: Store> Engine<S> {
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
         now: Millis,
     ) -> Result<Self> {
+        let entries: Vec<(&str, &str)> = entries.into_iter().collect();
+        // The clock never goes back: what the store last acted on is a floor for `now`.
+        let floor = storage::stored_high_water(entries.iter().copied())?;
+        let now = now.max(floor.unwrap_or(0));
         let loaded = storage::load(entries, now)?;
         let mut rng = Rng::from_seed(seed);
         let meta = match loaded.meta {
-            Some(meta) => {
-                for key in &loaded.stale {
-                    // Expired used-token entries: forgetting them is harmless if it fails.
-                    let _ = store.remove(key);
+            Some(mut meta) => {
+                if !loaded.stale.is_empty() {
+                    // Expired used-token entries may go only once the clock that expired them
+                    // is stored: otherwise a clock set back would revive them after a restart.
+                    let before = meta.high_water;
+                    meta.high_water = now;
+                    if store
+                        .put(storage::META_KEY, &storage::encode_meta(&meta))
+                        .is_ok()
+                    {
+                        for key in &loaded.stale {
+                            // Forgetting them is harmless if it fails.
+                            let _ = store.remove(key);
+                        }
+                    } else {
+                        meta.high_water = before;
+                    }
                 }
+                meta.high_water = meta.high_water.max(now);
                 meta
             }
             None => {
                 let meta = Meta {
-                    created_at: now,
+                    high_water: now,
                     ticket_keys: Keyring::new(Key::new(1, rng.bytes())),
                     token_keys: Keyring::new(Key::new(1, rng.bytes())),
                 };
@@ -283,6 +303,13 @@ impl<S: Store> Engine<S> {
         &mut self.store
     }
 
+    /// The time an operation acts at: the host's clock, but never earlier than any time this
+    /// backend already acted at (NTP steps, a user changing the device time, a demo clock).
+    fn clock(&mut self, now: Millis) -> Millis {
+        self.meta.high_water = self.meta.high_water.max(now);
+        self.meta.high_water
+    }
+
     /// Persists a change, then applies it. On a failed write nothing changes.
     fn commit(&mut self, change: Change) -> Result<()> {
         let (key, value) = storage::encode_change(&change);
@@ -315,6 +342,11 @@ impl<S: Store> Engine<S> {
         self.commit_opt(change)
     }
 
+    /// `getVoipConsent`: whether the instance's user granted VoIP consent.
+    pub fn consent(&self, actor: Option<&OpenId>) -> Result<bool> {
+        Ok(self.registry.consented(identity(actor)?))
+    }
+
     pub fn bind_admin(
         &mut self,
         actor: Option<&OpenId>,
@@ -322,6 +354,7 @@ impl<S: Store> Engine<S> {
         now: Millis,
     ) -> Result<UserId> {
         let me = identity(actor)?;
+        let now = self.clock(now);
         let args = input::args("bindVoipAdminContact", args)?;
         let user_id = UserId::from_value("userId", args.get("userId"))?;
         let term = self.rng.u32();
@@ -344,6 +377,7 @@ impl<S: Store> Engine<S> {
         now: Millis,
     ) -> Result<String> {
         let me = identity(actor)?;
+        let now = self.clock(now);
         let args = input::args("getBindContactPath", args)?;
         let user_id = UserId::from_value("userId", args.get("userId"))?;
         let user_name =
@@ -409,13 +443,22 @@ impl<S: Store> Engine<S> {
         &mut self,
         actor: Option<&OpenId>,
         args: &Value,
+        now: Millis,
     ) -> Result<(UserId, Vec<OpenId>)> {
         let me = identity(actor)?;
+        let now = self.clock(now);
         let args = input::args("deleteVoipBindContact", args)?;
         let user_id = UserId::from_value("userId", args.get("userId"))?;
         let targets = ids::openid_list("openidList", args.get("openidList"))?;
-        let (change, deleted) =
-            rules::delete_contacts(self.registry.student(&user_id), &user_id, me, &targets)?;
+        let term = self.rng.u32();
+        let (change, deleted) = rules::delete_contacts(
+            self.registry.student(&user_id),
+            &user_id,
+            me,
+            &targets,
+            now,
+            term,
+        )?;
         self.commit(change)?;
         Ok((user_id, deleted))
     }
@@ -463,8 +506,14 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    pub fn inspect(&self, actor: Option<&OpenId>, path: &Value, now: Millis) -> Result<Inspection> {
+    pub fn inspect(
+        &mut self,
+        actor: Option<&OpenId>,
+        path: &Value,
+        now: Millis,
+    ) -> Result<Inspection> {
         let me = identity(actor)?;
+        let now = self.clock(now);
         let q = share_query(path)?;
         let (link, view) = self.view(&q);
         let record = link
@@ -474,6 +523,7 @@ impl<S: Store> Engine<S> {
         Ok(Inspection {
             view,
             status,
+            expires_at: link.map(|l| l.claims.expires_at),
             query: q.params,
         })
     }
@@ -485,6 +535,7 @@ impl<S: Store> Engine<S> {
         now: Millis,
     ) -> Result<BindEvent> {
         let me = identity(actor)?;
+        let now = self.clock(now);
         let q = share_query(path)?;
         let (link, view) = self.view(&q);
         let record = link
@@ -519,6 +570,7 @@ impl<S: Store> Engine<S> {
 
     /// The face-scan stand-in: a signed, single-use token for this student.
     pub fn issue_voip_token(&mut self, args: &Value, now: Millis) -> Result<String> {
+        let now = self.clock(now);
         let args = input::args("issueVoipToken", args)?;
         let user_id = UserId::from_value("userId", args.get("userId"))?;
         let claims = TokenClaims {
@@ -533,14 +585,14 @@ impl<S: Store> Engine<S> {
         ))
     }
 
-    /// Removes all the student's contacts. `true` if it had any.
-    pub fn reset_student(&mut self, args: &Value) -> Result<bool> {
+    /// Removes all the student's contacts; the checked userId, and `true` if it had any.
+    pub fn reset_student(&mut self, args: &Value) -> Result<(UserId, bool)> {
         let args = input::args("resetStudent", args)?;
         let user_id = UserId::from_value("userId", args.get("userId"))?;
         let change = rules::reset_student(self.registry.student(&user_id));
         let had = change.is_some();
         self.commit_opt(change)?;
-        Ok(had)
+        Ok((user_id, had))
     }
 
     /// The developer query (`getvoipcontactlist`): `{ user_id }`.
@@ -561,6 +613,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<CallOutcome> {
         let req = call::check_request(args, compat)?;
         slot.check_free()?;
+        let now = self.clock(now);
         let token = token::verify(&self.meta.token_keys, &req.voip_token, &req.caller_id, now);
         let used = token
             .as_ref()
@@ -594,17 +647,27 @@ impl<S: Store> Engine<S> {
 
     /// Forgets used tokens that have expired (and their stored entries). Safe to do late, or
     /// even if the removal fails: an expired token is refused as expired before reuse is
-    /// ever checked.
+    /// ever checked. Only once the clock that expired them is stored, so a clock set back
+    /// cannot revive them after a restart either.
     fn forget_expired_tokens(&mut self, now: Millis) {
+        if self
+            .store
+            .put(storage::META_KEY, &storage::encode_meta(&self.meta))
+            .is_err()
+        {
+            return;
+        }
         for id in self.registry.expired_tokens(now) {
             let _ = self.store.remove(&storage::token_key(&id));
             self.registry.forget_token(&id);
         }
     }
 
-    /// Every stored entry as one checksummed blob (backup, migration to the contact service).
-    pub fn snapshot(&self) -> Vec<u8> {
-        storage::snapshot(&self.meta, &self.registry)
+    /// Every stored entry as one checksummed blob (backup, migration to the contact service);
+    /// the secrets only if asked (without them a snapshot shows the registry but cannot be
+    /// restored).
+    pub fn snapshot(&self, include_secrets: bool) -> Vec<u8> {
+        storage::snapshot(include_secrets.then_some(&self.meta), &self.registry)
     }
 }
 

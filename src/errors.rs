@@ -78,6 +78,8 @@ error_codes! {
         "the administrator cannot delete itself";
     ContactLimit = 3005, "CONTACT_LIMIT", Backend,
         "the student already has maxContacts contacts";
+    Internal = 3006, "INTERNAL", Plugin,
+        "the core failed (a wasm trap); this instance cannot go on, reload it";
     Storage = 3007, "STORAGE", Backend,
         "persisting failed or stored data is corrupt; nothing was applied or lost";
     Unauthenticated = 3008, "UNAUTHENTICATED", Backend,
@@ -169,6 +171,7 @@ mod tests {
             (3003, "NOT_CONTACT"),
             (3004, "ADMIN_SELF_DELETE"),
             (3005, "CONTACT_LIMIT"),
+            (3006, "INTERNAL"),
             (3007, "STORAGE"),
             (3008, "UNAUTHENTICATED"),
         ];
@@ -192,7 +195,7 @@ mod tests {
             .filter(|c| c.origin() == Origin::Plugin)
             .map(|c| c.err_code())
             .collect();
-        assert_eq!(plugin, [20, 1001, 1004, 1005, 1011]);
+        assert_eq!(plugin, [20, 1001, 1004, 1005, 1011, 3006]);
     }
 
     #[test]

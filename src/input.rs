@@ -11,6 +11,63 @@ pub const MAX_STRING_UNITS: usize = 8192;
 pub const MAX_ITEMS: usize = 128;
 /// Deepest nesting a binding converts.
 pub const MAX_DEPTH: usize = 4;
+/// Most values a binding converts for one whole argument (all levels together), so limits do
+/// not multiply per level.
+pub const MAX_VALUES: usize = 512;
+/// Most string code units a binding copies for one whole argument.
+pub const MAX_TOTAL_UNITS: usize = 64 * 1024;
+
+/// What converting one argument may still spend; shared by every level of the walk.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    values: usize,
+    units: usize,
+    exceeded: bool,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            values: MAX_VALUES,
+            units: MAX_TOTAL_UNITS,
+            exceeded: false,
+        }
+    }
+}
+
+impl Budget {
+    /// Takes one value; `false` (and the budget marked exceeded) when none is left.
+    pub fn take_value(&mut self) -> bool {
+        if self.values == 0 {
+            self.exceeded = true;
+            return false;
+        }
+        self.values -= 1;
+        true
+    }
+
+    /// Takes `units` string code units; `false` (and the budget marked exceeded) when they do
+    /// not fit.
+    pub fn take_units(&mut self, units: usize) -> bool {
+        if units > self.units {
+            self.exceeded = true;
+            return false;
+        }
+        self.units -= units;
+        true
+    }
+
+    /// The error for an argument that did not fit, if it did not.
+    pub fn check(&self) -> Result<()> {
+        if self.exceeded {
+            Err(Error::invalid_argument(format!(
+                "the argument is too large (over {MAX_VALUES} values or {MAX_TOTAL_UNITS} characters of text in all)"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod input;
 pub mod keys;
 pub mod registry;
+pub mod requests;
 pub mod rng;
 pub mod rules;
 pub mod share;

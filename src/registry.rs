@@ -25,17 +25,35 @@ pub struct Contact {
     pub bound_at: Millis,
 }
 
+/// A contact the administrator deleted, and when: links issued before then cannot bind them
+/// again (SPEC §3.4 row 4b).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Removal {
+    pub open_id: OpenId,
+    pub at: Millis,
+}
+
+/// Most removals a record keeps. Past it the rules start a new administrator term instead,
+/// which invalidates every older link at once (so the bound never reopens a removal).
+pub const MAX_REMOVALS: usize = 32;
+
 /// One student's contacts, in binding order, exactly one of them the administrator.
 ///
 /// `admin_term` identifies the current administrator's term: it is drawn afresh whenever the
 /// administrator changes (first bind, transfer, rebind after a reset), and share tickets carry
 /// it, so a link issued in an earlier term stays `invalid` even if the same person becomes
-/// administrator again.
+/// administrator again. A random `u32` is enough: a collision needs the same student's two
+/// terms to draw the same value (2^-32), and even then only links of the earlier term by the
+/// same issuer would revive.
+///
+/// `removed` lists the contacts deleted during the current term (a new term clears it: no link
+/// of an older term verifies anyway).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StudentRecord {
     pub user_id: UserId,
     pub admin_term: u32,
     pub contacts: Vec<Contact>,
+    pub removed: Vec<Removal>,
 }
 
 impl StudentRecord {
@@ -49,11 +67,19 @@ impl StudentRecord {
                 role: Role::Admin,
                 bound_at: now,
             }],
+            removed: Vec::new(),
         }
     }
 
-    /// The administrator. Records built by the rules and accepted by the loader always have
-    /// exactly one; the fallback to the first contact only keeps this total.
+    /// When `who` was last deleted from this student in the current term, if they were.
+    pub fn removed_at(&self, who: &OpenId) -> Option<Millis> {
+        self.removed
+            .iter()
+            .find(|r| &r.open_id == who)
+            .map(|r| r.at)
+    }
+
+    /// The administrator (`None` only for records no rule or loader would accept).
     pub fn admin(&self) -> Option<&OpenId> {
         self.contacts
             .iter()
@@ -104,6 +130,17 @@ impl StudentRecord {
         if !unique {
             return Err(format!(
                 "student {} lists a contact twice",
+                crate::input::quote(self.user_id.as_str())
+            ));
+        }
+        let removals_ok = self.removed.len() <= MAX_REMOVALS
+            && self.removed.iter().enumerate().all(|(i, r)| {
+                !self.contains(&r.open_id)
+                    && self.removed[..i].iter().all(|e| e.open_id != r.open_id)
+            });
+        if !removals_ok {
+            return Err(format!(
+                "student {} has an inconsistent removal list",
                 crate::input::quote(self.user_id.as_str())
             ));
         }

@@ -5,7 +5,7 @@
 use crate::errors::{Error, ErrorCode, Result};
 use crate::ids::{Millis, OpenId, UserId};
 use crate::input::quote;
-use crate::registry::{Change, Role, StudentRecord};
+use crate::registry::{Change, Removal, Role, StudentRecord, MAX_REMOVALS};
 use serde::Serialize;
 
 fn not_admin(user_id: &UserId) -> Error {
@@ -105,12 +105,16 @@ pub fn list_entry(record: &StudentRecord, actor: &OpenId) -> Option<ListEntry> {
     }
 }
 
-/// `deleteVoipBindContact`: all or nothing. Returns the change and the deleted openIds.
+/// `deleteVoipBindContact`: all or nothing. Returns the change and the deleted openIds. The
+/// deleted are remembered with `now`, so a link issued before cannot bind them again; `term`
+/// is a fresh administrator term, used only if the removal list overflows.
 pub fn delete_contacts(
     record: Option<&StudentRecord>,
     user_id: &UserId,
     actor: &OpenId,
     targets: &[OpenId],
+    now: Millis,
+    term: u32,
 ) -> Result<(Change, Vec<OpenId>)> {
     let record = require_admin(record, user_id, actor)?;
     if targets.contains(actor) {
@@ -130,7 +134,28 @@ pub fn delete_contacts(
     }
     let mut next = record.clone();
     next.contacts.retain(|c| !targets.contains(&c.open_id));
+    // A removal sticks: links issued before `now` no longer bind these openIds.
+    next.removed.retain(|r| !targets.contains(&r.open_id));
+    next.removed.extend(targets.iter().map(|t| Removal {
+        open_id: t.clone(),
+        at: now,
+    }));
+    if next.removed.len() > MAX_REMOVALS {
+        // Bounded state: a new term invalidates every link issued so far, which covers every
+        // removal, so the list can start afresh.
+        next.admin_term = fresh_term(record.admin_term, term);
+        next.removed.clear();
+    }
     Ok((Change::PutStudent(next), targets.to_vec()))
+}
+
+/// `term`, or the next value if it happens to equal the current one (never reuse a term).
+fn fresh_term(current: u32, term: u32) -> u32 {
+    if term == current {
+        term.wrapping_add(1)
+    } else {
+        term
+    }
 }
 
 /// `transerAdmin`: the new administrator must already be a contact; the old one stays as an
@@ -163,12 +188,10 @@ pub fn transfer_admin(
             Role::Ordinary
         };
     }
-    // Never reuse the current term, however unlikely the draw.
-    next.admin_term = if term == record.admin_term {
-        term.wrapping_add(1)
-    } else {
-        term
-    };
+    // Never reuse the current term, however unlikely the draw. The new term outdates every
+    // link, so the removals of the old one are no longer needed.
+    next.admin_term = fresh_term(record.admin_term, term);
+    next.removed.clear();
     Ok(Some(Change::PutStudent(next)))
 }
 
@@ -295,7 +318,7 @@ mod tests {
         let r = rec("a", &["b", "c"]);
         let codes = |actor: &str, targets: &[&str], record: Option<&StudentRecord>| {
             let t: Vec<OpenId> = targets.iter().map(|x| o(x)).collect();
-            delete_contacts(record, &uid(), &o(actor), &t).map_err(|e| e.code)
+            delete_contacts(record, &uid(), &o(actor), &t, 50, 9).map_err(|e| e.code)
         };
         assert_eq!(
             codes("b", &["c"], Some(&r)).unwrap_err(),
@@ -311,11 +334,64 @@ mod tests {
             ErrorCode::NotContact
         );
         let (change, deleted) =
-            delete_contacts(Some(&r), &uid(), &o("a"), &[o("c"), o("b")]).unwrap();
+            delete_contacts(Some(&r), &uid(), &o("a"), &[o("c"), o("b")], 50, 9).unwrap();
         assert_eq!(deleted, vec![o("c"), o("b")]);
         let next = put(Some(change));
         assert_eq!(next.contacts.len(), 1);
         assert!(next.is_admin(&o("a")));
+        // The removal is remembered with its time; the term (other links) is kept.
+        assert_eq!(next.removed_at(&o("b")), Some(50));
+        assert_eq!(next.removed_at(&o("c")), Some(50));
+        assert_eq!(next.admin_term, r.admin_term);
+        assert!(next.check(100).is_ok());
+    }
+
+    #[test]
+    fn removals_are_bounded_by_a_new_term() {
+        let mut r = rec("a", &[]);
+        let mut at = 0;
+        // Fill the removal list exactly: the term stays.
+        while r.removed.len() < MAX_REMOVALS {
+            at += 1;
+            let who = o(&format!("p{at}"));
+            r.contacts.push(Contact {
+                open_id: who.clone(),
+                role: Role::Ordinary,
+                bound_at: at,
+            });
+            r = put(Some(
+                delete_contacts(Some(&r), &uid(), &o("a"), &[who], at, 77)
+                    .unwrap()
+                    .0,
+            ));
+            assert_eq!(r.admin_term, 1);
+        }
+        // One more: a new term (every older link dies) and an empty list.
+        let who = o("last");
+        r.contacts.push(Contact {
+            open_id: who.clone(),
+            role: Role::Ordinary,
+            bound_at: at,
+        });
+        let next = put(Some(
+            delete_contacts(Some(&r), &uid(), &o("a"), &[who], at + 1, 77)
+                .unwrap()
+                .0,
+        ));
+        assert_eq!(next.admin_term, 77);
+        assert!(next.removed.is_empty());
+        // Never the same term again, however the draw falls.
+        r.contacts.push(Contact {
+            open_id: o("again"),
+            role: Role::Ordinary,
+            bound_at: at,
+        });
+        let same = put(Some(
+            delete_contacts(Some(&r), &uid(), &o("a"), &[o("again")], at + 1, 1)
+                .unwrap()
+                .0,
+        ));
+        assert_eq!(same.admin_term, 2);
     }
 
     #[test]

@@ -202,6 +202,13 @@ pub fn precheck(
     if !record.is_admin(&link.claims.issuer) || record.admin_term != link.claims.admin_term {
         return Some(BindType::Invalid);
     }
+    // Row 4b: a deleted contact cannot rejoin with a link from before the removal.
+    if record
+        .removed_at(actor)
+        .is_some_and(|at| link.claims.issued_at < at)
+    {
+        return Some(BindType::Invalid);
+    }
     if record.contains(actor) {
         return Some(BindType::Binded);
     }
@@ -235,6 +242,8 @@ pub fn accept(
         role: Role::Ordinary,
         bound_at: now,
     });
+    // Back as a contact: a later deletion records its own time.
+    next.removed.retain(|r| &r.open_id != actor);
     (BindType::Success, Some(next))
 }
 

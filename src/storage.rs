@@ -8,11 +8,13 @@ use crate::codec::{b64, hex, unb64, Reader, Truncated, Writer};
 use crate::errors::{Error, Result};
 use crate::ids::{Millis, OpenId, UserId};
 use crate::keys::{Key, Keyring, SECRET_LEN};
-use crate::registry::{Change, Contact, Registry, Role, StudentRecord};
+use crate::registry::{Change, Contact, Registry, Removal, Role, StudentRecord, MAX_REMOVALS};
 use sha2::{Digest, Sha256};
 
-/// Version of the stored-value format. Bump on any incompatible change.
-pub const FORMAT_VERSION: u8 = 1;
+/// Version of the stored-value format written. Bump on any incompatible change. Version 2
+/// added the student's removal list; version 1 values (no removals) are still read.
+pub const FORMAT_VERSION: u8 = 2;
+const OLDEST_READABLE: u8 = 1;
 pub const META_KEY: &str = "meta";
 /// Hard cap on contacts a stored record may hold (the largest `maxContacts`).
 pub const HARD_MAX_CONTACTS: usize = 100;
@@ -25,10 +27,12 @@ const KIND_STUDENT: u8 = 2;
 const KIND_CONSENT: u8 = 3;
 const KIND_TOKEN: u8 = 4;
 
-/// The backend's secrets, stored under [`META_KEY`].
+/// The backend's secrets and clock, stored under [`META_KEY`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Meta {
-    pub created_at: Millis,
+    /// The highest clock reading the backend has acted on (persisted before it forgets used
+    /// tokens), so time-based decisions never go back when the host's clock does.
+    pub high_water: Millis,
     pub ticket_keys: Keyring,
     pub token_keys: Keyring,
 }
@@ -86,7 +90,7 @@ fn write_keyring(w: &mut Writer, ring: &Keyring) {
 
 pub fn encode_meta(meta: &Meta) -> String {
     seal(META_KEY, KIND_META, |w| {
-        w.u48(meta.created_at);
+        w.u48(meta.high_water);
         write_keyring(w, &meta.ticket_keys);
         write_keyring(w, &meta.token_keys);
     })
@@ -101,6 +105,10 @@ pub fn encode_student(record: &StudentRecord) -> String {
             w.str8(c.open_id.as_str())
                 .u8(c.role.number())
                 .u48(c.bound_at);
+        }
+        w.u8(record.removed.len() as u8);
+        for r in &record.removed {
+            w.str8(r.open_id.as_str()).u48(r.at);
         }
     })
 }
@@ -154,9 +162,10 @@ pub fn decode_entry(key: &str, value: &str) -> Result<Entry> {
     if raw.len() < 2 + CHECKSUM_LEN {
         return Err(corrupt(key, "truncated"));
     }
-    if raw[0] != FORMAT_VERSION {
+    let version = raw[0];
+    if !(OLDEST_READABLE..=FORMAT_VERSION).contains(&version) {
         return Err(Error::storage(format!(
-            "stored entry {} has format version {}, this build reads version {FORMAT_VERSION}; \
+            "stored entry {} has format version {}, this build reads versions {OLDEST_READABLE} to {FORMAT_VERSION}; \
              upgrade the plugin or restore a backup",
             crate::input::quote(key),
             raw[0]
@@ -170,7 +179,7 @@ pub fn decode_entry(key: &str, value: &str) -> Result<Entry> {
     let mut r = Reader::new(&body[2..]);
     let entry = match kind {
         KIND_META => decode_meta(&mut r),
-        KIND_STUDENT => decode_student(&mut r),
+        KIND_STUDENT => decode_student(&mut r, version),
         KIND_CONSENT => r.str8().map(|s| {
             s.and_then(|s| OpenId::parse("openId", s).ok())
                 .map(Entry::Consent)
@@ -203,12 +212,12 @@ pub fn decode_entry(key: &str, value: &str) -> Result<Entry> {
 }
 
 fn decode_meta(r: &mut Reader) -> std::result::Result<Option<Entry>, Truncated> {
-    let created_at = r.u48()?;
+    let high_water = r.u48()?;
     let ticket_keys = read_keyring(r)?;
     let token_keys = read_keyring(r)?;
     Ok(match (ticket_keys, token_keys) {
         (Some(ticket_keys), Some(token_keys)) => Some(Entry::Meta(Meta {
-            created_at,
+            high_water,
             ticket_keys,
             token_keys,
         })),
@@ -216,7 +225,7 @@ fn decode_meta(r: &mut Reader) -> std::result::Result<Option<Entry>, Truncated> 
     })
 }
 
-fn decode_student(r: &mut Reader) -> std::result::Result<Option<Entry>, Truncated> {
+fn decode_student(r: &mut Reader, version: u8) -> std::result::Result<Option<Entry>, Truncated> {
     let user_id = r.str16()?.and_then(|s| UserId::parse("userId", s).ok());
     let admin_term = r.u32()?;
     let n = r.u8()? as usize;
@@ -239,6 +248,21 @@ fn decode_student(r: &mut Reader) -> std::result::Result<Option<Entry>, Truncate
             _ => ok = false,
         }
     }
+    let mut removed = Vec::new();
+    if version >= 2 {
+        let n = r.u8()? as usize;
+        for _ in 0..n.min(MAX_REMOVALS + 1) {
+            let open_id = r.str8()?.and_then(|s| OpenId::parse("openId", s).ok());
+            let at = r.u48()?;
+            match open_id {
+                Some(open_id) => removed.push(Removal { open_id, at }),
+                None => ok = false,
+            }
+        }
+        if n > MAX_REMOVALS {
+            ok = false;
+        }
+    }
     let (Some(user_id), true) = (user_id, ok) else {
         return Ok(None);
     };
@@ -246,6 +270,7 @@ fn decode_student(r: &mut Reader) -> std::result::Result<Option<Entry>, Truncate
         user_id,
         admin_term,
         contacts,
+        removed,
     };
     Ok(record
         .check(HARD_MAX_CONTACTS)
@@ -316,9 +341,27 @@ pub fn load<'a>(
     Ok(out)
 }
 
-/// Every entry of a registry and its secrets, sorted by key.
-pub fn entries(meta: &Meta, registry: &Registry) -> Vec<(String, String)> {
-    let mut out = vec![(META_KEY.to_owned(), encode_meta(meta))];
+/// The clock stored with the secrets, if the store has them (read before [`load`], which needs
+/// it as a floor for `now`).
+pub fn stored_high_water<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Option<Millis>> {
+    for (key, value) in entries {
+        if key == META_KEY {
+            if let Entry::Meta(m) = decode_entry(key, value)? {
+                return Ok(Some(m.high_water));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Every entry of a registry, and its secrets if given, sorted by key.
+pub fn entries(meta: Option<&Meta>, registry: &Registry) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = meta
+        .map(|m| (META_KEY.to_owned(), encode_meta(m)))
+        .into_iter()
+        .collect();
     for s in registry.students() {
         out.push((student_key(&s.user_id), encode_student(s)));
     }
@@ -344,8 +387,8 @@ pub fn entries(meta: &Meta, registry: &Registry) -> Vec<(String, String)> {
     out
 }
 
-/// The whole registry and its secrets as one versioned, checksummed blob.
-pub fn snapshot(meta: &Meta, registry: &Registry) -> Vec<u8> {
+/// The whole registry (and its secrets, if given) as one versioned, checksummed blob.
+pub fn snapshot(meta: Option<&Meta>, registry: &Registry) -> Vec<u8> {
     let all = entries(meta, registry);
     let mut w = Writer::default();
     w.bytes(SNAPSHOT_MAGIC)
@@ -401,6 +444,20 @@ pub fn read_snapshot(data: &[u8]) -> Result<Vec<(String, String)>> {
     }
 }
 
+/// A snapshot's entries, checked to load as a whole store (secrets included), ready to be
+/// written into an empty one.
+pub fn restorable_snapshot(data: &[u8]) -> Result<Vec<(String, String)>> {
+    let entries = read_snapshot(data)?;
+    if !entries.iter().any(|(k, _)| k == META_KEY) {
+        return Err(Error::storage(
+            "this snapshot was exported without the backend's secrets, so it cannot be restored \
+             (exportSnapshot({ includeSecrets: true }) makes one that can)",
+        ));
+    }
+    load(entries.iter().map(|(k, v)| (k.as_str(), v.as_str())), 0)?;
+    Ok(entries)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,7 +465,7 @@ mod tests {
 
     fn meta() -> Meta {
         Meta {
-            created_at: 5,
+            high_water: 5,
             ticket_keys: Keyring::new(Key::new(1, [1; 32])),
             token_keys: Keyring::new(Key::new(2, [2; 32])),
         }
@@ -446,11 +503,11 @@ mod tests {
     #[test]
     fn entries_round_trip() {
         let (m, reg) = (meta(), registry());
-        let all = entries(&m, &reg);
+        let all = entries(Some(&m), &reg);
         assert_eq!(all.len(), 4);
         let loaded = load_all(&all, 0).unwrap();
         assert_eq!(loaded.meta, Some(m.clone()));
-        assert_eq!(entries(&m, &loaded.registry), all);
+        assert_eq!(entries(Some(&m), &loaded.registry), all);
         // Expired token entries are dropped and reported.
         let later = load_all(&all, 1000).unwrap();
         assert_eq!(later.stale, vec![token_key(&[9; 12])]);
@@ -459,7 +516,7 @@ mod tests {
 
     #[test]
     fn every_duplicate_key_is_refused() {
-        let all = entries(&meta(), &registry());
+        let all = entries(Some(&meta()), &registry());
         for dup in &all {
             let mut twice = all.clone();
             twice.push(dup.clone());
@@ -484,7 +541,7 @@ mod tests {
 
     #[test]
     fn corruption_is_a_storage_error() {
-        let all = entries(&meta(), &registry());
+        let all = entries(Some(&meta()), &registry());
         for (i, (k, v)) in all.iter().enumerate() {
             // Every single-character change and every truncation of every value.
             let alphabet = ['A', 'b', '-', '_', '9'];
@@ -516,13 +573,13 @@ mod tests {
 
     #[test]
     fn unknown_version_and_missing_secrets() {
-        let (k, v) = &entries(&meta(), &registry())[1];
+        let (k, v) = &entries(Some(&meta()), &registry())[1];
         let mut raw = unb64(v).unwrap();
         raw[0] = 9;
         let e = decode_entry(k, &b64(&raw)).unwrap_err();
         assert_eq!(e.code, ErrorCode::Storage);
         assert!(e.message.contains("format version 9"));
-        let without_meta: Vec<(String, String)> = entries(&meta(), &registry())
+        let without_meta: Vec<(String, String)> = entries(Some(&meta()), &registry())
             .into_iter()
             .filter(|(k, _)| k != META_KEY)
             .collect();
@@ -552,9 +609,9 @@ mod tests {
     #[test]
     fn snapshot_round_trip_and_corruption() {
         let (m, reg) = (meta(), registry());
-        let snap = snapshot(&m, &reg);
+        let snap = snapshot(Some(&m), &reg);
         let back = read_snapshot(&snap).unwrap();
-        assert_eq!(back, entries(&m, &reg));
+        assert_eq!(back, entries(Some(&m), &reg));
         for cut in 0..snap.len() {
             assert_eq!(
                 read_snapshot(&snap[..cut]).unwrap_err().code,

@@ -8,18 +8,25 @@ use crate::call::{CallSlot as CoreSlot, Version};
 use crate::engine::{BindEvent, CallOutcome, Config, Engine, Store};
 use crate::errors::{Error, Origin};
 use crate::ids::{Millis, OpenId};
-use crate::input::{self, Kind, Value, MAX_DEPTH, MAX_ITEMS, MAX_STRING_UNITS};
+use crate::input::{self, Budget, Kind, Value, MAX_DEPTH, MAX_ITEMS, MAX_STRING_UNITS};
+use crate::requests;
 use crate::rng::SEED_LEN;
 use crate::storage;
 use js_sys::{Array, Function, JsString, Reflect};
-use serde::ser::SerializeMap;
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 // ---- JS → core -------------------------------------------------------------------------------
 
-fn string_value(js: &JsValue) -> Value {
+#[wasm_bindgen]
+extern "C" {
+    /// `Array.isArray`, which throws on a revoked Proxy: caught, so the exception never
+    /// unwinds through wasm frames (that would leave the backend borrowed for good).
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
+    fn is_array(v: &JsValue) -> Result<bool, JsValue>;
+}
+
+fn string_value(js: &JsValue, budget: &mut Budget) -> Value {
     let s: &JsString = js.unchecked_ref();
     let len = s.length() as usize;
     if len > MAX_STRING_UNITS {
@@ -27,6 +34,8 @@ fn string_value(js: &JsValue) -> Value {
             kind: Kind::String,
             len,
         }
+    } else if !budget.take_units(len) {
+        Value::Other("a string over the argument's size limit")
     } else {
         // The conversion replaces a lone surrogate with U+FFFD. Only when a U+FFFD shows up is
         // the (per code unit, so slow) well-formedness check needed to tell the two apart.
@@ -39,10 +48,13 @@ fn string_value(js: &JsValue) -> Value {
     }
 }
 
-/// Reads a JS value into a [`Value`]. Property reads go through `Reflect` with exceptions
-/// caught, so a throwing getter or Proxy becomes a type error, never an unwind through wasm.
-fn to_value(js: &JsValue, depth: usize) -> Value {
-    if js.is_undefined() {
+/// Reads a JS value into a [`Value`] within one [`Budget`] for the whole argument. Every JS
+/// operation that can throw (`Array.isArray`, property reads, getters, Proxy traps) is caught
+/// and becomes a typed value, never an unwind through wasm.
+fn to_value(js: &JsValue, depth: usize, budget: &mut Budget) -> Value {
+    if !budget.take_value() {
+        Value::Other("a value over the argument's size limit")
+    } else if js.is_undefined() {
         Value::Missing
     } else if js.is_null() {
         Value::Null
@@ -51,7 +63,7 @@ fn to_value(js: &JsValue, depth: usize) -> Value {
     } else if let Some(n) = js.as_f64() {
         Value::Num(n)
     } else if js.is_string() {
-        string_value(js)
+        string_value(js, budget)
     } else if js.is_function() {
         Value::Other("function")
     } else if js.is_symbol() {
@@ -62,56 +74,101 @@ fn to_value(js: &JsValue, depth: usize) -> Value {
         Value::Other("an unsupported value")
     } else if depth >= MAX_DEPTH {
         Value::Other("an object nested too deep")
-    } else if Array::is_array(js) {
-        let len = Reflect::get(js, &JsValue::from_str("length"))
-            .ok()
-            .and_then(|l| l.as_f64())
-            .unwrap_or(0.0) as usize;
-        if len > MAX_ITEMS {
-            return Value::Overlong {
-                kind: Kind::Array,
-                len,
-            };
-        }
-        let items = (0..len)
-            .map(|i| match Reflect::get_u32(js, i as u32) {
-                Ok(v) => to_value(&v, depth + 1),
-                Err(_) => Value::Other("an array whose items cannot be read"),
-            })
-            .collect();
-        Value::Array(items)
     } else {
-        let Ok(keys) = Reflect::own_keys(js) else {
-            return Value::Other("an object whose properties cannot be read");
-        };
-        let n = keys.length() as usize;
-        if n > MAX_ITEMS {
-            return Value::Overlong {
-                kind: Kind::Object,
-                len: n,
-            };
+        match is_array(js) {
+            Err(_) => Value::Other("an object that cannot be read (a revoked Proxy?)"),
+            Ok(true) => array_value(js, depth, budget),
+            Ok(false) => object_value(js, depth, budget),
         }
-        let mut props = Vec::with_capacity(n);
-        for key in keys.iter() {
-            // Symbol keys are skipped; property names are short in practice.
-            let Some(name) = key.as_string() else {
-                continue;
-            };
-            if name.len() > 256 {
-                continue;
-            }
-            let v = match Reflect::get(js, &key) {
-                Ok(v) => to_value(&v, depth + 1),
-                Err(_) => Value::Other("a property whose getter throws"),
-            };
-            props.push((name, v));
-        }
-        Value::Object(props)
     }
 }
 
-fn arg(js: &JsValue) -> Value {
-    to_value(js, 0)
+fn array_value(js: &JsValue, depth: usize, budget: &mut Budget) -> Value {
+    let Ok(len) = Reflect::get(js, &JsValue::from_str("length")) else {
+        return Value::Other("an array whose length cannot be read");
+    };
+    let len = len.as_f64().unwrap_or(0.0) as usize;
+    if len > MAX_ITEMS {
+        return Value::Overlong {
+            kind: Kind::Array,
+            len,
+        };
+    }
+    let mut items = Vec::with_capacity(len);
+    for i in 0..len {
+        items.push(match Reflect::get_u32(js, i as u32) {
+            Ok(v) => to_value(&v, depth + 1, budget),
+            Err(_) => Value::Other("an array whose items cannot be read"),
+        });
+        if budget.check().is_err() {
+            break;
+        }
+    }
+    Value::Array(items)
+}
+
+fn object_value(js: &JsValue, depth: usize, budget: &mut Budget) -> Value {
+    let Ok(keys) = Reflect::own_keys(js) else {
+        return Value::Other("an object whose properties cannot be read");
+    };
+    let n = keys.length() as usize;
+    if n > MAX_ITEMS {
+        return Value::Overlong {
+            kind: Kind::Object,
+            len: n,
+        };
+    }
+    let mut props = Vec::with_capacity(n);
+    for key in keys.iter() {
+        // Symbol keys are skipped; property names are short in practice.
+        let Some(name) = key.as_string() else {
+            continue;
+        };
+        if name.len() > 256 || !budget.take_units(name.len()) {
+            continue;
+        }
+        let v = match Reflect::get(js, &key) {
+            Ok(v) => to_value(&v, depth + 1, budget),
+            Err(_) => Value::Other("a property whose getter throws"),
+        };
+        props.push((name, v));
+        if budget.check().is_err() {
+            break;
+        }
+    }
+    Value::Object(props)
+}
+
+/// A whole argument (a share path or query object, options), within one budget.
+fn arg(js: &JsValue) -> Result<Value, JsValue> {
+    let mut budget = Budget::default();
+    let v = to_value(js, 0, &mut budget);
+    budget.check().map_err(throw)?;
+    Ok(v)
+}
+
+/// An API's argument object, reading only the `fields` it uses (SPEC: the rest is never
+/// walked). Anything but a plain object converts as itself, so the core's check names it.
+fn fields(js: &JsValue, names: &[&str]) -> Result<Value, JsValue> {
+    let mut budget = Budget::default();
+    let plain = js.is_object() && !js.is_function() && is_array(js) == Ok(false);
+    let v = if plain {
+        let mut props = Vec::with_capacity(names.len());
+        for name in names {
+            let v = match Reflect::get(js, &JsValue::from_str(name)) {
+                Ok(v) => to_value(&v, 1, &mut budget),
+                Err(_) => Value::Other("a property whose getter throws"),
+            };
+            props.push(((*name).to_owned(), v));
+        }
+        Value::Object(props)
+    } else if js.is_object() && is_array(js).is_err() {
+        Value::Other("an object that cannot be read (a revoked Proxy?)")
+    } else {
+        to_value(js, 0, &mut budget)
+    };
+    budget.check().map_err(throw)?;
+    Ok(v)
 }
 
 fn now_ms(now: f64) -> Result<Millis, JsValue> {
@@ -119,7 +176,7 @@ fn now_ms(now: f64) -> Result<Millis, JsValue> {
 }
 
 fn actor(js: &JsValue) -> Result<Option<OpenId>, JsValue> {
-    match arg(js) {
+    match arg(js)? {
         Value::Missing | Value::Null => Ok(None),
         v => OpenId::from_value("openId", &v).map(Some).map_err(throw),
     }
@@ -137,55 +194,113 @@ fn throw(e: Error) -> JsValue {
     let err: JsValue = js_sys::Error::new(&e.message).into();
     set(&err, "errCode", &JsValue::from_f64(e.err_code() as f64));
     set(&err, "code", &JsValue::from_str(e.code.name()));
-    let origin = match e.code.origin() {
-        Origin::Plugin => "plugin",
-        Origin::Backend => "backend",
-    };
-    set(&err, "origin", &JsValue::from_str(origin));
+    set(
+        &err,
+        "origin",
+        &JsValue::from_str(origin_name(e.code.origin())),
+    );
     err
 }
 
-fn out<T: Serialize + ?Sized>(v: &T) -> Result<JsValue, JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
-        .map_err(|e| {
-            throw(Error::invalid_argument(format!(
-                "result conversion failed: {e}"
-            )))
-        })
-}
-
-/// Query parameters as a plain object (first value of a repeated name wins).
-struct Query<'a>(&'a [(String, String)]);
-
-impl Serialize for Query<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        for (i, (k, v)) in self.0.iter().enumerate() {
-            if self.0[..i].iter().all(|(seen, _)| seen != k) {
-                map.serialize_entry(k, v)?;
-            }
-        }
-        map.end()
+fn origin_name(o: Origin) -> &'static str {
+    match o {
+        Origin::Plugin => "plugin",
+        Origin::Backend => "backend",
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct BindEventOut<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    err_msg: &'static str,
-    user_id: &'a str,
-    query: Query<'a>,
+/// Results cross as one JSON text each (built here, `JSON.parse`d by the shim): one string copy
+/// per call instead of an object built property by property, and no serializer in the wasm.
+/// Every value written is valid UTF-8 (Rust strings), so escaping quotes, backslashes and
+/// control characters is all JSON needs.
+#[derive(Default)]
+struct Json(String);
+
+impl Json {
+    fn raw(&mut self, s: &str) -> &mut Self {
+        self.0.push_str(s);
+        self
+    }
+
+    fn str(&mut self, s: &str) -> &mut Self {
+        self.0.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => self.0.push_str("\\\""),
+                '\\' => self.0.push_str("\\\\"),
+                c if (c as u32) < 0x20 => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    let n = c as usize;
+                    self.0.push_str("\\u00");
+                    self.0.push(HEX[n >> 4] as char);
+                    self.0.push(HEX[n & 15] as char);
+                }
+                c => self.0.push(c),
+            }
+        }
+        self.0.push('"');
+        self
+    }
+
+    /// `"key":` after a `{` or a previous member.
+    fn key(&mut self, k: &str) -> &mut Self {
+        if !self.0.ends_with('{') {
+            self.0.push(',');
+        }
+        self.str(k).raw(":")
+    }
+
+    fn num(&mut self, n: u64) -> &mut Self {
+        // Integer formatting only (no float formatter in the binary); all < 2^53.
+        self.0.push_str(&n.to_string());
+        self
+    }
+
+    fn bool(&mut self, b: bool) -> &mut Self {
+        self.raw(if b { "true" } else { "false" })
+    }
+
+    fn strs<'a>(&mut self, items: impl IntoIterator<Item = &'a str>) -> &mut Self {
+        self.0.push('[');
+        for (i, it) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.0.push(',');
+            }
+            self.str(it);
+        }
+        self.raw("]")
+    }
+
+    /// Query parameters as an object (first value of a repeated name wins, as the page's
+    /// parser does).
+    fn query(&mut self, q: &[(String, String)]) -> &mut Self {
+        self.0.push('{');
+        for (i, (k, v)) in q.iter().enumerate() {
+            if q[..i].iter().all(|(seen, _)| seen != k) {
+                self.key(k).str(v);
+            }
+        }
+        self.raw("}")
+    }
+
+    fn done(&mut self) -> String {
+        std::mem::take(&mut self.0)
+    }
 }
 
-fn bind_event(e: &BindEvent) -> Result<JsValue, JsValue> {
-    out(&BindEventOut {
-        kind: e.kind.as_str(),
-        err_msg: e.kind.err_msg(),
-        user_id: &e.user_id,
-        query: Query(&e.query),
-    })
+fn bind_event(e: &BindEvent) -> String {
+    Json::default()
+        .raw("{")
+        .key("type")
+        .str(e.kind.as_str())
+        .key("errMsg")
+        .str(e.kind.err_msg())
+        .key("userId")
+        .str(&e.user_id)
+        .key("query")
+        .query(&e.query)
+        .raw("}")
+        .done()
 }
 
 // ---- the store: the JS storage adapter's put/remove ------------------------------------------
@@ -229,54 +344,6 @@ pub struct Backend {
     engine: Engine<JsStore>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct InspectionOut<'a> {
-    user_id: &'a str,
-    user_name: &'a str,
-    user_avatar: &'a str,
-    status: &'static str,
-    /// The bindContact errMsg of a blocking status ('' when ready), for the bind page.
-    err_msg: &'static str,
-    query: Query<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DeletedOut<'a> {
-    user_id: &'a str,
-    deleted: &'a [OpenId],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TransferOut<'a> {
-    user_id: &'a str,
-    admin_openid: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CallOut<'a> {
-    is_success: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    room_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    charge_type: Option<crate::call::ChargeType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    err_code: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct StatsOut {
-    students: u32,
-    contacts: u32,
-}
-
 #[wasm_bindgen]
 impl Backend {
     /// Opens a backend on stored entries (`keys[i]` → `values[i]`). `seed`: 32 bytes from the
@@ -291,7 +358,8 @@ impl Backend {
         remove: Function,
         now: f64,
     ) -> Result<Backend, JsValue> {
-        let config = Config::from_value(&arg(&options)).map_err(throw)?;
+        let config =
+            Config::from_value(&fields(&options, requests::BACKEND_OPTIONS)?).map_err(throw)?;
         let seed: [u8; SEED_LEN] = seed.try_into().map_err(|_| {
             throw(Error::invalid_argument(format!(
                 "the entropy seed must be {SEED_LEN} bytes, got {}",
@@ -335,6 +403,12 @@ impl Backend {
         self.engine.authorize_voip(me.as_ref()).map_err(throw)
     }
 
+    #[wasm_bindgen(js_name = getVoipConsent)]
+    pub fn get_voip_consent(&self, actor: JsValue) -> Result<bool, JsValue> {
+        let me = self::actor(&actor)?;
+        self.engine.consent(me.as_ref()).map_err(throw)
+    }
+
     #[wasm_bindgen(js_name = revokeVoip)]
     pub fn revoke_voip(&mut self, actor: JsValue) -> Result<(), JsValue> {
         let me = self::actor(&actor)?;
@@ -351,7 +425,7 @@ impl Backend {
     ) -> Result<String, JsValue> {
         let (me, now) = (self::actor(&actor)?, now_ms(now)?);
         self.engine
-            .bind_admin(me.as_ref(), &arg(&args), now)
+            .bind_admin(me.as_ref(), &fields(&args, requests::USER_ID)?, now)
             .map(|u| u.as_str().to_owned())
             .map_err(throw)
     }
@@ -365,7 +439,7 @@ impl Backend {
     ) -> Result<String, JsValue> {
         let (me, now) = (self::actor(&actor)?, now_ms(now)?);
         self.engine
-            .share_path(me.as_ref(), &arg(&args), now)
+            .share_path(me.as_ref(), &fields(&args, requests::SHARE_PATH)?, now)
             .map_err(throw)
     }
 
@@ -374,10 +448,28 @@ impl Backend {
         &self,
         actor: JsValue,
         args: JsValue,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<String, JsValue> {
         let me = self::actor(&actor)?;
-        let list = self.engine.list(me.as_ref(), &arg(&args)).map_err(throw)?;
-        out(&list)
+        let list = self
+            .engine
+            .list(me.as_ref(), &fields(&args, requests::USER_ID)?)
+            .map_err(throw)?;
+        let mut j = Json::default();
+        j.raw("[");
+        for (i, e) in list.iter().enumerate() {
+            if i > 0 {
+                j.raw(",");
+            }
+            j.raw("{")
+                .key("user_id")
+                .str(e.user_id.as_str())
+                .key("is_ad")
+                .num(e.is_ad.into())
+                .key("openid_list")
+                .strs(e.openid_list.iter().map(|o| o.as_str()))
+                .raw("}");
+        }
+        Ok(j.raw("]").done())
     }
 
     #[wasm_bindgen(js_name = deleteVoipBindContact)]
@@ -385,51 +477,69 @@ impl Backend {
         &mut self,
         actor: JsValue,
         args: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let me = self::actor(&actor)?;
+        now: f64,
+    ) -> Result<String, JsValue> {
+        let (me, now) = (self::actor(&actor)?, now_ms(now)?);
         let (user_id, deleted) = self
             .engine
-            .delete(me.as_ref(), &arg(&args))
+            .delete(me.as_ref(), &fields(&args, requests::DELETE)?, now)
             .map_err(throw)?;
-        out(&DeletedOut {
-            user_id: user_id.as_str(),
-            deleted: &deleted,
-        })
+        Ok(Json::default()
+            .raw("{")
+            .key("userId")
+            .str(user_id.as_str())
+            .key("deleted")
+            .strs(deleted.iter().map(|o| o.as_str()))
+            .raw("}")
+            .done())
     }
 
     #[wasm_bindgen(js_name = transerAdmin)]
-    pub fn transer_admin(&mut self, actor: JsValue, args: JsValue) -> Result<JsValue, JsValue> {
+    pub fn transer_admin(&mut self, actor: JsValue, args: JsValue) -> Result<String, JsValue> {
         let me = self::actor(&actor)?;
         let (user_id, admin) = self
             .engine
-            .transfer(me.as_ref(), &arg(&args))
+            .transfer(me.as_ref(), &fields(&args, requests::TRANSFER)?)
             .map_err(throw)?;
-        out(&TransferOut {
-            user_id: user_id.as_str(),
-            admin_openid: admin.as_str(),
-        })
+        Ok(Json::default()
+            .raw("{")
+            .key("userId")
+            .str(user_id.as_str())
+            .key("adminOpenid")
+            .str(admin.as_str())
+            .raw("}")
+            .done())
     }
 
     #[wasm_bindgen(js_name = inspectBindContactPath)]
     pub fn inspect_bind_contact_path(
-        &self,
+        &mut self,
         actor: JsValue,
         path: JsValue,
         now: f64,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<String, JsValue> {
         let (me, now) = (self::actor(&actor)?, now_ms(now)?);
         let i = self
             .engine
-            .inspect(me.as_ref(), &arg(&path), now)
+            .inspect(me.as_ref(), &arg(&path)?, now)
             .map_err(throw)?;
-        out(&InspectionOut {
-            user_id: &i.view.user_id,
-            user_name: &i.view.user_name,
-            user_avatar: &i.view.user_avatar,
-            status: i.status.map_or("ready", |s| s.as_str()),
-            err_msg: i.status.map_or("", |s| s.err_msg()),
-            query: Query(&i.query),
-        })
+        let mut j = Json::default();
+        j.raw("{")
+            .key("userId")
+            .str(&i.view.user_id)
+            .key("userName")
+            .str(&i.view.user_name)
+            .key("userAvatar")
+            .str(&i.view.user_avatar)
+            .key("status")
+            .str(i.status.map_or("ready", |s| s.as_str()))
+            // The bindContact errMsg of a blocking status ('' when ready), for the bind page.
+            .key("errMsg")
+            .str(i.status.map_or("", |s| s.err_msg()));
+        if let Some(t) = i.expires_at {
+            j.key("expiresAt").num(t);
+        }
+        Ok(j.key("query").query(&i.query).raw("}").done())
     }
 
     #[wasm_bindgen(js_name = acceptBindContactPath)]
@@ -438,13 +548,13 @@ impl Backend {
         actor: JsValue,
         path: JsValue,
         now: f64,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<String, JsValue> {
         let (me, now) = (self::actor(&actor)?, now_ms(now)?);
         let e = self
             .engine
-            .accept(me.as_ref(), &arg(&path), now)
+            .accept(me.as_ref(), &arg(&path)?, now)
             .map_err(throw)?;
-        bind_event(&e)
+        Ok(bind_event(&e))
     }
 
     #[wasm_bindgen(js_name = declineBindContactPath)]
@@ -452,32 +562,59 @@ impl Backend {
         &self,
         actor: JsValue,
         path: JsValue,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<String, JsValue> {
         let me = self::actor(&actor)?;
         let e = self
             .engine
-            .decline(me.as_ref(), &arg(&path))
+            .decline(me.as_ref(), &arg(&path)?)
             .map_err(throw)?;
-        bind_event(&e)
+        Ok(bind_event(&e))
     }
 
     #[wasm_bindgen(js_name = issueVoipToken)]
     pub fn issue_voip_token(&mut self, args: JsValue, now: f64) -> Result<String, JsValue> {
         let now = now_ms(now)?;
         self.engine
-            .issue_voip_token(&arg(&args), now)
+            .issue_voip_token(&fields(&args, requests::USER_ID)?, now)
             .map_err(throw)
     }
 
+    /// `'1' + userId` if the student had contacts, `'0' + userId` if not (the checked userId).
     #[wasm_bindgen(js_name = resetStudent)]
-    pub fn reset_student(&mut self, args: JsValue) -> Result<bool, JsValue> {
-        self.engine.reset_student(&arg(&args)).map_err(throw)
+    pub fn reset_student(&mut self, args: JsValue) -> Result<String, JsValue> {
+        let (user_id, had) = self
+            .engine
+            .reset_student(&fields(&args, requests::USER_ID)?)
+            .map_err(throw)?;
+        Ok(format!("{}{user_id}", u8::from(had)))
     }
 
     #[wasm_bindgen(js_name = getVoipContactList)]
-    pub fn get_voip_contact_list(&self, args: JsValue) -> Result<JsValue, JsValue> {
-        let reply = self.engine.contact_list(&arg(&args)).map_err(throw)?;
-        out(&reply)
+    pub fn get_voip_contact_list(&self, args: JsValue) -> Result<String, JsValue> {
+        let reply = self
+            .engine
+            .contact_list(&fields(&args, requests::CONTACT_LIST)?)
+            .map_err(throw)?;
+        let mut j = Json::default();
+        j.raw("{")
+            .key("errcode")
+            .num(reply.errcode.into())
+            .key("errmsg")
+            .str(reply.errmsg)
+            .key("contact_list")
+            .raw("[");
+        for (i, c) in reply.contact_list.iter().enumerate() {
+            if i > 0 {
+                j.raw(",");
+            }
+            j.raw("{")
+                .key("open_id")
+                .str(c.open_id.as_str())
+                .key("role")
+                .num(c.role.into())
+                .raw("}");
+        }
+        Ok(j.raw("]}").done())
     }
 
     /// Throws for what the API throws; otherwise `{ isSuccess, roomId, chargeType }` or
@@ -489,64 +626,118 @@ impl Backend {
         args: JsValue,
         compat_version: &str,
         now: f64,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<String, JsValue> {
         let now = now_ms(now)?;
         let compat = Version::parse("compatVersion", compat_version).map_err(throw)?;
         let outcome = self
             .engine
-            .init_by_caller(&mut slot.0, &arg(&args), compat, now)
+            .init_by_caller(
+                &mut slot.0,
+                &fields(&args, requests::INIT_BY_CALLER)?,
+                compat,
+                now,
+            )
             .map_err(throw)?;
+        let mut j = Json::default();
+        j.raw("{");
         match &outcome {
             CallOutcome::Admitted {
                 room_id,
                 charge_type,
-            } => out(&CallOut {
-                is_success: true,
-                room_id: Some(room_id),
-                charge_type: Some(*charge_type),
-                err_code: None,
-                code: None,
-                message: None,
-            }),
-            CallOutcome::Refused(e) => out(&CallOut {
-                is_success: false,
-                room_id: None,
-                charge_type: None,
-                err_code: Some(e.err_code()),
-                code: Some(e.code.name()),
-                message: Some(&e.message),
-            }),
-        }
+            } => j
+                .key("isSuccess")
+                .bool(true)
+                .key("roomId")
+                .str(room_id)
+                .key("chargeType")
+                .str(charge_type.as_str()),
+            CallOutcome::Refused(e) => j
+                .key("isSuccess")
+                .bool(false)
+                .key("errCode")
+                .num(e.err_code().into())
+                .key("code")
+                .str(e.code.name())
+                .key("message")
+                .str(&e.message),
+        };
+        Ok(j.raw("}").done())
     }
 
-    /// All entries and secrets as one checksummed blob.
+    /// All entries (and the secrets, if asked) as one checksummed blob.
     #[wasm_bindgen(js_name = exportSnapshot)]
-    pub fn export_snapshot(&self) -> Vec<u8> {
-        self.engine.snapshot()
+    pub fn export_snapshot(&self, include_secrets: bool) -> Vec<u8> {
+        self.engine.snapshot(include_secrets)
     }
 
-    pub fn stats(&self) -> Result<JsValue, JsValue> {
+    pub fn stats(&self) -> String {
         let r = self.engine.registry();
-        out(&StatsOut {
-            students: r.student_count() as u32,
-            contacts: r.contact_count() as u32,
-        })
+        Json::default()
+            .raw("{")
+            .key("students")
+            .num(r.student_count() as u64)
+            .key("contacts")
+            .num(r.contact_count() as u64)
+            .raw("}")
+            .done()
     }
 }
 
 /// A snapshot's entries as `[[key, value], …]` (to restore into an empty store).
 #[wasm_bindgen(js_name = snapshotEntries)]
-pub fn snapshot_entries(data: &[u8]) -> Result<JsValue, JsValue> {
-    let entries = storage::read_snapshot(data).map_err(throw)?;
-    // Check the entries decode before anyone writes them anywhere.
-    storage::load(entries.iter().map(|(k, v)| (k.as_str(), v.as_str())), 0).map_err(throw)?;
-    out(&entries)
+pub fn snapshot_entries(data: &[u8]) -> Result<String, JsValue> {
+    // Checked to load as a whole store before anyone writes them anywhere.
+    let entries = storage::restorable_snapshot(data).map_err(throw)?;
+    let mut j = Json::default();
+    j.raw("[");
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            j.raw(",");
+        }
+        j.strs([k.as_str(), v.as_str()]);
+    }
+    Ok(j.raw("]").done())
+}
+
+/// The `wmpf-voip` API level implemented (the default `compatVersion`).
+#[wasm_bindgen(js_name = pluginVersion)]
+pub fn plugin_version() -> String {
+    crate::PLUGIN_VERSION.to_owned()
+}
+
+/// The error table, one row per line: `errCode code origin` (for the shim's checks and tests;
+/// text, so no serializer is instantiated for it).
+#[wasm_bindgen(js_name = errorTable)]
+pub fn error_table() -> String {
+    let mut out = String::new();
+    for c in crate::ErrorCode::ALL {
+        out.push_str(&format!(
+            "{} {} {}\n",
+            c.err_code(),
+            c.name(),
+            origin_name(c.origin())
+        ));
+    }
+    out
+}
+
+/// The `createLocalBackend` options the core reads, comma-separated.
+#[wasm_bindgen(js_name = backendOptionNames)]
+pub fn backend_option_names() -> String {
+    requests::BACKEND_OPTIONS.join(",")
+}
+
+/// Ends this wasm instance with a trap, as a bug in the core would: only for the tests that
+/// check a dead instance says so (SPEC errCode 3006) and the next backend gets a fresh one.
+#[wasm_bindgen(js_name = __trapForTests)]
+pub fn trap_for_tests() {
+    core::arch::wasm32::unreachable()
 }
 
 /// Checks an instance's `openId`; returns it.
 #[wasm_bindgen(js_name = checkOpenId)]
 pub fn check_open_id(v: JsValue) -> Result<String, JsValue> {
-    OpenId::from_value("openId", &arg(&v))
+    OpenId::from_value("openId", &arg(&v)?)
         .map(|o| o.as_str().to_owned())
         .map_err(throw)
 }
@@ -554,7 +745,7 @@ pub fn check_open_id(v: JsValue) -> Result<String, JsValue> {
 /// Checks a `compatVersion`; returns it.
 #[wasm_bindgen(js_name = checkVersion)]
 pub fn check_version(v: JsValue) -> Result<String, JsValue> {
-    let v = arg(&v);
+    let v = arg(&v)?;
     let s = input::string("compatVersion", &v).map_err(throw)?;
     Version::parse("compatVersion", s)
         .map(|_| s.to_owned())
@@ -564,19 +755,14 @@ pub fn check_version(v: JsValue) -> Result<String, JsValue> {
 /// Checks backend options without opening anything (so bad options fail before storage is read).
 #[wasm_bindgen(js_name = checkBackendOptions)]
 pub fn check_backend_options(options: JsValue) -> Result<(), JsValue> {
-    Config::from_value(&arg(&options)).map(drop).map_err(throw)
+    Config::from_value(&fields(&options, requests::BACKEND_OPTIONS)?)
+        .map(drop)
+        .map_err(throw)
 }
 
 /// One device instance's call slot (busy state, hang-up).
 #[wasm_bindgen]
 pub struct CallSlot(CoreSlot);
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HangUpOut<'a> {
-    room_id: &'a str,
-    data: &'a crate::call::EndedCall,
-}
 
 #[wasm_bindgen]
 impl CallSlot {
@@ -588,17 +774,32 @@ impl CallSlot {
     /// `forceHangUpVoip(roomId?)`: `{ roomId, data }` for the `endVoip` event, or `undefined`
     /// when no call matched.
     #[wasm_bindgen(js_name = hangUp)]
-    pub fn hang_up(&mut self, room_id: JsValue, now: f64) -> Result<JsValue, JsValue> {
+    pub fn hang_up(&mut self, room_id: JsValue, now: f64) -> Result<Option<String>, JsValue> {
         let now = now_ms(now)?;
-        let room = arg(&room_id);
+        let room = arg(&room_id)?;
         let room = input::opt_string("roomId", &room).map_err(throw)?;
-        match self.0.hang_up(room, now) {
-            Some(ended) => out(&HangUpOut {
-                room_id: &ended.room_id,
-                data: &ended,
-            }),
-            None => Ok(JsValue::UNDEFINED),
-        }
+        Ok(self.0.hang_up(room, now).map(|c| {
+            Json::default()
+                .raw("{")
+                .key("roomId")
+                .str(&c.room_id)
+                .key("data")
+                .raw("{")
+                .key("keepTime")
+                .num(c.keep_time as u64)
+                .key("callerName")
+                .str(&c.caller_name)
+                .key("listenerName")
+                .str(&c.listener_name)
+                .key("roomType")
+                .str(c.room_type.as_str())
+                .key("isCaller")
+                .bool(c.is_caller)
+                .key("businessType")
+                .num(c.business_type.into())
+                .raw("}}")
+                .done()
+        }))
     }
 
     #[wasm_bindgen(getter, js_name = roomId)]

@@ -716,6 +716,8 @@ struct MStudent {
     /// The administrator's term: a new one whenever the administrator changes.
     term: u64,
     contacts: Vec<MContact>,
+    /// Contacts deleted in this term, and when (SPEC §3.4 row 4b).
+    removed: Vec<(String, Millis)>,
 }
 
 impl MStudent {
@@ -739,6 +741,7 @@ struct MLink {
     name: String,
     avatar: String,
     issuer: String,
+    issued_at: Millis,
     expires_at: Millis,
     term: u64,
 }
@@ -902,6 +905,13 @@ impl Model {
         if st.admin() != l.issuer || st.term != l.term {
             return Some(BindType::Invalid);
         }
+        if st
+            .removed
+            .iter()
+            .any(|(o, at)| o == me && l.issued_at < *at)
+        {
+            return Some(BindType::Invalid);
+        }
         if st.has(me) {
             return Some(BindType::Binded);
         }
@@ -956,6 +966,7 @@ impl Model {
                                 admin: true,
                                 at: now,
                             }],
+                            removed: Vec::new(),
                         };
                         (Out::Bound(uid.into()), Some(MChange::Put(uid.into(), st)))
                     }
@@ -987,6 +998,7 @@ impl Model {
                                 String::new()
                             },
                             issuer: me.into(),
+                            issued_at: now,
                             expires_at: now + TICKET_TTL,
                             term: st.term,
                         });
@@ -1015,6 +1027,7 @@ impl Model {
                     admin: false,
                     at: now,
                 });
+                st.removed.retain(|(o, _)| o != me);
                 (ev(BindType::Success), Some(MChange::Put(uid.into(), st)))
             }
             Op::Inspect(a, ..) => {
@@ -1091,6 +1104,9 @@ impl Model {
                 }
                 let mut next = st.clone();
                 next.contacts.retain(|c| !list.contains(&c.id.as_str()));
+                next.removed.retain(|(o, _)| !list.contains(&o.as_str()));
+                next.removed
+                    .extend(list.iter().map(|t| ((*t).to_owned(), now)));
                 let deleted = list.iter().map(|t| (*t).to_owned()).collect();
                 (
                     Out::Deleted(uid.into(), deleted),
@@ -1121,6 +1137,7 @@ impl Model {
                     c.admin = c.id == to;
                 }
                 next.term = self.new_term();
+                next.removed.clear();
                 (done, Some(MChange::Put(uid.into(), next)))
             }
             Op::Reset(u) => {
@@ -1407,12 +1424,15 @@ impl Harness {
                     ("userId", s(USER_IDS[*u])),
                     ("openidList", Value::Array(list)),
                 ]);
-                out(e.delete(as_actor(a).as_ref(), &args), |(u, deleted)| {
-                    Out::Deleted(
-                        u.as_str().into(),
-                        deleted.iter().map(|o| o.as_str().to_owned()).collect(),
-                    )
-                })
+                out(
+                    e.delete(as_actor(a).as_ref(), &args, now),
+                    |(u, deleted)| {
+                        Out::Deleted(
+                            u.as_str().into(),
+                            deleted.iter().map(|o| o.as_str().to_owned()).collect(),
+                        )
+                    },
+                )
             }
             Op::Transfer(a, u, to) => {
                 let args = Value::object([
@@ -1426,7 +1446,7 @@ impl Harness {
                     Out::Transferred(u.as_str().into(), o.as_str().into())
                 })
             }
-            Op::Reset(u) => out(e.reset_student(&uid_args(*u)), Out::Reset),
+            Op::Reset(u) => out(e.reset_student(&uid_args(*u)), |(_, had)| Out::Reset(had)),
             Op::DevQuery(u) => {
                 let args = Value::object([("user_id", s(USER_IDS[*u]))]);
                 out(e.contact_list(&args), |r| {

@@ -24,6 +24,7 @@ export type VoipErrorCode =
   | 'NOT_CONTACT' // 3003
   | 'ADMIN_SELF_DELETE' // 3004
   | 'CONTACT_LIMIT' // 3005
+  | 'INTERNAL' // 3006
   | 'STORAGE' // 3007
   | 'UNAUTHENTICATED'; // 3008
 
@@ -69,6 +70,8 @@ export interface BindContactInspection {
   userAvatar: string;
   /** The first of outcomes 1–6 that applies, or 'ready' (consent is asked afterwards). */
   status: 'ready' | 'invalid' | 'expire' | 'unbind' | 'binded' | 'overload';
+  /** When the link expires (ms since the epoch); absent when the link does not verify. */
+  expiresAt?: number;
 }
 
 /** A share path as `getBindContactPath` made it, or the query object the bind page's onLoad received. */
@@ -147,6 +150,8 @@ export interface VoipPlugin {
   /** Records that the current user granted `scope.voip` (call after your own consent prompt succeeds). */
   authorizeVoip(): Promise<VoipOk<'authorizeVoip'>>;
   revokeVoip(): Promise<VoipOk<'revokeVoip'>>;
+  /** Whether the current user granted VoIP consent (read from the backend). */
+  getVoipConsent(): Promise<VoipOk<'getVoipConsent'> & { granted: boolean }>;
 
   /** The current user becomes the student's administrator (needs consent). */
   bindVoipAdminContact(req: { userId: string }): Promise<VoipOk<'bindVoipAdminContact'> & { userId: string }>;
@@ -182,8 +187,11 @@ export interface VoipPlugin {
   /** Ends the current call (no argument, or a matching roomId): events cancelVoip then endVoip. */
   forceHangUpVoip(roomId?: string): void;
 
-  /** The backend this instance runs on (development helpers live there). */
-  getBackend(): Promise<LocalBackend>;
+  /**
+   * The backend this instance runs on, only if it was created with `dev: true` (rejects with
+   * NOT_SUPPORTED otherwise): no ordinary instance hands out its backend's helpers or secrets.
+   */
+  getDevBackend(): Promise<DevLocalBackend>;
   /** The instance's openId, or undefined for a device instance. */
   getOpenId(): Promise<string | undefined>;
   /** Frees the instance's wasm call slot and drops its listeners. */
@@ -192,7 +200,12 @@ export interface VoipPlugin {
 
 // ---- backends and storage ------------------------------------------------------------------
 
-/** A synchronous key-value store; each set/remove must be atomic for its key. */
+/**
+ * A synchronous key-value store. The contract: `get`, `set`, `remove` and `keys` return their
+ * result (an adapter that returns a promise is refused the first time, with STORAGE, and nothing
+ * is applied); each `set`/`remove` is atomic for its key; an adapter never calls back into the
+ * backend.
+ */
 export interface StorageAdapter {
   get(key: string): string | null;
   set(key: string, value: string): void;
@@ -240,7 +253,12 @@ export interface LocalBackendOptions {
   pathPrefix?: string;
   /** Prefix of this backend's keys in the storage (default 'campus-voip/'). */
   namespace?: string;
-  /** Restores an exportSnapshot() into an empty storage first. */
+  /**
+   * A development backend: adds issueVoipToken, resetStudent, exportSnapshot and restore, and
+   * lets instances hand it out (getDevBackend). Default false.
+   */
+  dev?: boolean;
+  /** With `dev: true`: restores an `exportSnapshot({ includeSecrets: true })` into an empty storage first. */
   restore?: Uint8Array;
 }
 
@@ -252,20 +270,31 @@ export interface DeveloperContactList {
 
 export interface LocalBackend {
   readonly type: 'local';
+  /** Whether it was created with `dev: true`. */
+  readonly dev: boolean;
   now(): number;
-  /** The face-scan stand-in: a signed, single-use voipToken for the student. */
-  issueVoipToken(req: { userId: string }): Promise<string>;
-  /** Removes all the student's contacts. */
-  resetStudent(req: { userId: string }): Promise<VoipOk<'resetStudent'> & { userId: string; removed: boolean }>;
   /** The developer query (the contact service's getvoipcontactlist shape). */
   getVoipContactList(req: { user_id: string }): Promise<DeveloperContactList>;
-  /** Everything, secrets included, as one versioned, checksummed blob. */
-  exportSnapshot(): Uint8Array;
   stats(): { students: number; contacts: number };
   /** Frees the backend's wasm memory. */
   close(): void;
 }
 
+/** A backend created with `dev: true`: the development helpers of SPEC §6.1. */
+export interface DevLocalBackend extends LocalBackend {
+  readonly dev: true;
+  /** The face-scan stand-in: a signed, single-use voipToken for the student. */
+  issueVoipToken(req: { userId: string }): Promise<string>;
+  /** Removes all the student's contacts. */
+  resetStudent(req: { userId: string }): Promise<VoipOk<'resetStudent'> & { userId: string; removed: boolean }>;
+  /**
+   * Every contact and consent as one versioned, checksummed blob; the backend's keys only with
+   * `includeSecrets: true` (needed to restore it with links and tokens still valid).
+   */
+  exportSnapshot(options?: { includeSecrets?: boolean }): Uint8Array;
+}
+
+export function createLocalBackend(options: LocalBackendOptions & { dev: true }): Promise<DevLocalBackend>;
 export function createLocalBackend(options?: LocalBackendOptions): Promise<LocalBackend>;
 
 export interface CreateVoipPluginOptions {
@@ -288,7 +317,7 @@ export interface VoipConfig {
   /** The current user's openId; omit on the face-pay device. */
   openId?: string;
   /** Default: `{ type: 'local' }` on the host's storage. */
-  backend?: { type: 'local'; maxContacts?: number; ticketTtlMs?: number };
+  backend?: { type: 'local'; maxContacts?: number; ticketTtlMs?: number; dev?: boolean };
   pluginAppId?: string;
   compatVersion?: string;
 }

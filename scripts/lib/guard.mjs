@@ -8,6 +8,12 @@ export const FORBIDDEN = [
   ['initSync', /initSync/],
   ['eval(', /\beval\s*\(/],
   ['new Function', /new\s+Function\b/],
+  // Never for secrets; the core's CSPRNG is seeded from wx.getRandomValues (SPEC §8).
+  ['Math.random', /Math\.random/],
+  // No crypto object on devices (wx.getRandomValues is the entropy source).
+  ['crypto.', /(?<![\w.])crypto\./],
+  // Missing on some old iOS clients.
+  ['globalThis', /\bglobalThis\b/],
 ];
 
 /** The forbidden constructs found in `text`, by name. */

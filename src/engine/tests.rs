@@ -135,6 +135,7 @@ fn the_whole_story() {
                 ("userId", s("stu-1")),
                 ("openidList", Value::Array(vec![s("mum"), s("mum")])),
             ]),
+            T0 + 6,
         )
         .unwrap();
     assert_eq!(deleted, vec![o("mum")]);
@@ -148,8 +149,8 @@ fn the_whole_story() {
     let fresh = e
         .share_path(Some(&o("dad")), &share_args("stu-1"), T0)
         .unwrap();
-    assert!(e.reset_student(&uid_args("stu-1")).unwrap());
-    assert!(!e.reset_student(&uid_args("stu-1")).unwrap());
+    assert!(e.reset_student(&uid_args("stu-1")).unwrap().1);
+    assert!(!e.reset_student(&uid_args("stu-1")).unwrap().1);
     assert_eq!(accept(&mut e, "gran", &fresh, T0 + 6), BindType::Unbind);
     assert_eq!(
         e.contact_list(&Value::object([("user_id", s("stu-1"))]))
@@ -181,7 +182,6 @@ fn expiry_overload_and_tampering() {
         e.inspect(Some(&o("p2")), &s(&path), T0).unwrap().status,
         Some(BindType::Overload)
     );
-    assert_eq!(accept(&mut e, "p2", &path, T0 + 60_000), BindType::Expire);
     // Host parameters appended: same outcome; tampered name: invalid.
     assert_eq!(
         accept(&mut e, "p2", &format!("{path}&from=chat&x=1"), T0),
@@ -204,6 +204,9 @@ fn expiry_overload_and_tampering() {
         .share_path(Some(&o("adm")), &share_args("s"), T0)
         .unwrap();
     assert_eq!(accept(&mut e, "p2", &foreign, T0), BindType::Invalid);
+    // Expired (last: the backend's clock never goes back, so the link stays expired).
+    assert_eq!(accept(&mut e, "p2", &path, T0 + 60_000), BindType::Expire);
+    assert_eq!(accept(&mut e, "p2", &path, T0), BindType::Expire);
 }
 
 #[test]
@@ -279,15 +282,15 @@ fn errors_the_engine_produces() {
     let del =
         |list: Vec<Value>| Value::object([("userId", s("s")), ("openidList", Value::Array(list))]);
     assert_eq!(
-        code(e.delete(Some(&o("b")), &del(vec![s("a")])).map(drop)),
+        code(e.delete(Some(&o("b")), &del(vec![s("a")]), T0).map(drop)),
         ErrorCode::NotAdmin
     );
     assert_eq!(
-        code(e.delete(Some(&o("a")), &del(vec![s("a")])).map(drop)),
+        code(e.delete(Some(&o("a")), &del(vec![s("a")]), T0).map(drop)),
         ErrorCode::AdminSelfDelete
     );
     assert_eq!(
-        code(e.delete(Some(&o("a")), &del(vec![s("b")])).map(drop)),
+        code(e.delete(Some(&o("a")), &del(vec![s("b")]), T0).map(drop)),
         ErrorCode::NotContact
     );
     // A share path over 1024 bytes is refused.
@@ -472,18 +475,6 @@ fn calls() {
         4
     );
     let tok = e.issue_voip_token(&uid_args("s"), T0).unwrap();
-    assert_eq!(
-        refused(
-            e.init_by_caller(
-                &mut slot,
-                &call_args("s", "dad", &tok, 0.0),
-                v,
-                T0 + token::DEFAULT_TTL_MS
-            )
-            .unwrap()
-        ),
-        4
-    );
     // Not consented → 8 (even if a contact), not a contact → 9. Refusals do not use the token.
     e.revoke_voip(Some(&o("dad"))).unwrap();
     assert_eq!(
@@ -556,6 +547,16 @@ fn calls() {
     assert_eq!(e.registry().expired_tokens(later).len(), 0);
     let stored = e.store().map.keys().filter(|k| k.starts_with("t.")).count();
     assert_eq!(stored, 70);
+    // Expired → 4 (last: the backend's clock never goes back).
+    let late = e.issue_voip_token(&uid_args("s"), later).unwrap();
+    let at = later + token::DEFAULT_TTL_MS;
+    assert_eq!(
+        refused(
+            e.init_by_caller(&mut slot, &call_args("s", "dad", &late, 0.0), v, at)
+                .unwrap()
+        ),
+        4
+    );
 }
 
 #[test]
@@ -592,4 +593,127 @@ fn config_options() {
             .path_prefix,
         "/x/"
     );
+}
+
+fn delete_args(u: &str, who: &[&str]) -> Value {
+    Value::object([
+        ("userId", s(u)),
+        (
+            "openidList",
+            Value::Array(who.iter().map(|w| s(w)).collect()),
+        ),
+    ])
+}
+
+#[test]
+fn a_removal_sticks_for_older_links_only() {
+    let mut e = engine();
+    with_admin(&mut e, "stu", "dad");
+    for p in ["mum", "gran", "uncle"] {
+        e.authorize_voip(Some(&o(p))).unwrap();
+    }
+    let before = e
+        .share_path(Some(&o("dad")), &share_args("stu"), T0)
+        .unwrap();
+    assert_eq!(accept(&mut e, "mum", &before, T0 + 1), BindType::Success);
+    e.delete(Some(&o("dad")), &delete_args("stu", &["mum"]), T0 + 2)
+        .unwrap();
+    // Row 4b: mum cannot rejoin with the link from before her removal, inspect or accept.
+    let seen = e.inspect(Some(&o("mum")), &s(&before), T0 + 3).unwrap();
+    assert_eq!(seen.status, Some(BindType::Invalid));
+    assert_eq!(accept(&mut e, "mum", &before, T0 + 3), BindType::Invalid);
+    // The same link still works for everybody else.
+    assert_eq!(accept(&mut e, "gran", &before, T0 + 4), BindType::Success);
+    // A link issued after the removal lets her back; a second removal counts from then.
+    let after = e
+        .share_path(Some(&o("dad")), &share_args("stu"), T0 + 5)
+        .unwrap();
+    assert_eq!(accept(&mut e, "mum", &after, T0 + 6), BindType::Success);
+    assert!(e
+        .registry()
+        .student(&UserId::parse("u", "stu").unwrap())
+        .unwrap()
+        .removed
+        .is_empty());
+    e.delete(Some(&o("dad")), &delete_args("stu", &["mum"]), T0 + 7)
+        .unwrap();
+    assert_eq!(accept(&mut e, "mum", &after, T0 + 8), BindType::Invalid);
+    // It survives a restart (stored with the record).
+    let entries = e.store().map.clone();
+    let mut reopened = Engine::open(
+        Config::default(),
+        [8; 32],
+        Faulty::default(),
+        entries.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        T0 + 9,
+    )
+    .unwrap();
+    assert_eq!(
+        accept(&mut reopened, "mum", &after, T0 + 9),
+        BindType::Invalid
+    );
+    assert_eq!(
+        accept(&mut reopened, "uncle", &after, T0 + 9),
+        BindType::Success
+    );
+}
+
+#[test]
+fn the_clock_never_goes_back() {
+    let mut e = engine();
+    with_admin(&mut e, "s", "dad");
+    let v = Version(2, 4, 0);
+    let mut slot = CallSlot::default();
+    // A token used at T0, then enough calls an hour later that the used ones are pruned.
+    let tok = e.issue_voip_token(&uid_args("s"), T0).unwrap();
+    assert!(matches!(
+        e.init_by_caller(&mut slot, &call_args("s", "dad", &tok, 0.0), v, T0)
+            .unwrap(),
+        CallOutcome::Admitted { .. }
+    ));
+    slot.hang_up(None, T0);
+    let later = T0 + 3_600_000;
+    for _ in 0..70 {
+        let t = e.issue_voip_token(&uid_args("s"), later).unwrap();
+        e.init_by_caller(&mut slot, &call_args("s", "dad", &t, 0.0), v, later)
+            .unwrap();
+        slot.hang_up(None, later);
+    }
+    assert_eq!(
+        e.registry().used_tokens().count(),
+        70,
+        "the first was forgotten"
+    );
+    // The clock steps back to T0: the forgotten token is still refused (as expired: the
+    // backend's time is the highest it acted at), in this backend and after a restart.
+    let again = e
+        .init_by_caller(&mut slot, &call_args("s", "dad", &tok, 0.0), v, T0)
+        .unwrap();
+    assert!(
+        matches!(&again, CallOutcome::Refused(err) if err.err_code() == 4),
+        "{again:?}"
+    );
+    let entries = e.store().map.clone();
+    let mut reopened = Engine::open(
+        Config::default(),
+        [8; 32],
+        Faulty::default(),
+        entries.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        T0,
+    )
+    .unwrap();
+    let mut slot2 = CallSlot::default();
+    let after_restart = reopened
+        .init_by_caller(&mut slot2, &call_args("s", "dad", &tok, 0.0), v, T0)
+        .unwrap();
+    assert!(
+        matches!(&after_restart, CallOutcome::Refused(err) if err.err_code() == 4),
+        "{after_restart:?}"
+    );
+    // Links minted on a clock that stepped back carry the backend's time, not the host's.
+    let path = reopened
+        .share_path(Some(&o("dad")), &share_args("s"), T0)
+        .unwrap();
+    let seen = reopened.inspect(Some(&o("mum")), &s(&path), T0).unwrap();
+    assert!(seen.expires_at.unwrap() >= later + Config::default().ticket_ttl_ms);
 }

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  MINUTE,
   T0,
   VoipCgiError,
   VoipError,
@@ -61,7 +62,8 @@ describe('package exports', () => {
       'getPluginOnloadOptions',
       'initByCaller',
       'forceHangUpVoip',
-      'getBackend',
+      'getVoipConsent',
+      'getDevBackend',
       'getOpenId',
       'dispose',
     ]) {
@@ -69,7 +71,8 @@ describe('package exports', () => {
     }
     assert.equal(await w.mum.getOpenId(), 'mum');
     assert.equal(await w.device.getOpenId(), undefined);
-    assert.equal(await w.mum.getBackend(), w.backend);
+    assert.equal(await w.mum.getDevBackend(), w.backend);
+    assert.equal(w.mum.getBackend, undefined, 'no instance hands out its backend');
     assert.equal(w.backend.type, 'local');
     assert.equal(w.backend.now(), T0);
   });
@@ -131,7 +134,8 @@ describe('consent and contact APIs (§3.2, §3.3)', () => {
     assert.ok(Buffer.byteLength(path) <= 1024);
     // Every value survives decodeURIComponent exactly.
     const inspected = await w.dad.inspectBindContactPath(path);
-    assert.deepEqual(inspected, { userId: 's1', userName, userAvatar, status: 'ready' });
+    // expiresAt is the core's: issue time (the world's clock) plus the ticket lifetime.
+    assert.deepEqual(inspected, { userId: 's1', userName, userAvatar, status: 'ready', expiresAt: w.clock.now() + 10 * MINUTE });
     // userAvatar is optional; two paths differ (random nonce).
     const p2 = await w.mum.getBindContactPath({ userId: 's1', userName: 'n' });
     const p3 = await w.mum.getBindContactPath({ userId: 's1', userName: 'n' });
@@ -605,7 +609,7 @@ describe('initByCaller (§3.6)', () => {
 
 describe('the default instance', () => {
   test('configure() then use; configure after first use is rejected', async () => {
-    cv.configure({ openId: 'defaultMum', backend: { type: 'local', maxContacts: 2 } });
+    cv.configure({ openId: 'defaultMum', backend: { type: 'local', maxContacts: 2, dev: true } });
     const wmpfVoip = cv.default;
     assert.deepEqual(await wmpfVoip.authorizeVoip(), { errCode: 0, errMsg: 'authorizeVoip:ok' });
     assert.equal(await wmpfVoip.getOpenId(), 'defaultMum');
@@ -613,7 +617,7 @@ describe('the default instance', () => {
     assert.deepEqual(await wmpfVoip.getVoipBindContactList(), [
       { user_id: 'kid', is_ad: 1, openid_list: ['defaultMum'] },
     ]);
-    const backend = await wmpfVoip.getBackend();
+    const backend = await wmpfVoip.getDevBackend();
     assert.equal(backend.type, 'local');
     assert.throws(() => cv.configure({ openId: 'other' }), (e) => e instanceof VoipError && e.errCode === 1004);
   });

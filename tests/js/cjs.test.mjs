@@ -43,7 +43,7 @@ describe('CommonJS build', () => {
 
   test('a full story through require(): bind, share, accept, call, hang up, errors', async () => {
     let t = 1_700_000_000_000;
-    const backend = await cjs.createLocalBackend({ storage: cjs.memoryStorage(), now: () => t, maxContacts: 3 });
+    const backend = await cjs.createLocalBackend({ storage: cjs.memoryStorage(), now: () => t, maxContacts: 3, dev: true });
     const mum = await cjs.createVoipPlugin({ backend, openId: 'mum' });
     const dad = await cjs.createVoipPlugin({ backend, openId: 'dad' });
     const device = await cjs.createVoipPlugin({ backend });

@@ -68,7 +68,7 @@ describe('loading corrupt data', () => {
     'truncated to 3 characters': (k, v) => v.slice(0, 3),
     'empty string': () => '',
     'not base64url': (k, v) => v.slice(0, 4) + '!*' + v.slice(6),
-    'unknown version 2 (valid checksum)': (k, v) => withVersion(k.slice(NS.length), v, 2),
+    'unknown version 3 (valid checksum)': (k, v) => withVersion(k.slice(NS.length), v, 3),
     'unknown version 0 (valid checksum)': (k, v) => withVersion(k.slice(NS.length), v, 0),
     'unknown version 255 (valid checksum)': (k, v) => withVersion(k.slice(NS.length), v, 255),
     'trailing data': (k, v) => v + 'AAAA',
@@ -93,12 +93,12 @@ describe('loading corrupt data', () => {
     });
   }
 
-  test('the version check is really a version check (the re-sealed value with version 1 loads)', async () => {
+  test('the version check is really a version check (the re-sealed value with version 2 loads)', async () => {
     const { storage, clock, byKind, view } = await populated();
     for (const key of Object.values(byKind)) {
       const v = storage.get(key);
-      assert.equal(b64urlDecode(v)[0], 1, 'format version 1');
-      assert.equal(withVersion(key.slice(NS.length), v, 1), v, 'the test re-seals exactly like the core');
+      assert.equal(b64urlDecode(v)[0], 2, 'format version 2');
+      assert.equal(withVersion(key.slice(NS.length), v, 2), v, 'the test re-seals exactly like the core');
     }
     const b = await cv.createLocalBackend({ storage, now: clock.now });
     assert.deepEqual(await registryView(b, ['s1', 's2']), view);

@@ -17,6 +17,9 @@ test('each forbidden construct is caught', () => {
     initSync: 'initSync({ module })',
     'eval(': 'const x = eval("1+1")',
     'new Function': 'const f = new  Function("return this")',
+    'Math.random': 'const nonce = Math.random().toString(36)',
+    'crypto.': 'crypto.getRandomValues(out)',
+    globalThis: 'const g = globalThis;',
   };
   for (const [name, code] of Object.entries(samples)) assert.deepEqual(forbiddenIn(code), [name], name);
 });
@@ -26,6 +29,7 @@ test('what the plugin legitimately contains passes', () => {
     "WXWebAssembly.instantiate('/wasm/campus_voip_bg.wasm.br', imports)",
     'const prefetch = 1; refetchAll(); evaluate(x); newFunction(); typeof Function',
     "'use strict'; module.exports = { initialize: 1 }",
+    'wx.getRandomValues({ length: 32 }); const webcrypto = 1; node.crypto_ = 2; myGlobalThisFlag = 0',
   ];
   for (const code of ok) assert.deepEqual(forbiddenIn(code), [], code);
 });

@@ -51,6 +51,8 @@ export async function makeWorld(opts = {}) {
     now: clock.now,
     maxContacts: opts.maxContacts ?? 4,
     ticketTtlMs: opts.ticketTtlMs ?? 10 * MINUTE,
+    // The development helpers (issueVoipToken, resetStudent, exportSnapshot, restore).
+    dev: opts.dev ?? true,
   };
   for (const k of ['voipTokenTtlMs', 'pluginAppId', 'pathPrefix', 'namespace']) {
     if (opts[k] !== undefined) backendOptions[k] = opts[k];
@@ -116,7 +118,7 @@ export function assertVoipError(err, { errCode, code, api, cls }) {
   return err;
 }
 
-const pluginCodes = new Set([20, 1001, 1004, 1005, 1011]);
+const pluginCodes = new Set([20, 1001, 1004, 1005, 1011, 3006]);
 
 export const CODE_NAMES = {
   4: 'BAD_VOIP_TOKEN',
@@ -131,6 +133,7 @@ export const CODE_NAMES = {
   3002: 'ADMIN_EXISTS',
   3003: 'NOT_CONTACT',
   3004: 'ADMIN_SELF_DELETE',
+  3006: 'INTERNAL',
   3007: 'STORAGE',
   3008: 'UNAUTHENTICATED',
 };

@@ -70,7 +70,7 @@ describe('each outcome', () => {
     assert.equal((await w.dad.inspectBindContactPath(path)).status, 'ready');
     w.clock.advance(1);
     const i = await w.dad.inspectBindContactPath(path);
-    assert.deepEqual(i, { userId: 's1', userName: '小明', userAvatar: 'https://img.example/a.png', status: 'expire' });
+    assert.deepEqual(i, { userId: 's1', userName: '小明', userAvatar: 'https://img.example/a.png', status: 'expire', expiresAt: w.clock.now() });
     await expectOutcome(w, 'dad', path, 'expire');
     assert.equal(w.backend.stats().contacts, 1);
   });
@@ -299,7 +299,9 @@ describe('host parameters and the query-object form', () => {
     assert.equal(q.userName, '小明 & co');
     await w.dad.authorizeVoip();
     const i = await w.dad.inspectBindContactPath(q);
-    assert.deepEqual(i, { userId: 's1', userName: '小明 & co', userAvatar: 'https://img.example/a.png', status: 'ready' });
+    const { expiresAt, ...rest } = i;
+    assert.deepEqual(rest, { userId: 's1', userName: '小明 & co', userAvatar: 'https://img.example/a.png', status: 'ready' });
+    assert.equal(expiresAt, (await w.dad.inspectBindContactPath(path)).expiresAt, 'the same link either way');
     await expectOutcome(w, 'dad', { ...q, from: 'share' }, 'success', { inspect: 'ready' });
     assert.deepEqual(w.dad.getPluginOnloadOptions(), { ...q, from: 'share' });
     await expectOutcome(w, 'dad', q, 'binded');

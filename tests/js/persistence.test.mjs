@@ -71,12 +71,12 @@ async function persistenceStory(storage1, openStorage2) {
   assert.equal((await w1.device.initByCaller(callRequest('s1', 'dad', used))).isSuccess, true);
   w1.device.forceHangUpVoip();
   const view1 = await registryView(w1.backend, ['s1', 's2', 's3']);
-  const snap1 = w1.backend.exportSnapshot();
+  const snap1 = w1.backend.exportSnapshot({ includeSecrets: true });
   w1.backend.close();
 
   const w2 = await makeWorld({ storage: openStorage2(), clock, maxContacts: 4 });
   assert.deepEqual(await registryView(w2.backend, ['s1', 's2', 's3']), view1);
-  assert.deepEqual(w2.backend.exportSnapshot(), snap1, 'the same secrets and records');
+  assert.deepEqual(w2.backend.exportSnapshot({ includeSecrets: true }), snap1, 'the same secrets and records');
   assert.deepEqual(await w2.mum.getVoipBindContactList(), [{ user_id: 's1', is_ad: 1, openid_list: ['mum', 'dad'] }]);
   // The share path issued by backend 1 verifies on backend 2 (same ticket secret); gran's
   // consent was persisted too.
@@ -253,13 +253,13 @@ describe('exportSnapshot / restore', () => {
     const tok = await w1.backend.issueVoipToken({ userId: 's1' });
     const usedTok = await w1.backend.issueVoipToken({ userId: 's1' });
     assert.equal((await w1.device.initByCaller(callRequest('s1', 'mum', usedTok))).isSuccess, true);
-    const snap = w1.backend.exportSnapshot();
+    const snap = w1.backend.exportSnapshot({ includeSecrets: true });
     assert.ok(snap instanceof Uint8Array);
 
     const s2 = cv.memoryStorage();
-    const restored = await cv.createLocalBackend({ storage: s2, restore: snap, now: clock.now });
+    const restored = await cv.createLocalBackend({ storage: s2, dev: true, restore: snap, now: clock.now });
     assert.deepEqual(dump(s2), dump(s1), 'the restored storage holds exactly the same entries');
-    assert.deepEqual(restored.exportSnapshot(), snap);
+    assert.deepEqual(restored.exportSnapshot({ includeSecrets: true }), snap);
     assert.deepEqual(await registryView(restored, ['s1']), await registryView(w1.backend, ['s1']));
     const gran = await cv.createVoipPlugin({ backend: restored, openId: 'gran' });
     assert.equal((await gran.acceptBindContactPath(p)).type, 'success');
@@ -270,7 +270,7 @@ describe('exportSnapshot / restore', () => {
     // The original is unaffected by what happened on the copy.
     assert.equal(w1.backend.stats().contacts, 2);
     // Restoring into another (empty) namespace of a non-empty storage is fine.
-    const r2 = await cv.createLocalBackend({ storage: s1, namespace: 'copy/', restore: snap });
+    const r2 = await cv.createLocalBackend({ storage: s1, namespace: 'copy/', dev: true, restore: snap });
     assert.equal(r2.stats().contacts, 2);
   });
 
@@ -281,7 +281,7 @@ describe('exportSnapshot / restore', () => {
     const other = await makeWorld();
     await bindFamily(other, 's9', 'dad');
     const before = dump(s);
-    await rejectsVoip(cv.createLocalBackend({ storage: s, restore: other.backend.exportSnapshot() }), {
+    await rejectsVoip(cv.createLocalBackend({ storage: s, dev: true, restore: other.backend.exportSnapshot({ includeSecrets: true }) }), {
       api: 'createLocalBackend',
       errCode: 1004,
     });
@@ -291,7 +291,7 @@ describe('exportSnapshot / restore', () => {
   test('a corrupt, truncated or unknown-version snapshot is STORAGE and writes nothing', async () => {
     const w = await makeWorld();
     await bindFamily(w, 's1', 'mum', ['dad']);
-    const snap = w.backend.exportSnapshot();
+    const snap = w.backend.exportSnapshot({ includeSecrets: true });
     const variants = {
       flipped: (() => {
         const c = snap.slice();
@@ -310,7 +310,7 @@ describe('exportSnapshot / restore', () => {
     };
     for (const [name, bytes] of Object.entries(variants)) {
       const s = cv.memoryStorage();
-      await rejectsVoip(cv.createLocalBackend({ storage: s, restore: bytes }), {
+      await rejectsVoip(cv.createLocalBackend({ storage: s, dev: true, restore: bytes }), {
         api: 'createLocalBackend',
         errCode: 3007,
         code: 'STORAGE',

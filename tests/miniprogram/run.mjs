@@ -340,7 +340,10 @@ try {
   const page = instantiateComponent({ data: pageDef.data }, {});
   pageDef.onLoad.call(page, parseQuery(shared));
   eq('page onLoad keeps the decoded query for the component', [page.data.query.userName, page.data.query.from], [STUDENT_NAME, 'share']);
-  eq('inspectBindContactPath (path string): ready, names intact', await mum.inspectBindContactPath(shared), {
+  const inspected = await mum.inspectBindContactPath(shared);
+  check('inspectBindContactPath: expiresAt is a time in the future', typeof inspected.expiresAt === 'number' && inspected.expiresAt > Date.now(), String(inspected.expiresAt));
+  delete inspected.expiresAt;
+  eq('inspectBindContactPath (path string): ready, names intact', inspected, {
     userId: STUDENT,
     userName: STUDENT_NAME,
     userAvatar: AVATAR,
@@ -407,12 +410,13 @@ try {
 
   // -- dad again: list, transfer, delete; named exports on the same backend --------------------
   section('3d. dad relaunches: list, transerAdmin, deleteVoipBindContact (+ createVoipPlugin on the same backend)');
-  const a2 = openSession('dad-again', { openId: DAD });
+  // dev: true so this session can open more instances on the default instance's backend.
+  const a2 = openSession('dad-again', { openId: DAD, backend: { type: 'local', dev: true } });
   const dad2 = a2.voip;
   eq('getVoipBindContactList: admin first, then binding order', await dad2.getVoipBindContactList({ userId: STUDENT }), [
     { user_id: STUDENT, is_ad: 1, openid_list: [DAD, MUM, GRAN] },
   ]);
-  const backend = await dad2.getBackend();
+  const backend = await dad2.getDevBackend();
   const mumHere = await a2.plugin.createVoipPlugin({ backend, openId: MUM });
   const cousin = await a2.plugin.createVoipPlugin({ backend, openId: COUSIN });
   eq('createVoipPlugin instance on the same backend sees the same registry', await mumHere.getVoipBindContactList({ userId: STUDENT }), [
@@ -439,15 +443,16 @@ try {
 
   // -- the face-pay device ---------------------------------------------------------------------
   section('3e. the face-pay device (default export, no openId) calls');
-  const d = openSession('device', { backend: { type: 'local' } });
+  // The sample device opts in to the development helpers (issueVoipToken stands in for a face scan).
+  const d = openSession('device', { backend: { type: 'local', dev: true } });
   const device = d.voip;
   eq('the device instance has no openId', await device.getOpenId(), undefined);
   await rejects('contact APIs on the device → 3008 UNAUTHENTICATED', device.getVoipBindContactList({ userId: STUDENT }), { errCode: 3008, code: 'UNAUTHENTICATED' });
   device.setVoipEndPagePath({ key: 'Call', url: '/pages/index/index', routeType: 'reLaunch' });
   const callEvents = listen(device);
-  const devBackend = await device.getBackend();
+  const devBackend = await device.getDevBackend();
   const token = await devBackend.issueVoipToken({ userId: STUDENT });
-  check('issueVoipToken (via getBackend()) resolves a token string', typeof token === 'string' && token.length > 0);
+  check('issueVoipToken (via getDevBackend()) resolves a token string', typeof token === 'string' && token.length > 0);
   const call = {
     roomType: 'video',
     caller: { id: STUDENT, name: STUDENT_NAME },
@@ -510,6 +515,44 @@ try {
   eq('its data lives in the memoryStorage; the device storage is untouched', [mem.keys().length > 0, JSON.stringify([...deviceStorage.entries()]) === deviceBefore], [true, true]);
   eq('the shared backend did not see it', await dad2.getVoipBindContactList({ userId: other }), []);
   fresh.close();
+
+  // -- the seam (issue 7) -------------------------------------------------------------------------
+  section('3g. the seam: hostile arguments, secrets, the open after entropy');
+  const s1 = openSession('seam', { openId: MUM });
+  const seam = s1.voip;
+  check('the default instance hands out no backend', typeof seam.getBackend === 'undefined');
+  await rejects('getDevBackend without dev: true → 1011', seam.getDevBackend(), { errCode: 1011, code: 'NOT_SUPPORTED' });
+  const revokedHere = s1.sb.eval('(() => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy; })()');
+  let all1004 = true;
+  for (let i = 0; i < 10000; i++) {
+    const arg = i % 3 === 0 ? revokedHere : i % 3 === 1 ? { userId: revokedHere } : { userId: 's', openidList: [revokedHere] };
+    const api = i % 3 === 2 ? 'deleteVoipBindContact' : 'getVoipBindContactList';
+    const e = await seam[api](arg).then(() => null, (err) => err);
+    if (!e || e.errCode !== 1004) {
+      all1004 = false;
+      break;
+    }
+  }
+  check('10 000 revoked Proxies in a row: each a 1004', all1004);
+  eq('…and the instance still answers', (await seam.getVoipBindContactList({ userId: STUDENT })).length, 1);
+  // Open after entropy: A's entropy answers late; meanwhile B opens, binds, shares and closes on
+  // the same storage. A must open on what B wrote (its secrets too, so B's link verifies).
+  const own = createDeviceStorage();
+  const race = createSandbox({ pluginRoot: PLUGIN_ROOT, storage: own, hostExport: { voipConfig: {} }, label: 'race' });
+  sandboxes.push(race);
+  const rp = race.require('index.js');
+  race.wx.__randomDelays = [60, 0];
+  const pendingA = rp.createLocalBackend();
+  const bBackend = await rp.createLocalBackend();
+  const bAdmin = await rp.createVoipPlugin({ backend: bBackend, openId: DAD });
+  await bAdmin.authorizeVoip();
+  await bAdmin.bindVoipAdminContact({ userId: STUDENT });
+  const bLink = await bAdmin.getBindContactPath({ userId: STUDENT, userName: STUDENT_NAME });
+  bBackend.close();
+  const aBackend = await pendingA;
+  const aMum = await rp.createVoipPlugin({ backend: aBackend, openId: MUM });
+  eq("A, opened after B closed, sees B's student and verifies B's link", [(await rp.createVoipPlugin({ backend: aBackend, openId: DAD }).then((x) => x.getVoipBindContactList())).length, (await aMum.inspectBindContactPath(bLink)).status], [1, 'ready']);
+  aBackend.close();
 
   // -- whole-run properties -------------------------------------------------------------------
   section('4b. across every session');

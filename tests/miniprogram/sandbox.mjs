@@ -93,6 +93,8 @@ export function createWx({ storage, limitBytesPerKey = 1024 * 1024 }) {
     getRandomValues(opts) {
       const { length, success, fail, complete } = opts || {};
       log.randomCalls.push(length);
+      // `wx.__randomDelays` (ms, one per call in order) lets a test make one answer slow.
+      const delay = wx.__randomDelays && wx.__randomDelays.length ? wx.__randomDelays.shift() : 0;
       setTimeout(() => {
         if (!Number.isInteger(length) || length <= 0 || length > 1048576) {
           const err = { errMsg: 'getRandomValues:fail invalid length' };
@@ -104,7 +106,7 @@ export function createWx({ storage, limitBytesPerKey = 1024 * 1024 }) {
         const res = { randomValues: crypto.getRandomValues(new Uint8Array(length)).buffer, errMsg: 'getRandomValues:ok' };
         if (success) success(res);
         if (complete) complete(res);
-      }, 0);
+      }, delay);
     },
     getAccountInfoSync() {
       return {

@@ -128,12 +128,15 @@ function defineBindContactSuite({ compiler, label }) {
       expect(typeof WebAssembly).toBe('undefined'); // only WXWebAssembly, as on a phone
 
       // The administrator, on the plugin's own storage (the same wx storage), with its own clock.
-      let adminNow = Date.now();
+      let adminNow = Date.now() - 96 * HOUR; // opens, consents and mints the expired link in the past
       const backend = await plugin.createLocalBackend({ storage: plugin.wxStorage(wx), now: () => adminNow });
       const admin = await plugin.createVoipPlugin({ backend, openId: ADMIN });
       await admin.authorizeVoip();
-      for (const [key, student] of Object.entries(STUDENTS)) {
-        adminNow = key === 'expire' ? Date.now() - 96 * HOUR : Date.now(); // default lifetime 72 h
+      // The expired link first: the backend's clock never goes back, so the link minted 96 h
+      // ago (default lifetime 72 h) must come before the others.
+      const order = Object.entries(STUDENTS).sort(([a], [b]) => (a === 'expire' ? -1 : b === 'expire' ? 1 : 0));
+      for (const [key, student] of order) {
+        adminNow = key === 'expire' ? Date.now() - 96 * HOUR : Date.now();
         await admin.bindVoipAdminContact({ userId: student.userId });
         paths[key] = await admin.getBindContactPath(student);
       }

@@ -28,6 +28,7 @@ import type {
   InitByCallerRefusal,
   InitByCallerRequest,
   InitByCallerSuccess,
+  DevLocalBackend,
   LocalBackend,
   LocalBackendOptions,
   NavigateRequest,
@@ -102,9 +103,14 @@ async function backends(): Promise<void> {
     pluginAppId: 'wx0000000000000000',
     pathPrefix: '__plugin__/wx0000000000000000/',
     namespace: 'campus-voip/',
-    restore: new Uint8Array(0),
   };
-  const backend = await createLocalBackend(options);
+  const plain: LocalBackend = await createLocalBackend(options);
+  // @ts-expect-error the development helpers exist only on a dev: true backend
+  plain.issueVoipToken({ userId: 'student-001' });
+  const isDev: boolean = plain.dev;
+  const backend: DevLocalBackend = await createLocalBackend({ ...options, dev: true, restore: new Uint8Array(0) });
+  const devFlag: true = backend.dev;
+  use(isDev, devFlag);
   const defaults: LocalBackend = await createLocalBackend();
   const onlyStorage: LocalBackend = await createLocalBackend({ storage: memoryStorage() });
 
@@ -120,8 +126,10 @@ async function backends(): Promise<void> {
     use(role, openId);
   }
   const errcode: 0 | 1 = dev.errcode;
-  const snapshot: Uint8Array = backend.exportSnapshot();
-  const restored = await createLocalBackend({ storage: memoryStorage(), restore: snapshot });
+  const snapshot: Uint8Array = backend.exportSnapshot({ includeSecrets: true });
+  const registryOnly: Uint8Array = backend.exportSnapshot();
+  use(registryOnly);
+  const restored: DevLocalBackend = await createLocalBackend({ storage: memoryStorage(), dev: true, restore: snapshot });
   const stats: { students: number; contacts: number } = backend.stats();
   backend.close();
   use(defaults, onlyStorage, type, now, token, resetOk, errcode, restored, stats);
@@ -176,7 +184,9 @@ async function instances(): Promise<void> {
   const openId: string | undefined = await parent.getOpenId();
   // @ts-expect-error a device instance has no openId: getOpenId may resolve undefined
   const mustBeString: string = await device.getOpenId();
-  const sameBackend: LocalBackend = await parent.getBackend();
+  const sameBackend: DevLocalBackend = await parent.getDevBackend();
+  const consent: { errCode: 0; errMsg: 'getVoipConsent:ok'; granted: boolean } = await parent.getVoipConsent();
+  use(consent);
   parent.dispose();
   use(openId, mustBeString, sameBackend, navigated);
 }
@@ -267,6 +277,7 @@ function describeError(e: unknown): string {
       case 'NOT_CONTACT':
       case 'ADMIN_SELF_DELETE':
       case 'CONTACT_LIMIT':
+      case 'INTERNAL':
       case 'STORAGE':
       case 'UNAUTHENTICATED':
         return base.message + ' ' + code;
@@ -378,7 +389,7 @@ function events(p: VoipPlugin): void {
 
 // ---- calls (initByCaller) --------------------------------------------------------------------
 
-async function calls(device: VoipPlugin, backend: LocalBackend): Promise<void> {
+async function calls(device: VoipPlugin, backend: DevLocalBackend): Promise<void> {
   const voipToken = await backend.issueVoipToken({ userId: 'student-001' });
   const request: InitByCallerRequest = {
     roomType: 'video',

@@ -22,8 +22,25 @@ fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
     o.into()
 }
 
-fn get(v: &JsValue, key: &str) -> JsValue {
-    Reflect::get(v, &s(key)).unwrap()
+/// A binding result as a JS value: results cross as JSON text (parsed as the shim does).
+trait Out {
+    fn js(&self) -> JsValue;
+}
+
+impl Out for JsValue {
+    fn js(&self) -> JsValue {
+        self.clone()
+    }
+}
+
+impl Out for String {
+    fn js(&self) -> JsValue {
+        js_sys::JSON::parse(self).expect("the binding returns JSON")
+    }
+}
+
+fn get(v: &impl Out, key: &str) -> JsValue {
+    Reflect::get(&v.js(), &s(key)).unwrap()
 }
 
 fn js(body: &str) -> JsValue {
@@ -134,7 +151,7 @@ fn story_through_the_binding() {
     let list = b
         .get_voip_bind_contact_list(s("dad"), JsValue::UNDEFINED)
         .unwrap();
-    let list = Array::from(&list);
+    let list = Array::from(&list.js());
     assert_eq!(list.length(), 1);
     let entry = list.get(0);
     assert_eq!(get(&entry, "is_ad").as_f64(), Some(1.0));
@@ -168,8 +185,11 @@ fn story_through_the_binding() {
         ),
         1005
     );
-    assert!(slot.hang_up(s("another room"), T0).unwrap().is_undefined());
-    let ended = slot.hang_up(JsValue::UNDEFINED, T0 + 1500.0).unwrap();
+    assert!(slot.hang_up(s("another room"), T0).unwrap().is_none());
+    let ended = slot
+        .hang_up(JsValue::UNDEFINED, T0 + 1500.0)
+        .unwrap()
+        .unwrap();
     assert_eq!(get(&ended, "roomId").as_string().unwrap(), room);
     let data = get(&ended, "data");
     assert_eq!(get(&data, "keepTime").as_f64(), Some(1500.0));
@@ -200,6 +220,7 @@ fn story_through_the_binding() {
                 ("userId", s("学生-1")),
                 ("openidList", Array::of1(&s("dad")).into()),
             ]),
+            T0,
         )
         .unwrap();
     assert_eq!(Array::from(&get(&d, "deleted")).length(), 1);
@@ -296,7 +317,7 @@ fn hostile_values_become_typed_errors_and_the_instance_survives() {
     let array_proxy = js("return new Proxy([], { get() { throw new Error('boom') } })");
     let del = obj(&[("userId", s("s")), ("openidList", array_proxy)]);
     assert_eq!(
-        err_code(b.delete_voip_bind_contact(s("dad"), del).unwrap_err()),
+        err_code(b.delete_voip_bind_contact(s("dad"), del, T0).unwrap_err()),
         1004
     );
     let deep = js("let o = {}; let root = o; for (let i = 0; i < 100000; i++) { o.next = {}; o = o.next } return { userId: root }");
@@ -304,12 +325,65 @@ fn hostile_values_become_typed_errors_and_the_instance_survives() {
         err_code(b.bind_voip_admin_contact(s("dad"), deep, T0).unwrap_err()),
         1004
     );
+    // Only the fields an API uses are read: 100 000 other properties are never walked...
     let many =
         js("const o = { userId: 's' }; for (let i = 0; i < 100000; i++) o['k' + i] = i; return o");
+    assert!(b
+        .bind_voip_admin_contact(s("dad"), many.clone(), T0)
+        .is_ok());
+    // ...but where the whole argument is read (the bind page's query object), it is refused.
     assert_eq!(
-        err_code(b.bind_voip_admin_contact(s("dad"), many, T0).unwrap_err()),
+        err_code(b.accept_bind_contact_path(s("dad"), many, T0).unwrap_err()),
         1004
     );
+    // A revoked Proxy (Array.isArray throws on it), at the top, nested and inside an array:
+    // typed errors, and the backend is not left borrowed.
+    let revoked = js("const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy");
+    for arg in [
+        revoked.clone(),
+        obj(&[("userId", revoked.clone())]),
+        obj(&[
+            ("userId", s("s")),
+            ("openidList", Array::of1(&revoked).into()),
+        ]),
+    ] {
+        assert_eq!(
+            err_code(b.delete_voip_bind_contact(s("dad"), arg, T0).unwrap_err()),
+            1004
+        );
+    }
+    assert_eq!(
+        err_code(
+            b.accept_bind_contact_path(s("dad"), revoked.clone(), T0)
+                .unwrap_err()
+        ),
+        1004
+    );
+    // The nested bomb: 128 keys × 128 × 128 × 128 (shared arrays). One budget for the whole
+    // argument refuses it after a few hundred values.
+    let bomb = js(
+        "const a3 = Array(128).fill('x'.repeat(64)); const a2 = Array(128).fill(a3); \
+                   const a1 = Array(128).fill(a2); const o = {}; \
+                   for (let i = 0; i < 128; i++) o['k' + i] = a1; return o",
+    );
+    assert_eq!(
+        err_code(
+            b.accept_bind_contact_path(s("dad"), bomb.clone(), T0)
+                .unwrap_err()
+        ),
+        1004
+    );
+    let e = b
+        .delete_voip_bind_contact(
+            s("dad"),
+            obj(&[("userId", s("s")), ("openidList", get(&bomb, "k0"))]),
+            T0,
+        )
+        .unwrap_err();
+    assert!(get(&e, "message")
+        .as_string()
+        .unwrap()
+        .contains("too large"));
     for weird in [
         js("return Symbol('x')"),
         js("return 10n"),
@@ -357,14 +431,15 @@ fn failed_writes_change_nothing_and_reopen_sees_the_state() {
     store.set_fail(false);
     let list = Array::from(
         &b.get_voip_bind_contact_list(s("mum"), JsValue::UNDEFINED)
-            .unwrap(),
+            .unwrap()
+            .js(),
     );
     assert_eq!(list.length(), 0, "the failed accept left nothing behind");
     b.accept_bind_contact_path(s("mum"), s(&path), T0).unwrap();
 
     // A new backend on the same entries: same state, same ticket secret.
     let mut again = open_on(&store, JsValue::UNDEFINED);
-    let stats = again.stats().unwrap();
+    let stats = again.stats();
     assert_eq!(get(&stats, "contacts").as_f64(), Some(2.0));
     again.authorize_voip(s("gran")).unwrap();
     let ev = again
@@ -373,8 +448,8 @@ fn failed_writes_change_nothing_and_reopen_sees_the_state() {
     assert_eq!(get(&ev, "type").as_string().unwrap(), "success");
 
     // Snapshots round-trip; a corrupted one is a STORAGE error.
-    let snap = again.export_snapshot();
-    let entries = Array::from(&snapshot_entries(&snap).unwrap());
+    let snap = again.export_snapshot(true);
+    let entries = Array::from(&snapshot_entries(&snap).unwrap().js());
     assert_eq!(entries.length(), store.len());
     let mut bad = snap.clone();
     let mid = bad.len() / 2;

@@ -49,7 +49,7 @@ Component({
           } else {
             // Blocked before consent (rows 1–6): finish the page with that outcome, binding no one.
             this.setData(shown);
-            return this.finish(wmpfVoip._finishInspection());
+            return this.finish(wmpfVoip._finishInspection(r));
           }
         },
         (e) => this.setData({ phase: 'error', message: e.errMsg || String(e) }),
