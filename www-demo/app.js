@@ -13,10 +13,13 @@ const KEYS = {
   parents: PREFIX + 'parent-openids',
   offset: PREFIX + 'clock-offset-ms',
   max: PREFIX + 'max-contacts',
-  consent: PREFIX + 'consent',
   log: PREFIX + 'event-log',
 };
+/** Older versions of this page kept their own copy of the phones' consents here. */
+const LEGACY_CONSENT_KEY = PREFIX + 'consent';
 const REGISTRY_NAMESPACE = PREFIX + 'registry/';
+// The lifetimes this demo configures its backend with (createLocalBackend options). The page
+// only shows them; whether a link or a token has expired is always the core's answer.
 const TICKET_TTL_MS = 72 * 3600 * 1000;
 const TOKEN_TTL_MS = 5 * 60 * 1000;
 const DEFAULT_MAX_CONTACTS = 3;
@@ -52,7 +55,8 @@ const S = {
     openId: '',
     inst: null,
     studentId: ROSTER[0].userId,
-    share: null, // { path, userId, until, stale }
+    consent: null, // getVoipConsent().granted at the last refresh (null: not read yet)
+    share: null, // { path, userId, inspect }: inspect = inspectBindContactPath(path) on this phone
     bind: null, // { path, inspect, result, nav, via }
     notice: null, // { tone, title, what, next, raw }
     list: [], // getVoipBindContactList()
@@ -60,10 +64,9 @@ const S = {
     ui: {},
   })),
   contacts: new Map(), // userId -> [{ open_id, role }] (developer query)
-  consent: {}, // openId -> true/false, as the demo recorded it
   offset: 0,
   max: DEFAULT_MAX_CONTACTS,
-  scan: null, // { userId, token, at, used }
+  scan: null, // { userId, token, at, used, refused }
   call: null, // { roomId, studentId, parentId, startedAt, chargeType, businessType, roomType }
   deviceResult: null,
   deviceNav: null,
@@ -133,9 +136,22 @@ function fmtOffset(ms) {
   if (!d && m) parts.push(m + ' min');
   return sign + parts.join(' ') + ' ahead of real time';
 }
+/** A configured lifetime in words: 5 minutes, 72 hours. */
+function fmtSpan(ms) {
+  const unit = (n, one) => `${n} ${one}${n === 1 ? '' : 's'}`;
+  if (ms % 3600000 === 0) return unit(ms / 3600000, 'hour');
+  if (ms % 60000 === 0) return unit(ms / 60000, 'minute');
+  return unit(Math.round(ms / 1000), 'second');
+}
 function fmtDuration(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
   return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
+}
+/** The reason part of an errMsg ('initByCaller:fail <reason>'). */
+function errReason(errMsg) {
+  const m = String(errMsg || '');
+  const i = m.indexOf(':fail ');
+  return i >= 0 ? m.slice(i + 6) : m;
 }
 function shortId(id) {
   return id.length > 14 ? id.slice(0, 8) + '…' + id.slice(-4) : id;
@@ -165,8 +181,10 @@ function adminName(userId) {
 function isContact(userId, openId) {
   return (S.contacts.get(userId) || []).some((x) => x.open_id === openId);
 }
+/** The core's answer (getVoipConsent on that phone's instance, read at every refresh). */
 function consented(openId) {
-  return S.consent[openId] === true;
+  const ph = phoneOf(openId);
+  return !!ph && ph.consent === true;
 }
 
 // ---- the event log ---------------------------------------------------------------------------
@@ -256,6 +274,11 @@ async function run(who, api, args, fn, describe) {
 
 async function connect() {
   S.backend = await createLocalBackend({
+    // A development backend, on purpose: this page also plays the school's face-pay device,
+    // and only a dev backend has issueVoipToken (the stand-in for a face scan; a real device
+    // gets its token from WeChat Pay's face recognition). It also has resetStudent and
+    // exportSnapshot, which this page does not use. A production host never sets dev.
+    dev: true,
     storage: webStorage(localStorage),
     namespace: REGISTRY_NAMESPACE,
     maxContacts: S.max,
@@ -265,13 +288,24 @@ async function connect() {
     now,
   });
   for (const ph of S.phones) {
-    ph.inst = await createVoipPlugin({
-      backend: S.backend,
-      openId: ph.openId,
-      navigate: (req) => {
-        ph.pendingNav = req;
-      },
-    });
+    const make = () =>
+      createVoipPlugin({
+        backend: S.backend,
+        openId: ph.openId,
+        navigate: (req) => {
+          ph.pendingNav = req;
+        },
+      });
+    try {
+      ph.inst = await make();
+    } catch (e) {
+      // The core checks openIds (errCode 20 names the rule); a saved one it refuses is replaced.
+      if (!e || e.errCode !== 20) throw e;
+      addLog(DEMO, 'note', 'openId', `${ph.p.name}’s saved openId was refused (${e.errMsg}); a new one was generated`);
+      ph.openId = newOpenId();
+      saved.set(KEYS.parents, S.phones.map((x) => x.openId));
+      ph.inst = await make();
+    }
     ph.inst.setVoipEndPagePath(BIND_END_PAGE);
     ph.inst.onVoipEvent((ev) => logEvent(ph.p, ev));
   }
@@ -298,13 +332,18 @@ function disconnect() {
 
 function loadSaved() {
   const offset = Number(saved.get(KEYS.offset, 0));
-  S.offset = Number.isFinite(offset) ? offset : 0;
-  const max = Number(saved.get(KEYS.max, DEFAULT_MAX_CONTACTS));
-  S.max = Number.isInteger(max) && max >= 1 && max <= 100 ? max : DEFAULT_MAX_CONTACTS;
-  const consent = saved.get(KEYS.consent, {});
-  S.consent = consent && typeof consent === 'object' ? consent : {};
+  // The demo clock only moves forward (the backend's never goes back), so an offset is >= 0.
+  S.offset = Number.isFinite(offset) && offset > 0 ? offset : 0;
+  // The limit and the openIds are the core's to check (connect() reports what it refuses).
+  const max = saved.get(KEYS.max, DEFAULT_MAX_CONTACTS);
+  S.max = typeof max === 'number' ? max : DEFAULT_MAX_CONTACTS;
+  try {
+    localStorage.removeItem(LEGACY_CONSENT_KEY); // consents are read from the backend now
+  } catch (_) {
+    // nothing to clean up where storage is blocked
+  }
   let ids = saved.get(KEYS.parents, null);
-  const ok = Array.isArray(ids) && ids.length === PARENTS.length && ids.every((x) => typeof x === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(x));
+  const ok = Array.isArray(ids) && ids.length === PARENTS.length && ids.every((x) => typeof x === 'string');
   if (!ok) {
     ids = PARENTS.map(() => newOpenId());
     saved.set(KEYS.parents, ids);
@@ -319,8 +358,20 @@ async function boot() {
   buildToolbar();
   tick();
   try {
-    await connect();
+    try {
+      await connect();
+    } catch (e) {
+      // A saved limit the core refuses (1004 naming the range): start with the default instead.
+      if (!e || e.errCode !== 1004 || S.max === DEFAULT_MAX_CONTACTS) throw e;
+      disconnect();
+      addLog(DEMO, 'note', 'maxContacts', `the saved limit was refused (${e.errMsg}); using ${DEFAULT_MAX_CONTACTS}`);
+      S.max = DEFAULT_MAX_CONTACTS;
+      saved.set(KEYS.max, S.max);
+      showMax();
+      await connect();
+    }
   } catch (e) {
+    disconnect();
     $('loading').hidden = true;
     const ex = explainError(e, { api: 'createLocalBackend' });
     showBanner(`The demo could not start. ${ex.title}. ${ex.what}`, ex.next, e && e.errMsg);
@@ -351,6 +402,8 @@ function showBanner(text, next, raw) {
 // ---- toolbar: clock, limit, reset ------------------------------------------------------------
 
 function buildToolbar() {
+  // Forward only: the backend acts at the highest time it has seen (and stores it), so a clock
+  // set back would not be believed. "Reset demo" is the way back to real time.
   const move = (ms, label) => () => {
     S.offset += ms;
     saved.set(KEYS.offset, S.offset);
@@ -360,22 +413,11 @@ function buildToolbar() {
   $('clock-1h').addEventListener('click', move(3600e3, '+1 hour'));
   $('clock-1d').addEventListener('click', move(86400e3, '+1 day'));
   $('clock-3d').addEventListener('click', move(3 * 86400e3, '+3 days'));
-  $('clock-real').addEventListener('click', () => {
-    S.offset = 0;
-    saved.set(KEYS.offset, 0);
-    addLog(DEMO, 'note', 'clock', 'back to real time');
-    clockMoved();
-  });
   const input = $('max-contacts');
-  input.value = String(S.max);
-  $('max-note').textContent = `now ${S.max}; the real default is 10`;
+  showMax();
   const apply = async () => {
-    const v = Number(input.value);
-    if (!Number.isInteger(v) || v < 1 || v > 100) {
-      $('max-note').textContent = 'Enter a whole number from 1 to 100.';
-      $('max-note').className = 'error-text';
-      return;
-    }
+    // What the person typed goes to the core as a number; its 1004 says what the limit may be.
+    const v = input.value.trim() === '' ? NaN : Number(input.value);
     if (S.call) {
       $('max-note').textContent = 'Hang up the call on the device first.';
       $('max-note').className = 'error-text';
@@ -383,19 +425,35 @@ function buildToolbar() {
     }
     $('max-note').className = 'muted';
     if (v === S.max) {
-      $('max-note').textContent = `now ${S.max}; the real default is 10`;
+      showMax();
       return;
     }
+    const before = S.max;
     disconnect();
     S.max = v;
-    saved.set(KEYS.max, v);
     try {
       await connect();
     } catch (e) {
-      showBanner('The demo could not restart with the new limit.', 'Press “Reset demo”.', e && e.errMsg);
+      disconnect();
+      S.max = before;
+      try {
+        await connect();
+      } catch (e2) {
+        showBanner('The demo could not restart its backend.', 'Press “Reset demo”.', e2 && e2.errMsg);
+        return;
+      }
+      const isVoip = !!e && typeof e.errCode === 'number';
+      if (!isVoip) console.error('[demo] unexpected failure re-creating the backend', e);
+      addLog(DEMO, 'fail', 'createLocalBackend', isVoip ? `errCode ${e.errCode} ${e.code}` : String(e), { request: { maxContacts: v }, error: e });
+      // The core's own words (e.g. "maxContacts must be a whole number from 1 to 100, got 0").
+      showMax();
+      $('max-note').textContent = `${isVoip ? errReason(e.errMsg) : String(e)}. Still ${S.max}.`;
+      $('max-note').className = 'error-text';
+      await refresh();
       return;
     }
-    $('max-note').textContent = `now ${S.max}; the real default is 10`;
+    saved.set(KEYS.max, v);
+    showMax();
     addLog(DEMO, 'note', 'maxContacts', `limit set to ${v} contacts per student (backend re-created on the same storage)`);
     await refresh();
     refreshBindPreviews();
@@ -420,10 +478,18 @@ function buildToolbar() {
   });
 }
 
-function clockMoved() {
+/** The limit field and its note show the limit the backend runs with. */
+function showMax() {
+  $('max-contacts').value = String(S.max);
+  $('max-note').textContent = `now ${S.max}; the real default is 10`;
+  $('max-note').className = 'muted';
+}
+
+/** Links and tokens are re-checked by the core at the new time (the share cards re-inspect). */
+async function clockMoved() {
   tick();
-  for (const ph of S.phones) if (ph.ui.share) renderShare(ph);
-  refreshBindPreviews();
+  await refresh();
+  await refreshBindPreviews();
 }
 
 function tick() {
@@ -442,7 +508,11 @@ async function refresh() {
   try {
     const lists = await Promise.all(ROSTER.map((s) => S.backend.getVoipContactList({ user_id: s.userId })));
     ROSTER.forEach((s, i) => S.contacts.set(s.userId, lists[i].errcode === 0 ? lists[i].contact_list : []));
-    for (const ph of S.phones) ph.list = await ph.inst.getVoipBindContactList();
+    for (const ph of S.phones) {
+      ph.list = await ph.inst.getVoipBindContactList();
+      ph.consent = (await ph.inst.getVoipConsent()).granted;
+      if (ph.share) ph.share.inspect = await inspectShare(ph);
+    }
   } catch (e) {
     const ex = explainError(e, {});
     showBanner(ex.title + '. ' + ex.what, ex.next, e && e.errMsg);
@@ -451,6 +521,20 @@ async function refresh() {
   renderRelations();
   renderDevice();
   for (const ph of S.phones) renderPhone(ph);
+}
+
+/**
+ * What the core says about the link this phone created, as seen from this phone: `expiresAt`
+ * (absent when the link no longer verifies) and `status` (“binded” while it still works for
+ * its administrator, “expire”, “invalid” once this phone is no longer the administrator who
+ * created it, …). Resolves null if the core refused the question.
+ */
+async function inspectShare(ph) {
+  try {
+    return await ph.inst.inspectBindContactPath(ph.share.path);
+  } catch (_) {
+    return null;
+  }
 }
 
 /** Open bind pages re-check their link (the clock or the limit changed). */
@@ -547,13 +631,18 @@ function renderScan() {
     return;
   }
   const s = studentById(S.scan.userId);
-  const expired = now() >= S.scan.at + TOKEN_TTL_MS;
+  // The core offers no read of a token's expiry: issueVoipToken resolves only the token string
+  // (its times sit inside the signed token), and there is no inspectVoipToken. So the card shows
+  // the lifetime this demo configured (voipTokenTtlMs) from the time of the scan, and never
+  // decides "expired" itself: initByCaller does, with errCode 4 and a reason ("voipToken has
+  // expired; scan the face again", "… was already used …"), which the card then shows.
+  const until = fmtDateTime(S.scan.at + TOKEN_TTL_MS); // with the day: the demo clock jumps days
   const state = S.scan.used
     ? 'used for a call: scan again for the next call'
-    : expired
-      ? 'expired: scan again'
-      : `valid until ${new Date(S.scan.at + TOKEN_TTL_MS).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })}, one call`;
-  el.className = 'scan-status ' + (S.scan.used || expired ? 'stale' : 'fresh');
+    : S.scan.refused
+      ? `refused: ${S.scan.refused}`
+      : `one call, within ${fmtSpan(TOKEN_TTL_MS)} of the scan (until ${until})`;
+  el.className = 'scan-status ' + (S.scan.used || S.scan.refused ? 'stale' : 'fresh');
   el.replaceChildren(
     h('b', { text: `Scanned: ${s.name}` }),
     ' · voipToken ',
@@ -673,7 +762,7 @@ async function scan(student) {
   const args = { userId: student.userId };
   const r = await run(DEVICE, 'backend.issueVoipToken', args, () => S.backend.issueVoipToken(args), (t) => `face scan of ${student.name}: voipToken ${shortId(t)}`);
   if (r.ok) {
-    S.scan = { userId: student.userId, token: r.value, at: now(), used: false };
+    S.scan = { userId: student.userId, token: r.value, at: now(), used: false, refused: null };
     S.deviceResult = null;
   } else {
     const ex = explainError(r.error, { student: student.name });
@@ -707,7 +796,7 @@ async function call() {
   const r = await run(DEVICE, 'initByCaller', req, () => S.device.initByCaller(req), (v) =>
     v.isSuccess ? `isSuccess: true · roomId ${shortId(v.roomId)} · chargeType ${v.chargeType}` : `isSuccess: false · errCode ${v.errCode}`,
   );
-  const ctx = { student: student.name, parent: ph.p.name, admin: adminName(student.userId) };
+  const ctx = { student: student.name, parent: ph.p.name, admin: adminName(student.userId), tokenTtl: fmtSpan(TOKEN_TTL_MS) };
   if (r.ok && r.value.isSuccess) {
     S.scan.used = true;
     S.call = {
@@ -721,6 +810,9 @@ async function call() {
     };
     S.deviceResult = null;
   } else if (r.ok) {
+    // errCode 4: the core refused the token itself (expired, used, another student's); its
+    // errMsg says which.
+    if (r.value.errCode === 4) S.scan.refused = errReason(r.value.errMsg);
     const ex = explainCallRefusal(r.value.errCode, ctx);
     S.deviceResult = { tone: r.value.errCode === 4 ? 'warn' : 'error', badge: `errCode ${r.value.errCode}`, ...ex, raw: r.value.errMsg };
   } else {
@@ -958,11 +1050,14 @@ function renderNotice(ph) {
 function renderPhone(ph) {
   if (!ph.ui.section) return;
   const ui = ph.ui;
-  const ok = consented(ph.openId);
-  ui.consent.className = 'consent-state ' + (ok ? 'yes' : 'no');
-  ui.consent.textContent = ok
-    ? 'Allowed: students bound to this phone can call it.'
-    : 'Not allowed: calls to this phone are refused, and binding is not possible yet.';
+  // ph.consent is getVoipConsent().granted, read from the core at every refresh.
+  ui.consent.className = 'consent-state ' + (ph.consent === null ? 'muted' : ph.consent ? 'yes' : 'no');
+  ui.consent.textContent =
+    ph.consent === null
+      ? 'Asking the plugin (getVoipConsent)…'
+      : ph.consent
+        ? 'Allowed: students bound to this phone can call it.'
+        : 'Not allowed: calls to this phone are refused, and binding is not possible yet.';
   renderNotice(ph);
   renderShare(ph);
   renderList(ph);
@@ -979,8 +1074,11 @@ function renderShare(ph) {
   }
   box.hidden = false;
   const s = studentById(sh.userId);
-  const stale = adminOf(sh.userId) !== ph.openId;
-  const expired = now() >= sh.until;
+  // Both come from the core (inspectBindContactPath on this phone, see inspectShare).
+  const ins = sh.inspect;
+  const status = ins ? ins.status : null;
+  const stale = status === 'invalid' || status === 'unbind';
+  const expired = status === 'expire';
   const qr = h('div', { class: 'qr', title: 'QR code of the share link' });
   const q = qrcode(0, 'M');
   q.addData(sh.path);
@@ -1002,11 +1100,15 @@ function renderShare(ph) {
           'p',
           {
             class: 'small ' + (stale || expired ? 'error-text' : 'muted'),
-            text: stale
-              ? 'No longer works: this phone is not the administrator any more.'
-              : expired
-                ? `Expired ${fmtDateTime(sh.until)}: create a new link.`
-                : `Valid until ${fmtDateTime(sh.until)} (72 h)`,
+            text: expired
+              ? `Expired ${fmtDateTime(ins.expiresAt)}: the administrator can create a new link.`
+              : status === 'invalid'
+                ? 'No longer works: this phone is not the administrator who created it any more.'
+                : status === 'unbind'
+                  ? `No longer works: ${s.name}’s contacts were reset.`
+                  : ins && ins.expiresAt !== undefined
+                    ? `Valid until ${fmtDateTime(ins.expiresAt)} (${fmtSpan(TICKET_TTL_MS)})`
+                    : 'The plugin could not check this link.',
           },
         ),
         stale ? null : h('p', { class: 'muted small', text: 'Parents scan the QR code with WeChat, or get the link as a shared card.' }),
@@ -1097,7 +1199,7 @@ function renderBindPage(ph) {
   const ins = b.inspect;
   const s = studentById(ins.userId);
   const name = ins.userName || (s ? s.name : '');
-  const ctx = { student: name || 'this student', admin: adminName(ins.userId), max: S.max };
+  const ctx = { student: name || 'this student', admin: adminName(ins.userId), max: S.max, ...linkTimes(ins) };
   const warn = b.result ? null : previewNote(ins.status, ctx);
   let body;
   if (b.result) {
@@ -1146,6 +1248,11 @@ function renderBindPage(ph) {
   );
 }
 
+/** For explainBind: the configured link lifetime, and when this link expires (the core's expiresAt). */
+function linkTimes(ins) {
+  return { ttl: fmtSpan(TICKET_TTL_MS), expiresAt: ins && ins.expiresAt !== undefined ? fmtDateTime(ins.expiresAt) : null };
+}
+
 // ---- phone actions ---------------------------------------------------------------------------
 
 const CONSENT_NOTICE = {
@@ -1166,13 +1273,10 @@ const CONSENT_NOTICE = {
 /** Allow (authorizeVoip) or revoke (revokeVoip) VoIP calls on a phone. */
 async function setConsent(ph, allowed) {
   const api = allowed ? 'authorizeVoip' : 'revokeVoip';
+  // run() refreshes the views, which reads the consent back with getVoipConsent().
   const r = await run(ph.p, api, undefined, () => ph.inst[api](), (v) => v.errMsg);
-  if (r.ok) {
-    S.consent[ph.openId] = allowed;
-    saved.set(KEYS.consent, S.consent);
-    setNotice(ph, CONSENT_NOTICE[allowed]);
-  } else setNotice(ph, errorNotice(r.error, { me: ph.p.name }));
-  await refresh();
+  if (r.ok) setNotice(ph, CONSENT_NOTICE[allowed]);
+  else setNotice(ph, errorNotice(r.error, { me: ph.p.name }));
 }
 
 function errorNotice(e, ctx) {
@@ -1204,7 +1308,8 @@ async function createLink(ph) {
   const ctx = { student: s.name, me: ph.p.name, admin: adminName(userId) };
   const r = await run(ph.p, 'getBindContactPath', args, () => ph.inst.getBindContactPath(args), (v) => `share path (${v.length} chars) for ${s.name}`);
   if (r.ok) {
-    ph.share = { path: r.value, userId, until: now() + TICKET_TTL_MS };
+    ph.share = { path: r.value, userId, inspect: null };
+    ph.share.inspect = await inspectShare(ph); // its expiresAt is the card's "valid until"
     setNotice(ph, {
       tone: 'ok',
       title: `Share link created for ${s.name}`,
@@ -1271,7 +1376,7 @@ async function decide(ph, accept) {
     b.result = r.value;
     b.nav = ph.pendingNav;
     const name = b.inspect.userName || studentName(b.inspect.userId);
-    const ex = explainBind(r.value.type, { student: name, admin: adminName(b.inspect.userId), max: S.max });
+    const ex = explainBind(r.value.type, { student: name, admin: adminName(b.inspect.userId), max: S.max, ...linkTimes(b.inspect) });
     ph.notice = { ...ex, badge: r.value.type, raw: r.value.errMsg };
   } else {
     ph.notice = errorNotice(r.error, { me: ph.p.name });

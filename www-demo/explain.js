@@ -1,7 +1,10 @@
 // What each outcome and error means to the person in front of the screen: what happened, and
 // what to do next. The raw errMsg is shown too (small), for the developer.
 
-/** Bind page outcomes (SPEC §3.4). `ctx`: { student, me, admin, max } display names. */
+/**
+ * Bind page outcomes (SPEC §3.4). `ctx`: { student, me, admin, max } display names, and
+ * { ttl, expiresAt } (the backend's configured link lifetime, this link's expiresAt) as text.
+ */
 export function explainBind(type, ctx) {
   const s = ctx.student || 'this student';
   switch (type) {
@@ -37,7 +40,9 @@ export function explainBind(type, ctx) {
       return {
         tone: 'warn',
         title: 'This share link has expired',
-        what: `Share links are valid for ${ctx.ttl || '72 hours'} after they are created; this one is older.`,
+        what:
+          `Share links are valid for ${ctx.ttl || 'a limited time'} after they are created` +
+          (ctx.expiresAt ? `; this one expired ${ctx.expiresAt}.` : '; this one is older.'),
         next: `Ask ${s}’s administrator${ctx.admin ? ' (' + ctx.admin + ')' : ''} to create and send a new link.`,
       };
     case 'invalid':
@@ -73,13 +78,13 @@ export function previewNote(status, ctx) {
   return `${e.title}. Tapping Bind will report “${status}”.`;
 }
 
-/** initByCaller refusals (isSuccess:false). `ctx`: { student, parent }. */
+/** initByCaller refusals (isSuccess:false). `ctx`: { student, parent, admin, tokenTtl }. */
 export function explainCallRefusal(errCode, ctx) {
   switch (errCode) {
     case 4:
       return {
         title: 'The face scan is no longer valid',
-        what: `A face scan lets ${ctx.student} make one call within 5 minutes. This one was already used for a call, has expired, or belongs to another student.`,
+        what: `A face scan lets ${ctx.student} make one call${ctx.tokenTtl ? ' within ' + ctx.tokenTtl : ', for a short time'}. This one was already used for a call, has expired, or belongs to another student.`,
         next: `Scan ${ctx.student}’s face again (tap the student above), then call.`,
       };
     case 8:

@@ -13,6 +13,9 @@ function demoOpenId() {
 module.exports = {
   voipConfig: () => ({
     openId: demoOpenId(),
-    backend: { type: 'local', maxContacts: 10 },
+    // dev: true because this sample app also stands in for the face-pay device: its Call button
+    // mints a voipToken with issueVoipToken, which only a development backend has (reached with
+    // getDevBackend()). A real host leaves dev out: its tokens come from the face scan.
+    backend: { type: 'local', maxContacts: 10, dev: true },
   }),
 };

@@ -1,4 +1,5 @@
-// Every API of the plugin, as a parent (administrator) and as the face-pay device would use it.
+// Every API of the plugin, as a parent (administrator) and as the face-pay device would use it
+// (the device side through the development backend: see voip-export.js).
 const wmpfVoip = requirePlugin('campus-voip').default;
 
 const STUDENT = { userId: 'student-001', userName: 'Xiao Ming', userAvatar: '' };
@@ -24,7 +25,16 @@ Page({
 
   onShow() {
     this.refresh();
+    this.showConsent();
     this.log('enter options: ' + JSON.stringify(wmpfVoip.getPluginEnterOptions()));
+  },
+
+  /** What the plugin has recorded: whether this user granted VoIP consent. */
+  showConsent() {
+    return wmpfVoip
+      .getVoipConsent()
+      .then((r) => this.log(r.granted ? 'VoIP calls allowed' : 'VoIP calls not allowed yet'))
+      .catch((e) => this.fail(e));
   },
 
   refresh() {
@@ -40,11 +50,16 @@ Page({
       .catch(() => undefined) // not whitelisted in this sample app: record the in-app consent anyway
       .then(() => wmpfVoip.authorizeVoip())
       .then((r) => this.log(r.errMsg))
+      .then(() => this.showConsent())
       .catch((e) => this.fail(e));
   },
 
   onRevoke() {
-    wmpfVoip.revokeVoip().then((r) => this.log(r.errMsg), (e) => this.fail(e));
+    wmpfVoip
+      .revokeVoip()
+      .then((r) => this.log(r.errMsg))
+      .then(() => this.showConsent())
+      .catch((e) => this.fail(e));
   },
 
   onBecomeAdmin() {
@@ -87,12 +102,14 @@ Page({
       .catch((err) => this.fail(err));
   },
 
-  // The face-pay device side: a face scan yields a voipToken, then the call.
+  // The face-pay device side: a face scan yields a voipToken, then the call. This sample mints
+  // the token itself with the development backend (voip-export.js sets dev: true); without
+  // dev, getDevBackend() rejects with errCode 1011 NOT_SUPPORTED.
   /** @param {WechatMiniprogram.BaseEvent} e */
   onCall(e) {
     const listenerId = e.currentTarget.dataset.openid;
     wmpfVoip
-      .getBackend()
+      .getDevBackend()
       .then((backend) => backend.issueVoipToken({ userId: STUDENT.userId }))
       .then((voipToken) =>
         wmpfVoip.initByCaller({
