@@ -13,6 +13,7 @@ pub mod errors;
 pub mod ids;
 pub mod input;
 pub mod keys;
+pub mod lifecycle;
 pub mod registry;
 pub mod requests;
 pub mod rng;
