@@ -8,8 +8,8 @@
 //   valgrind --tool=callgrind --smc-check=all-non-file node benches/profile.mjs loop --op OP --n N
 //                                                              instructions: run with --n 0 and --n N, subtract
 //
-// OP: api-contactlist | glue-contactlist | pure-contactlist | api-transfer-self | glue-transfer-self |
-//     pure-transfer-self | bare-wasm | promise-hop
+// OP: api-contactlist | glue-contactlist | pure-contactlist[-sync] | api-transfer-self | glue-transfer-self |
+//     pure-transfer-self[-sync] | glue-stats | glue-checkOpenId | bare-wasm | bare-import-x100 | promise-hop
 // The glue-* variants call the wasm-bindgen class behind the shim directly (backend._inner of
 // today's js/local-backend.js): a diagnostic of the current design, not an API.
 import fs from 'node:fs';
@@ -116,7 +116,7 @@ const resolved = { errcode: 0 };
 /** Each op: [sync?, fn]. */
 const OPS = {
   'bare-wasm': [true, () => bare()],
-  'bare-import-x100 (100 empty wasm→JS calls)': [true, () => bareImports(100)],
+  'bare-import-x100': [true, () => bareImports(100)], // 100 empty wasm→JS calls
   'promise-hop': [false, () => Promise.resolve(resolved)],
   'glue-contactlist': [true, () => inner.getVoipContactList(Q)],
   'api-contactlist': [false, () => A.backend.getVoipContactList(Q)],
@@ -126,8 +126,8 @@ const OPS = {
   'api-transfer-self': [false, () => A.admin.transerAdmin(T)],
   'pure-transfer-self-sync': [true, () => B.backend.transfer('transerAdmin', 'adm_7', T)],
   'pure-transfer-self': [false, () => B.admin.transerAdmin(T)],
-  'glue-stats (no argument, 2-field result)': [true, () => inner.stats()],
-  'glue-checkOpenId (one string in, one out)': [true, () => A.backend._core.checkOpenId('adm_7')],
+  'glue-stats': [true, () => inner.stats()], // no argument, a 2-field result
+  'glue-checkOpenId': [true, () => A.backend._core.checkOpenId('adm_7')], // one string in, one out
 };
 
 async function loop(op, n) {

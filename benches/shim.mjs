@@ -418,6 +418,18 @@ if (ONLY.includes('open')) {
   const sizes = QUICK ? [1_000, 10_000] : [1_000, 10_000, 100_000];
   const reps = QUICK ? 1 : 3;
   const cache = path.join(os.tmpdir(), 'campus-voip-bench');
+  // Keyed by what writes the files (the package's wasm, the bar's source): a new build gets
+  // directories in its own storage format; older ones are removed.
+  const { createHash } = await import('node:crypto');
+  const tag = {
+    pkg: createHash('sha256').update(fs.readFileSync(path.join(path.dirname(PKG_FILE), 'campus_voip_bg.wasm'))).digest('hex').slice(0, 12),
+    pure: createHash('sha256').update(fs.readFileSync(PURE_FILE)).digest('hex').slice(0, 12),
+  };
+  fs.mkdirSync(cache, { recursive: true });
+  for (const d of fs.readdirSync(cache)) {
+    const m = /^open-(pkg|pure)-\d+-([0-9a-f]{12})$/.exec(d);
+    if (m && m[2] !== tag[m[1]]) fs.rmSync(path.join(cache, d), { recursive: true, force: true });
+  }
   const worker = path.join(HERE, 'open.mjs');
   const node = (a) => {
     const r = spawnSync(process.execPath, [worker, '--pkg', PKG_FILE, ...a], { encoding: 'utf8', maxBuffer: 1 << 20 });
@@ -431,7 +443,7 @@ if (ONLY.includes('open')) {
     const cells = [];
     let files = '';
     for (const impl of ['pkg', 'pure']) {
-      const dir = path.join(cache, `open-${impl}-${n}`);
+      const dir = path.join(cache, `open-${impl}-${n}-${tag[impl]}`);
       let timing = fs.existsSync(path.join(dir, '.bench-complete')) ? node(['--impl', impl, '--dir', dir]) : { error: 'not built' };
       if (timing.error) {
         // Not cached yet, or written by an older storage format: build it through the API once.
