@@ -1,27 +1,43 @@
-//! The local backend's engine: the registry in memory, its secrets, the CSPRNG and a key-value
-//! [`Store`]. Each operation checks its arguments, asks a rule for the change, persists that
-//! change's one key, and only then applies it, so a failed write changes nothing.
+//! The local backend: the registry in memory with a key-value [`Store`] behind it
+//! ([`MemRepo`], the local [`Repo`]), its secrets and clock (stored under `meta`), and the
+//! CSPRNG. Each method is a facade over one operation of [`crate::ops`]: it checks the identity,
+//! sets the clock, parses the request ([`crate::requests`]) and runs the operation on its
+//! `MemRepo`, which persists a change's one key and only then applies it, so a failed write
+//! changes nothing.
 
-use crate::call::{self, CallSlot, ChargeType, Version};
-use crate::codec::b64;
-use crate::errors::{Error, ErrorCode, Result};
-use crate::ids::{self, Millis, OpenId, UserId};
+use crate::call::{CallSlot, Version};
+use crate::errors::{Error, Result};
+use crate::ids::{Millis, OpenId, UserId};
 use crate::input::{self, Value};
-use crate::keys::{Key, Keyring};
-use crate::registry::{Change, Registry};
+use crate::ops::{self, Ctx, Secrets};
+use crate::registry::{Change, Registry, StudentRecord};
+use crate::repo::{self, ReadRepo, Repo};
+use crate::requests::{
+    self, BindAdminReq, ContactListReq, DeleteReq, ListReq, ResetReq, ShareReq, TokenReq,
+    TransferReq,
+};
 use crate::rng::{Rng, SEED_LEN};
-use crate::rules::{self, ContactListReply, ListEntry};
-use crate::share::{self, BindType, ShareQuery};
+use crate::rules::{ContactListReply, ListEntry};
 use crate::storage::{self, Meta};
-use crate::ticket::{self, Claims, Subject};
-use crate::token::{self, TokenClaims};
 
-pub const DEFAULT_MAX_CONTACTS: usize = 10;
-pub const DEFAULT_TICKET_TTL_MS: Millis = 72 * 3600 * 1000;
+pub use crate::ops::{
+    identity, BindEvent, CallOutcome, Config, Inspection, LinkView, DEFAULT_MAX_CONTACTS,
+    DEFAULT_TICKET_TTL_MS,
+};
+pub use crate::requests::share_query;
+
+// What `tests` (`use super::*`) found here before the operations moved to `ops`.
+#[cfg(test)]
+use crate::{
+    call::ChargeType,
+    errors::ErrorCode,
+    share::{BindType, ShareQuery},
+    token,
+};
+
 const TICKET_TTL_RANGE: (Millis, Millis) = (60 * 1000, 30 * 24 * 3600 * 1000);
 const TOKEN_TTL_RANGE: (Millis, Millis) = (10 * 1000, 3600 * 1000);
 const PREFIX_MAX_BYTES: usize = 256;
-const U48_MAX: Millis = (1 << 48) - 1;
 
 /// Where a backend writes. Keys are short ASCII (`meta`, `s.<hex>`, `c.<openId>`, `t.<hex>`);
 /// values are base64url text. Each call must be atomic for its key.
@@ -50,27 +66,6 @@ impl Store for std::collections::BTreeMap<String, String> {
     fn remove(&mut self, key: &str) -> std::result::Result<(), String> {
         std::collections::BTreeMap::remove(self, key);
         Ok(())
-    }
-}
-
-/// Backend options (`createLocalBackend({ maxContacts, ticketTtlMs, ... })`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
-    pub max_contacts: usize,
-    pub ticket_ttl_ms: Millis,
-    pub token_ttl_ms: Millis,
-    /// Put before `pages/bind-contact/bind-contact` in share paths.
-    pub path_prefix: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            max_contacts: DEFAULT_MAX_CONTACTS,
-            ticket_ttl_ms: DEFAULT_TICKET_TTL_MS,
-            token_ttl_ms: token::DEFAULT_TTL_MS,
-            path_prefix: String::new(),
-        }
     }
 }
 
@@ -144,80 +139,137 @@ impl Config {
     }
 }
 
-/// The identity an operation runs as; device instances have none.
-pub fn identity(actor: Option<&OpenId>) -> Result<&OpenId> {
-    actor.ok_or_else(|| {
-        Error::new(
-            ErrorCode::Unauthenticated,
-            "this instance has no openId (a device instance); create one with createVoipPlugin({ openId })",
-        )
-    })
+/// The local [`Repo`]: reads from the in-memory registry; a commit writes the change's one key
+/// to the store and applies it to the registry only once the write succeeded.
+pub struct MemRepo<S: Store> {
+    registry: Registry,
+    store: S,
 }
 
-/// The student as a share link shows them (unverified fields are empty).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LinkView {
-    pub user_id: String,
-    pub user_name: String,
-    pub user_avatar: String,
+impl<S: Store> MemRepo<S> {
+    pub fn new(registry: Registry, store: S) -> Self {
+        MemRepo { registry, store }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
 }
 
-/// `inspectBindContactPath`'s answer; `status` is `None` for `'ready'`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Inspection {
-    pub view: LinkView,
-    pub status: Option<BindType>,
-    /// When the link expires (ms), if its signature verified.
-    pub expires_at: Option<Millis>,
-    /// Every query parameter, for `getPluginEnterOptions`.
-    pub query: Vec<(String, String)>,
+/// The registry read as it is (the local backend's read-only operations, which take `&self`).
+impl ReadRepo for &Registry {
+    fn student(&mut self, id: &UserId) -> Result<Option<StudentRecord>> {
+        Ok(Registry::student(self, id).cloned())
+    }
+    fn consented(&mut self, who: &OpenId) -> Result<bool> {
+        Ok(Registry::consented(self, who))
+    }
+    fn token_used(&mut self, nonce: &[u8; 12]) -> Result<bool> {
+        Ok(Registry::token_used(self, nonce))
+    }
+    fn students_of(&mut self, who: &OpenId) -> Result<Vec<UserId>> {
+        Ok(Registry::students_of(self, who).to_vec())
+    }
 }
 
-/// What the bind page reports (the `bindContact` event).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BindEvent {
-    pub kind: BindType,
-    pub user_id: String,
-    pub query: Vec<(String, String)>,
+impl<S: Store> ReadRepo for MemRepo<S> {
+    fn student(&mut self, id: &UserId) -> Result<Option<StudentRecord>> {
+        ReadRepo::student(&mut &self.registry, id)
+    }
+    fn consented(&mut self, who: &OpenId) -> Result<bool> {
+        ReadRepo::consented(&mut &self.registry, who)
+    }
+    fn token_used(&mut self, nonce: &[u8; 12]) -> Result<bool> {
+        ReadRepo::token_used(&mut &self.registry, nonce)
+    }
+    fn students_of(&mut self, who: &OpenId) -> Result<Vec<UserId>> {
+        ReadRepo::students_of(&mut &self.registry, who)
+    }
 }
 
-/// `initByCaller`'s backend answer: admitted, or refused with errCode 4, 8 or 9.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CallOutcome {
-    Admitted {
-        room_id: String,
-        charge_type: ChargeType,
-    },
-    Refused(Error),
+impl<S: Store> Repo for MemRepo<S> {
+    fn commit(&mut self, change: Change) -> Result<()> {
+        if let Change::UseToken { id, .. } = &change {
+            // The uniqueness a database row gives (unreachable here: admission reads first, and
+            // this backend runs one operation at a time).
+            if self.registry.token_used(id) {
+                return Err(repo::token_already_used());
+            }
+        }
+        let (key, value) = storage::encode_change(&change);
+        let written = match &value {
+            Some(v) => self.store.put(&key, v),
+            None => self.store.remove(&key),
+        };
+        written.map_err(|e| {
+            Error::storage(format!(
+                "could not persist the change ({e}); nothing was changed"
+            ))
+        })?;
+        self.registry.apply(change);
+        Ok(())
+    }
 }
 
-/// The argument of the bind-page APIs: a share path, or the query object the page got.
-pub fn share_query(v: &Value) -> Result<ShareQuery> {
-    match v {
-        Value::Str(path) => Ok(ShareQuery::from_path(path)),
-        Value::Object(props) => Ok(ShareQuery {
-            page_ok: true,
-            params: props
-                .iter()
-                .filter_map(|(k, v)| match v {
-                    Value::Str(s) => Some((k.clone(), s.clone())),
-                    _ => None,
-                })
-                .collect(),
-        }),
-        other => Err(Error::invalid_argument(format!(
-            "path must be a share path string or the bind page's query object, got {}",
-            other.describe()
-        ))),
+/// The local backend's secrets and clock: those the store holds, or fresh ones written to it
+/// (first open). Expired used-token entries (`stale`) are removed only once the clock that
+/// expired them is stored: otherwise a clock set back would revive them after a restart.
+fn load_or_create_meta<S: Store>(
+    store: &mut S,
+    stored: Option<Meta>,
+    stale: &[String],
+    now: Millis,
+    rng: &mut Rng,
+) -> Result<Meta> {
+    match stored {
+        Some(mut meta) => {
+            if !stale.is_empty() {
+                let before = meta.high_water;
+                meta.high_water = now;
+                if store
+                    .put(storage::META_KEY, &storage::encode_meta(&meta))
+                    .is_ok()
+                {
+                    for key in stale {
+                        // Forgetting them is harmless if it fails.
+                        let _ = store.remove(key);
+                    }
+                } else {
+                    meta.high_water = before;
+                }
+            }
+            meta.high_water = meta.high_water.max(now);
+            Ok(meta)
+        }
+        None => {
+            let meta = Meta {
+                high_water: now,
+                secrets: Secrets::generate(rng),
+            };
+            store
+                .put(storage::META_KEY, &storage::encode_meta(&meta))
+                .map_err(|e| {
+                    Error::storage(format!("could not write the backend's secrets: {e}"))
+                })?;
+            Ok(meta)
+        }
     }
 }
 
 pub struct Engine<S: Store> {
     config: Config,
+    /// The secrets the operations are given, and the clock's high-water mark.
     meta: Meta,
-    registry: Registry,
+    repo: MemRepo<S>,
     rng: Rng,
-    store: S,
     /// Forget expired used tokens once this many are remembered (amortized O(1) per call).
     prune_at: usize,
 }
@@ -241,48 +293,12 @@ impl<S: Store> Engine<S> {
         let now = now.max(floor.unwrap_or(0));
         let loaded = storage::load(entries, now)?;
         let mut rng = Rng::from_seed(seed);
-        let meta = match loaded.meta {
-            Some(mut meta) => {
-                if !loaded.stale.is_empty() {
-                    // Expired used-token entries may go only once the clock that expired them
-                    // is stored: otherwise a clock set back would revive them after a restart.
-                    let before = meta.high_water;
-                    meta.high_water = now;
-                    if store
-                        .put(storage::META_KEY, &storage::encode_meta(&meta))
-                        .is_ok()
-                    {
-                        for key in &loaded.stale {
-                            // Forgetting them is harmless if it fails.
-                            let _ = store.remove(key);
-                        }
-                    } else {
-                        meta.high_water = before;
-                    }
-                }
-                meta.high_water = meta.high_water.max(now);
-                meta
-            }
-            None => {
-                let meta = Meta {
-                    high_water: now,
-                    ticket_keys: Keyring::new(Key::new(1, rng.bytes())),
-                    token_keys: Keyring::new(Key::new(1, rng.bytes())),
-                };
-                store
-                    .put(storage::META_KEY, &storage::encode_meta(&meta))
-                    .map_err(|e| {
-                        Error::storage(format!("could not write the backend's secrets: {e}"))
-                    })?;
-                meta
-            }
-        };
+        let meta = load_or_create_meta(&mut store, loaded.meta, &loaded.stale, now, &mut rng)?;
         Ok(Engine {
             config,
             meta,
-            registry: loaded.registry,
+            repo: MemRepo::new(loaded.registry, store),
             rng,
-            store,
             prune_at: MIN_PRUNE_AT,
         })
     }
@@ -292,59 +308,48 @@ impl<S: Store> Engine<S> {
     }
 
     pub fn registry(&self) -> &Registry {
-        &self.registry
+        &self.repo.registry
     }
 
     pub fn store(&self) -> &S {
-        &self.store
+        &self.repo.store
     }
 
     pub fn store_mut(&mut self) -> &mut S {
-        &mut self.store
+        &mut self.repo.store
     }
 
     /// The time an operation acts at: the host's clock, but never earlier than any time this
     /// backend already acted at (NTP steps, a user changing the device time, a demo clock).
+    /// A local-backend concern: its host clock is a phone's, and the mark is stored with its
+    /// secrets. Operations only receive the result (`Ctx::now`).
     fn clock(&mut self, now: Millis) -> Millis {
         self.meta.high_water = self.meta.high_water.max(now);
         self.meta.high_water
     }
 
-    /// Persists a change, then applies it. On a failed write nothing changes.
-    fn commit(&mut self, change: Change) -> Result<()> {
-        let (key, value) = storage::encode_change(&change);
-        let written = match &value {
-            Some(v) => self.store.put(&key, v),
-            None => self.store.remove(&key),
+    /// The store and what an operation acts with at `now` (disjoint borrows of `self`).
+    fn parts(&mut self, now: Millis) -> (&mut MemRepo<S>, Ctx<'_>) {
+        let ctx = Ctx {
+            now,
+            rng: &mut self.rng,
+            secrets: &self.meta.secrets,
+            config: &self.config,
         };
-        written.map_err(|e| {
-            Error::storage(format!(
-                "could not persist the change ({e}); nothing was changed"
-            ))
-        })?;
-        self.registry.apply(change);
-        Ok(())
-    }
-
-    fn commit_opt(&mut self, change: Option<Change>) -> Result<()> {
-        change.map_or(Ok(()), |c| self.commit(c))
+        (&mut self.repo, ctx)
     }
 
     pub fn authorize_voip(&mut self, actor: Option<&OpenId>) -> Result<()> {
-        let me = identity(actor)?;
-        let change = rules::set_consent(self.registry.consented(me), me, true);
-        self.commit_opt(change)
+        ops::set_consent(&mut self.repo, identity(actor)?, true)
     }
 
     pub fn revoke_voip(&mut self, actor: Option<&OpenId>) -> Result<()> {
-        let me = identity(actor)?;
-        let change = rules::set_consent(self.registry.consented(me), me, false);
-        self.commit_opt(change)
+        ops::set_consent(&mut self.repo, identity(actor)?, false)
     }
 
     /// `getVoipConsent`: whether the instance's user granted VoIP consent.
     pub fn consent(&self, actor: Option<&OpenId>) -> Result<bool> {
-        Ok(self.registry.consented(identity(actor)?))
+        ops::consent(&mut &self.repo.registry, identity(actor)?)
     }
 
     pub fn bind_admin(
@@ -355,19 +360,9 @@ impl<S: Store> Engine<S> {
     ) -> Result<UserId> {
         let me = identity(actor)?;
         let now = self.clock(now);
-        let args = input::args("bindVoipAdminContact", args)?;
-        let user_id = UserId::from_value("userId", args.get("userId"))?;
-        let term = self.rng.u32();
-        let change = rules::bind_admin(
-            self.registry.student(&user_id),
-            &user_id,
-            me,
-            self.registry.consented(me),
-            now,
-            term,
-        )?;
-        self.commit_opt(change)?;
-        Ok(user_id)
+        let req = BindAdminReq::parse(args)?;
+        let (repo, mut ctx) = self.parts(now);
+        ops::bind_admin(repo, &mut ctx, me, req)
     }
 
     pub fn share_path(
@@ -378,65 +373,15 @@ impl<S: Store> Engine<S> {
     ) -> Result<String> {
         let me = identity(actor)?;
         let now = self.clock(now);
-        let args = input::args("getBindContactPath", args)?;
-        let user_id = UserId::from_value("userId", args.get("userId"))?;
-        let user_name =
-            ids::user_name("userName", input::string("userName", args.get("userName"))?)?;
-        let user_avatar = match input::opt_string("userAvatar", args.get("userAvatar"))? {
-            Some(a) => ids::user_avatar("userAvatar", a)?,
-            None => String::new(),
-        };
-        let record = rules::require_admin(self.registry.student(&user_id), &user_id, me)?;
-        let claims = Claims {
-            issuer: me.clone(),
-            issued_at: now,
-            expires_at: now.saturating_add(self.config.ticket_ttl_ms).min(U48_MAX),
-            nonce: self.rng.bytes(),
-            admin_term: record.admin_term,
-        };
-        let subject = Subject {
-            user_id: user_id.as_str(),
-            user_name: &user_name,
-            user_avatar: &user_avatar,
-        };
-        let t = ticket::issue(self.meta.ticket_keys.current(), &claims, &subject);
-        let path = share::build_path(&self.config.path_prefix, &subject, &t);
-        if path.len() > share::MAX_PATH_BYTES {
-            return Err(Error::invalid_argument(format!(
-                "the share path would be {} bytes, over the limit of {}; use a shorter userName or userAvatar",
-                path.len(),
-                share::MAX_PATH_BYTES
-            )));
-        }
-        Ok(path)
+        let req = ShareReq::parse(args)?;
+        let (repo, mut ctx) = self.parts(now);
+        ops::share_path(repo, &mut ctx, me, &req)
     }
 
     pub fn list(&self, actor: Option<&OpenId>, args: &Value) -> Result<Vec<ListEntry>> {
         let me = identity(actor)?;
-        let filter = match args {
-            Value::Missing => None,
-            a => {
-                let a = input::args("getVoipBindContactList", a)?;
-                match a.get("userId") {
-                    Value::Missing => None,
-                    v => Some(UserId::from_value("userId", v)?),
-                }
-            }
-        };
-        let entry = |id: &UserId| {
-            self.registry
-                .student(id)
-                .and_then(|r| rules::list_entry(r, me))
-        };
-        Ok(match filter {
-            Some(id) => entry(&id).into_iter().collect(),
-            None => self
-                .registry
-                .students_of(me)
-                .iter()
-                .filter_map(entry)
-                .collect(),
-        })
+        let req = ListReq::parse(args)?;
+        ops::list(&mut &self.repo.registry, me, &req)
     }
 
     pub fn delete(
@@ -447,63 +392,17 @@ impl<S: Store> Engine<S> {
     ) -> Result<(UserId, Vec<OpenId>)> {
         let me = identity(actor)?;
         let now = self.clock(now);
-        let args = input::args("deleteVoipBindContact", args)?;
-        let user_id = UserId::from_value("userId", args.get("userId"))?;
-        let targets = ids::openid_list("openidList", args.get("openidList"))?;
-        let term = self.rng.u32();
-        let (change, deleted) = rules::delete_contacts(
-            self.registry.student(&user_id),
-            &user_id,
-            me,
-            &targets,
-            now,
-            term,
-        )?;
-        self.commit(change)?;
-        Ok((user_id, deleted))
+        let req = DeleteReq::parse(args)?;
+        let (repo, mut ctx) = self.parts(now);
+        ops::delete(repo, &mut ctx, me, req)
     }
 
     pub fn transfer(&mut self, actor: Option<&OpenId>, args: &Value) -> Result<(UserId, OpenId)> {
         let me = identity(actor)?;
-        let args = input::args("transerAdmin", args)?;
-        let user_id = UserId::from_value("userId", args.get("userId"))?;
-        let new_admin = OpenId::from_value("newAdminOpenid", args.get("newAdminOpenid"))?;
-        let term = self.rng.u32();
-        let change = rules::transfer_admin(
-            self.registry.student(&user_id),
-            &user_id,
-            me,
-            &new_admin,
-            term,
-        )?;
-        self.commit_opt(change)?;
-        Ok((user_id, new_admin))
-    }
-
-    fn view(&self, q: &ShareQuery) -> (Option<share::Link>, LinkView) {
-        match share::open(q, &self.meta.ticket_keys) {
-            Some(link) => {
-                let view = LinkView {
-                    user_id: link.user_id.as_str().to_owned(),
-                    user_name: link.user_name.clone(),
-                    user_avatar: link.user_avatar.clone(),
-                };
-                (Some(link), view)
-            }
-            None => (
-                None,
-                LinkView {
-                    // Unverified: only the id is echoed (for the event), never name or avatar.
-                    user_id: q
-                        .get("userId")
-                        .filter(|u| UserId::parse("userId", u).is_ok())
-                        .unwrap_or("")
-                        .to_owned(),
-                    user_name: String::new(),
-                    user_avatar: String::new(),
-                },
-            ),
-        }
+        let req = TransferReq::parse(args)?;
+        // No time in this operation: it acts at the clock as it stands.
+        let (repo, mut ctx) = self.parts(self.meta.high_water);
+        ops::transfer(repo, &mut ctx, me, req)
     }
 
     pub fn inspect(
@@ -515,17 +414,8 @@ impl<S: Store> Engine<S> {
         let me = identity(actor)?;
         let now = self.clock(now);
         let q = share_query(path)?;
-        let (link, view) = self.view(&q);
-        let record = link
-            .as_ref()
-            .and_then(|l| self.registry.student(&l.user_id));
-        let status = share::precheck(link.as_ref(), record, me, now, self.config.max_contacts);
-        Ok(Inspection {
-            view,
-            status,
-            expires_at: link.map(|l| l.claims.expires_at),
-            query: q.params,
-        })
+        let (repo, ctx) = self.parts(now);
+        ops::inspect(repo, &ctx, me, q)
     }
 
     pub fn accept(
@@ -537,69 +427,34 @@ impl<S: Store> Engine<S> {
         let me = identity(actor)?;
         let now = self.clock(now);
         let q = share_query(path)?;
-        let (link, view) = self.view(&q);
-        let record = link
-            .as_ref()
-            .and_then(|l| self.registry.student(&l.user_id));
-        let (kind, next) = share::accept(
-            link.as_ref(),
-            record,
-            me,
-            self.registry.consented(me),
-            now,
-            self.config.max_contacts,
-        );
-        self.commit_opt(next.map(Change::PutStudent))?;
-        Ok(BindEvent {
-            kind,
-            user_id: view.user_id,
-            query: q.params,
-        })
+        let (repo, ctx) = self.parts(now);
+        ops::accept(repo, &ctx, me, q)
     }
 
     pub fn decline(&self, actor: Option<&OpenId>, path: &Value) -> Result<BindEvent> {
         identity(actor)?;
         let q = share_query(path)?;
-        let (_, view) = self.view(&q);
-        Ok(BindEvent {
-            kind: BindType::Cancel,
-            user_id: view.user_id,
-            query: q.params,
-        })
+        Ok(ops::decline(&self.meta.secrets, q))
     }
 
     /// The face-scan stand-in: a signed, single-use token for this student.
     pub fn issue_voip_token(&mut self, args: &Value, now: Millis) -> Result<String> {
         let now = self.clock(now);
-        let args = input::args("issueVoipToken", args)?;
-        let user_id = UserId::from_value("userId", args.get("userId"))?;
-        let claims = TokenClaims {
-            issued_at: now,
-            expires_at: now.saturating_add(self.config.token_ttl_ms).min(U48_MAX),
-            nonce: self.rng.bytes(),
-        };
-        Ok(token::issue(
-            self.meta.token_keys.current(),
-            &user_id,
-            &claims,
-        ))
+        let req = TokenReq::parse(args)?;
+        let (_, mut ctx) = self.parts(now);
+        Ok(ops::issue_voip_token(&mut ctx, &req))
     }
 
     /// Removes all the student's contacts; the checked userId, and `true` if it had any.
     pub fn reset_student(&mut self, args: &Value) -> Result<(UserId, bool)> {
-        let args = input::args("resetStudent", args)?;
-        let user_id = UserId::from_value("userId", args.get("userId"))?;
-        let change = rules::reset_student(self.registry.student(&user_id));
-        let had = change.is_some();
-        self.commit_opt(change)?;
-        Ok((user_id, had))
+        let req = ResetReq::parse(args)?;
+        ops::reset_student(&mut self.repo, req)
     }
 
     /// The developer query (`getvoipcontactlist`): `{ user_id }`.
     pub fn contact_list(&self, args: &Value) -> Result<ContactListReply> {
-        let args = input::args("getVoipContactList", args)?;
-        let user_id = UserId::from_value("user_id", args.get("user_id"))?;
-        Ok(rules::contact_list(self.registry.student(&user_id)))
+        let req = ContactListReq::parse(args)?;
+        ops::contact_list(&mut &self.repo.registry, &req)
     }
 
     /// `initByCaller` for one device instance's `slot`. `Err` is what the API throws;
@@ -611,55 +466,38 @@ impl<S: Store> Engine<S> {
         compat: Version,
         now: Millis,
     ) -> Result<CallOutcome> {
-        let req = call::check_request(args, compat)?;
+        let req = requests::init_by_caller(args, compat)?;
         slot.check_free()?;
         let now = self.clock(now);
-        let token = token::verify(&self.meta.token_keys, &req.voip_token, &req.caller_id, now);
-        let used = token
-            .as_ref()
-            .is_ok_and(|c| self.registry.token_used(&c.nonce));
-        let admitted = call::admit(
-            token,
-            used,
-            self.registry.student(&req.caller_id),
-            &req,
-            self.registry.consented(&req.listener_id),
-        );
-        let claims = match admitted {
-            Ok(c) => c,
-            Err(refusal) => return Ok(CallOutcome::Refused(refusal)),
-        };
-        self.commit(Change::UseToken {
-            id: claims.nonce,
-            expires_at: claims.expires_at,
-        })?;
-        if self.registry.used_token_count() >= self.prune_at {
-            self.forget_expired_tokens(now);
-            self.prune_at = MIN_PRUNE_AT.max(2 * self.registry.used_token_count());
+        let (repo, mut ctx) = self.parts(now);
+        let outcome = ops::admit_call(repo, &mut ctx, &req)?;
+        if let CallOutcome::Admitted { room_id, .. } = &outcome {
+            if self.repo.registry.used_token_count() >= self.prune_at {
+                self.forget_expired_tokens(now);
+                self.prune_at = MIN_PRUNE_AT.max(2 * self.repo.registry.used_token_count());
+            }
+            slot.start(&req, room_id.clone(), now);
         }
-        let room_id = b64(&self.rng.bytes::<16>());
-        slot.start(&req, room_id.clone(), now);
-        Ok(CallOutcome::Admitted {
-            room_id,
-            charge_type: req.charge_type(),
-        })
+        Ok(outcome)
     }
 
     /// Forgets used tokens that have expired (and their stored entries). Safe to do late, or
     /// even if the removal fails: an expired token is refused as expired before reuse is
     /// ever checked. Only once the clock that expired them is stored, so a clock set back
-    /// cannot revive them after a restart either.
+    /// cannot revive them after a restart either. A local-backend concern (batched here, after
+    /// an admission); a database prunes on its own schedule.
     fn forget_expired_tokens(&mut self, now: Millis) {
         if self
+            .repo
             .store
             .put(storage::META_KEY, &storage::encode_meta(&self.meta))
             .is_err()
         {
             return;
         }
-        for id in self.registry.expired_tokens(now) {
-            let _ = self.store.remove(&storage::token_key(&id));
-            self.registry.forget_token(&id);
+        for id in self.repo.registry.expired_tokens(now) {
+            let _ = self.repo.store.remove(&storage::token_key(&id));
+            self.repo.registry.forget_token(&id);
         }
     }
 
@@ -667,7 +505,7 @@ impl<S: Store> Engine<S> {
     /// the secrets only if asked (without them a snapshot shows the registry but cannot be
     /// restored).
     pub fn snapshot(&self, include_secrets: bool) -> Vec<u8> {
-        storage::snapshot(include_secrets.then_some(&self.meta), &self.registry)
+        storage::snapshot(include_secrets.then_some(&self.meta), &self.repo.registry)
     }
 }
 

@@ -8,6 +8,7 @@ use crate::codec::{b64, hex, unb64, Reader, Truncated, Writer};
 use crate::errors::{Error, Result};
 use crate::ids::{Millis, OpenId, UserId};
 use crate::keys::{Key, Keyring, SECRET_LEN};
+use crate::ops::Secrets;
 use crate::registry::{Change, Contact, Registry, Removal, Role, StudentRecord, MAX_REMOVALS};
 use sha2::{Digest, Sha256};
 
@@ -27,14 +28,14 @@ const KIND_STUDENT: u8 = 2;
 const KIND_CONSENT: u8 = 3;
 const KIND_TOKEN: u8 = 4;
 
-/// The backend's secrets and clock, stored under [`META_KEY`].
+/// The local backend's secrets and clock, stored under [`META_KEY`] (the contact service keeps
+/// its [`Secrets`] elsewhere; operations are given them, never read them from a store).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Meta {
     /// The highest clock reading the backend has acted on (persisted before it forgets used
     /// tokens), so time-based decisions never go back when the host's clock does.
     pub high_water: Millis,
-    pub ticket_keys: Keyring,
-    pub token_keys: Keyring,
+    pub secrets: Secrets,
 }
 
 /// A decoded stored value.
@@ -91,8 +92,8 @@ fn write_keyring(w: &mut Writer, ring: &Keyring) {
 pub fn encode_meta(meta: &Meta) -> String {
     seal(META_KEY, KIND_META, |w| {
         w.u48(meta.high_water);
-        write_keyring(w, &meta.ticket_keys);
-        write_keyring(w, &meta.token_keys);
+        write_keyring(w, &meta.secrets.ticket_keys);
+        write_keyring(w, &meta.secrets.token_keys);
     })
 }
 
@@ -218,8 +219,10 @@ fn decode_meta(r: &mut Reader) -> std::result::Result<Option<Entry>, Truncated> 
     Ok(match (ticket_keys, token_keys) {
         (Some(ticket_keys), Some(token_keys)) => Some(Entry::Meta(Meta {
             high_water,
-            ticket_keys,
-            token_keys,
+            secrets: Secrets {
+                ticket_keys,
+                token_keys,
+            },
         })),
         _ => None,
     })
@@ -466,8 +469,10 @@ mod tests {
     fn meta() -> Meta {
         Meta {
             high_water: 5,
-            ticket_keys: Keyring::new(Key::new(1, [1; 32])),
-            token_keys: Keyring::new(Key::new(2, [2; 32])),
+            secrets: Secrets {
+                ticket_keys: Keyring::new(Key::new(1, [1; 32])),
+                token_keys: Keyring::new(Key::new(2, [2; 32])),
+            },
         }
     }
 

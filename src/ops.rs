@@ -1,0 +1,392 @@
+//! Every backend operation, written once over the store interface ([`Repo`]): read the records
+//! it needs, decide with the pure rule (`rules`, `share`, `call`), commit at most one change,
+//! last. The local backend (`engine::Engine`) runs them over its in-memory registry; the contact
+//! service over one database transaction per request.
+//!
+//! An operation is given what it acts as and with: the caller's identity (`me`, already
+//! authenticated: the instance's openId, or the service's session), a typed request parsed by
+//! [`crate::requests`], and a [`Ctx`] (the time, the CSPRNG, the secrets, the configuration).
+//! None of them is read from the store, so the same code runs wherever the records live and
+//! wherever the keys are kept.
+
+use crate::call::{self, CallRequest, ChargeType};
+use crate::codec::b64;
+use crate::errors::{Error, ErrorCode, Result};
+use crate::ids::{Millis, OpenId, UserId};
+use crate::keys::{Key, Keyring};
+use crate::registry::Change;
+use crate::repo::{self, ReadRepo, Repo};
+use crate::requests::{
+    BindAdminReq, ContactListReq, DeleteReq, ListReq, ResetReq, ShareReq, TokenReq, TransferReq,
+};
+use crate::rng::Rng;
+use crate::rules::{self, ContactListReply, ListEntry};
+use crate::share::{self, BindType, ShareQuery};
+use crate::ticket::{self, Claims, Subject};
+use crate::token::{self, TokenClaims};
+
+pub const DEFAULT_MAX_CONTACTS: usize = 10;
+pub const DEFAULT_TICKET_TTL_MS: Millis = 72 * 3600 * 1000;
+/// Times in tickets and tokens are 48-bit milliseconds.
+const U48_MAX: Millis = (1 << 48) - 1;
+
+/// The operations' settings (`createLocalBackend({ maxContacts, ticketTtlMs, ... })` locally,
+/// flags or environment on the service).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub max_contacts: usize,
+    pub ticket_ttl_ms: Millis,
+    pub token_ttl_ms: Millis,
+    /// Put before `pages/bind-contact/bind-contact` in share paths.
+    pub path_prefix: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_contacts: DEFAULT_MAX_CONTACTS,
+            ticket_ttl_ms: DEFAULT_TICKET_TTL_MS,
+            token_ttl_ms: token::DEFAULT_TTL_MS,
+            path_prefix: String::new(),
+        }
+    }
+}
+
+/// The keys that sign share tickets and face-pay tokens (separate rings: a leaked ticket key
+/// cannot mint tokens). Where they are kept is the backend's choice: the local backend stores
+/// them with its records (`storage::Meta`), the service keeps them server-side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Secrets {
+    pub ticket_keys: Keyring,
+    pub token_keys: Keyring,
+}
+
+impl Secrets {
+    /// Fresh keys (id 1 each) from the CSPRNG: the ticket key first, then the token key.
+    pub fn generate(rng: &mut Rng) -> Secrets {
+        let ticket_keys = Keyring::new(Key::new(1, rng.bytes()));
+        let token_keys = Keyring::new(Key::new(1, rng.bytes()));
+        Secrets {
+            ticket_keys,
+            token_keys,
+        }
+    }
+}
+
+/// What an operation acts with besides the store.
+pub struct Ctx<'a> {
+    /// The time the operation acts at. The backend chooses it (the local backend never lets it
+    /// go back: see `Engine::clock`); operations only compare and stamp it.
+    pub now: Millis,
+    pub rng: &'a mut Rng,
+    pub secrets: &'a Secrets,
+    pub config: &'a Config,
+}
+
+/// The identity an operation runs as; device instances have none.
+pub fn identity(actor: Option<&OpenId>) -> Result<&OpenId> {
+    actor.ok_or_else(|| {
+        Error::new(
+            ErrorCode::Unauthenticated,
+            "this instance has no openId (a device instance); create one with createVoipPlugin({ openId })",
+        )
+    })
+}
+
+/// The student as a share link shows them (unverified fields are empty).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkView {
+    pub user_id: String,
+    pub user_name: String,
+    pub user_avatar: String,
+}
+
+/// `inspectBindContactPath`'s answer; `status` is `None` for `'ready'`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inspection {
+    pub view: LinkView,
+    pub status: Option<BindType>,
+    /// When the link expires (ms), if its signature verified.
+    pub expires_at: Option<Millis>,
+    /// Every query parameter, for `getPluginEnterOptions`.
+    pub query: Vec<(String, String)>,
+}
+
+/// What the bind page reports (the `bindContact` event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindEvent {
+    pub kind: BindType,
+    pub user_id: String,
+    pub query: Vec<(String, String)>,
+}
+
+/// `initByCaller`'s backend answer: admitted, or refused with errCode 4, 8 or 9.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallOutcome {
+    Admitted {
+        room_id: String,
+        charge_type: ChargeType,
+    },
+    Refused(Error),
+}
+
+fn commit_opt(repo: &mut impl Repo, change: Option<Change>) -> Result<()> {
+    change.map_or(Ok(()), |c| repo.commit(c))
+}
+
+/// `getVoipConsent`: whether `me` granted VoIP consent.
+pub fn consent(repo: &mut impl ReadRepo, me: &OpenId) -> Result<bool> {
+    repo.consented(me)
+}
+
+/// `authorizeVoip` (`granted`) and `revokeVoip`; no write when already in that state.
+pub fn set_consent(repo: &mut impl Repo, me: &OpenId, granted: bool) -> Result<()> {
+    let change = rules::set_consent(repo.consented(me)?, me, granted);
+    commit_opt(repo, change)
+}
+
+/// `bindVoipAdminContact`: the student's userId.
+pub fn bind_admin(
+    repo: &mut impl Repo,
+    ctx: &mut Ctx,
+    me: &OpenId,
+    req: BindAdminReq,
+) -> Result<UserId> {
+    let term = ctx.rng.u32();
+    let record = repo.student(&req.user_id)?;
+    let consented = repo.consented(me)?;
+    let change = rules::bind_admin(record.as_ref(), &req.user_id, me, consented, ctx.now, term)?;
+    commit_opt(repo, change)?;
+    Ok(req.user_id)
+}
+
+/// `getBindContactPath`: a signed share path (administrator only). Writes nothing.
+pub fn share_path(
+    repo: &mut impl ReadRepo,
+    ctx: &mut Ctx,
+    me: &OpenId,
+    req: &ShareReq,
+) -> Result<String> {
+    let record = repo.student(&req.user_id)?;
+    let record = rules::require_admin(record.as_ref(), &req.user_id, me)?;
+    let claims = Claims {
+        issuer: me.clone(),
+        issued_at: ctx.now,
+        expires_at: ctx
+            .now
+            .saturating_add(ctx.config.ticket_ttl_ms)
+            .min(U48_MAX),
+        nonce: ctx.rng.bytes(),
+        admin_term: record.admin_term,
+    };
+    let subject = Subject {
+        user_id: req.user_id.as_str(),
+        user_name: &req.user_name,
+        user_avatar: &req.user_avatar,
+    };
+    let t = ticket::issue(ctx.secrets.ticket_keys.current(), &claims, &subject);
+    let path = share::build_path(&ctx.config.path_prefix, &subject, &t);
+    if path.len() > share::MAX_PATH_BYTES {
+        return Err(Error::invalid_argument(format!(
+            "the share path would be {} bytes, over the limit of {}; use a shorter userName or userAvatar",
+            path.len(),
+            share::MAX_PATH_BYTES
+        )));
+    }
+    Ok(path)
+}
+
+/// `getVoipBindContactList`: one student, or every student `me` is a contact of, in list order.
+pub fn list(repo: &mut impl ReadRepo, me: &OpenId, req: &ListReq) -> Result<Vec<ListEntry>> {
+    let ids = match &req.user_id {
+        Some(id) => vec![id.clone()],
+        None => repo.students_of(me)?,
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    for id in &ids {
+        if let Some(entry) = repo.student(id)?.and_then(|r| rules::list_entry(&r, me)) {
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+/// `deleteVoipBindContact`: all or nothing; the userId and the deleted openIds.
+pub fn delete(
+    repo: &mut impl Repo,
+    ctx: &mut Ctx,
+    me: &OpenId,
+    req: DeleteReq,
+) -> Result<(UserId, Vec<OpenId>)> {
+    let term = ctx.rng.u32();
+    let record = repo.student(&req.user_id)?;
+    let (change, deleted) = rules::delete_contacts(
+        record.as_ref(),
+        &req.user_id,
+        me,
+        &req.openid_list,
+        ctx.now,
+        term,
+    )?;
+    repo.commit(change)?;
+    Ok((req.user_id, deleted))
+}
+
+/// `transerAdmin`: the userId and the new administrator.
+pub fn transfer(
+    repo: &mut impl Repo,
+    ctx: &mut Ctx,
+    me: &OpenId,
+    req: TransferReq,
+) -> Result<(UserId, OpenId)> {
+    let term = ctx.rng.u32();
+    let record = repo.student(&req.user_id)?;
+    let change = rules::transfer_admin(record.as_ref(), &req.user_id, me, &req.new_admin, term)?;
+    commit_opt(repo, change)?;
+    Ok((req.user_id, req.new_admin))
+}
+
+/// Verifies a bind page's query against the ticket keys.
+fn view(q: &ShareQuery, secrets: &Secrets) -> (Option<share::Link>, LinkView) {
+    match share::open(q, &secrets.ticket_keys) {
+        Some(link) => {
+            let view = LinkView {
+                user_id: link.user_id.as_str().to_owned(),
+                user_name: link.user_name.clone(),
+                user_avatar: link.user_avatar.clone(),
+            };
+            (Some(link), view)
+        }
+        None => (
+            None,
+            LinkView {
+                // Unverified: only the id is echoed (for the event), never name or avatar.
+                user_id: q
+                    .get("userId")
+                    .filter(|u| UserId::parse("userId", u).is_ok())
+                    .unwrap_or("")
+                    .to_owned(),
+                user_name: String::new(),
+                user_avatar: String::new(),
+            },
+        ),
+    }
+}
+
+/// `inspectBindContactPath`: what accepting would do now (rows 1–6), without consent.
+pub fn inspect(
+    repo: &mut impl ReadRepo,
+    ctx: &Ctx,
+    me: &OpenId,
+    q: ShareQuery,
+) -> Result<Inspection> {
+    let (link, view) = view(&q, ctx.secrets);
+    let record = match &link {
+        Some(l) => repo.student(&l.user_id)?,
+        None => None,
+    };
+    let status = share::precheck(
+        link.as_ref(),
+        record.as_ref(),
+        me,
+        ctx.now,
+        ctx.config.max_contacts,
+    );
+    Ok(Inspection {
+        view,
+        status,
+        expires_at: link.map(|l| l.claims.expires_at),
+        query: q.params,
+    })
+}
+
+/// `acceptBindContactPath`: the bind page's Bind; `success` adds `me` as an ordinary contact.
+pub fn accept(repo: &mut impl Repo, ctx: &Ctx, me: &OpenId, q: ShareQuery) -> Result<BindEvent> {
+    let (link, view) = view(&q, ctx.secrets);
+    let record = match &link {
+        Some(l) => repo.student(&l.user_id)?,
+        None => None,
+    };
+    let (kind, next) = share::accept(
+        link.as_ref(),
+        record.as_ref(),
+        me,
+        repo.consented(me)?,
+        ctx.now,
+        ctx.config.max_contacts,
+    );
+    commit_opt(repo, next.map(Change::PutStudent))?;
+    Ok(BindEvent {
+        kind,
+        user_id: view.user_id,
+        query: q.params,
+    })
+}
+
+/// `declineBindContactPath`: the bind page's Cancel (reads and writes nothing).
+pub fn decline(secrets: &Secrets, q: ShareQuery) -> BindEvent {
+    let (_, view) = view(&q, secrets);
+    BindEvent {
+        kind: BindType::Cancel,
+        user_id: view.user_id,
+        query: q.params,
+    }
+}
+
+/// The face-scan stand-in: a signed, single-use token for this student (reads no record).
+pub fn issue_voip_token(ctx: &mut Ctx, req: &TokenReq) -> String {
+    let claims = TokenClaims {
+        issued_at: ctx.now,
+        expires_at: ctx.now.saturating_add(ctx.config.token_ttl_ms).min(U48_MAX),
+        nonce: ctx.rng.bytes(),
+    };
+    token::issue(ctx.secrets.token_keys.current(), &req.user_id, &claims)
+}
+
+/// `resetStudent` (the service's `resetvoipcontact`): the userId, and `true` if it had contacts.
+pub fn reset_student(repo: &mut impl Repo, req: ResetReq) -> Result<(UserId, bool)> {
+    let change = rules::reset_student(repo.student(&req.user_id)?.as_ref());
+    let had = change.is_some();
+    commit_opt(repo, change)?;
+    Ok((req.user_id, had))
+}
+
+/// The developer query (`getvoipcontactlist`).
+pub fn contact_list(repo: &mut impl ReadRepo, req: &ContactListReq) -> Result<ContactListReply> {
+    Ok(rules::contact_list(repo.student(&req.user_id)?.as_ref()))
+}
+
+/// `initByCaller`'s admission (the device's call slot is the caller's to check and fill). `Err`
+/// is a store failure; `Ok(Refused)` is the API's `isSuccess: false` answer. The token is marked
+/// used by the one commit; if the store reports it already used (another process admitted it
+/// between our read and our write), the call is refused as reused, errCode 4.
+pub fn admit_call(repo: &mut impl Repo, ctx: &mut Ctx, req: &CallRequest) -> Result<CallOutcome> {
+    let token = token::verify(
+        &ctx.secrets.token_keys,
+        &req.voip_token,
+        &req.caller_id,
+        ctx.now,
+    );
+    let used = match &token {
+        Ok(c) => repo.token_used(&c.nonce)?,
+        Err(_) => false,
+    };
+    let record = repo.student(&req.caller_id)?;
+    let consented = repo.consented(&req.listener_id)?;
+    let claims = match call::admit(token, used, record.as_ref(), req, consented) {
+        Ok(c) => c,
+        Err(refusal) => return Ok(CallOutcome::Refused(refusal)),
+    };
+    match repo.commit(Change::UseToken {
+        id: claims.nonce,
+        expires_at: claims.expires_at,
+    }) {
+        Ok(()) => {}
+        Err(e) if repo::is_token_already_used(&e) => return Ok(CallOutcome::Refused(e)),
+        Err(e) => return Err(e),
+    }
+    Ok(CallOutcome::Admitted {
+        room_id: b64(&ctx.rng.bytes::<16>()),
+        charge_type: req.charge_type(),
+    })
+}
