@@ -256,6 +256,14 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
 
 /// The backend's admission, in the spec's order: token (4), listener consent (8), listener a
 /// contact of the student (9). Returns the token's claims so the caller can mark it used.
+///
+/// `token_used` is a read made before the decision, so on its own it only prevents reuse where
+/// operations run one at a time (the local backend). A store shared by several processes must
+/// make marking the token used the check itself: the `Change::UseToken` commit of
+/// `ops::admit_call` is an insert into a UNIQUE nonce row (SQLite, PostgreSQL), and when it
+/// conflicts the store's `Repo::commit` fails with `repo::token_already_used()`, which the
+/// operation answers as this same refusal (errCode 4, reused), never as a storage error. So two
+/// devices racing with one token admit exactly one call.
 pub fn admit(
     token: std::result::Result<TokenClaims, Rejection>,
     token_used: bool,
