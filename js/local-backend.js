@@ -16,6 +16,9 @@ import { STORE, checkStorage } from './storage.js';
 const DEFAULT_NAMESPACE = 'campus-voip/';
 /** The shim's own options; the core's (maxContacts, …) come from core.backendOptionNames(). */
 const SHIM_OPTIONS = ['storage', 'now', 'namespace', 'restore', 'dev'];
+/** Separators of the core's flat results (src/wasm.rs): fields, and entries. */
+const US = '\u001f';
+const RS = '\u001e';
 const DEV_ONLY = 'exists only on a development backend: createLocalBackend({ dev: true })';
 
 /**
@@ -109,6 +112,18 @@ export class LocalBackend {
     this._now = now;
     this._release = release;
     this._busy = false;
+    this._ids = new Map(); // openId -> the number the core knows it by (checked once)
+  }
+
+  /** The core's number for an instance's identity (0: the device, no openId). */
+  _who(inner, openId) {
+    if (openId === undefined) return 0;
+    let n = this._ids.get(openId);
+    if (n === undefined) {
+      n = inner.actor(openId);
+      this._ids.set(openId, n);
+    }
+    return n;
   }
 
   /** The backend's clock (ms). */
@@ -155,53 +170,64 @@ export class LocalBackend {
   // ---- operations on behalf of an instance's identity (actor: openId or undefined) ----------
 
   authorizeVoip(actor) {
-    return this._run('authorizeVoip', (b) => (b.authorizeVoip(actor), ok('authorizeVoip')));
+    return this._run('authorizeVoip', (b) => (b.authorizeVoip(this._who(b, actor)), ok('authorizeVoip')));
   }
 
   revokeVoip(actor) {
-    return this._run('revokeVoip', (b) => (b.revokeVoip(actor), ok('revokeVoip')));
+    return this._run('revokeVoip', (b) => (b.revokeVoip(this._who(b, actor)), ok('revokeVoip')));
   }
 
   getVoipConsent(actor) {
-    return this._run('getVoipConsent', (b) => ok('getVoipConsent', { granted: b.getVoipConsent(actor) }));
+    return this._run('getVoipConsent', (b) => ok('getVoipConsent', { granted: b.getVoipConsent(this._who(b, actor)) }));
   }
 
   bindVoipAdminContact(actor, args) {
     return this._run('bindVoipAdminContact', (b, now) =>
-      ok('bindVoipAdminContact', { userId: b.bindVoipAdminContact(actor, args, now) }),
+      ok('bindVoipAdminContact', { userId: b.bindVoipAdminContact(this._who(b, actor), args, now) }),
     );
   }
 
   getBindContactPath(actor, args) {
-    return this._run('getBindContactPath', (b, now) => b.getBindContactPath(actor, args, now));
+    return this._run('getBindContactPath', (b, now) => b.getBindContactPath(this._who(b, actor), args, now));
   }
 
   getVoipBindContactList(actor, args) {
-    return this._run('getVoipBindContactList', (b) => JSON.parse(b.getVoipBindContactList(actor, args)));
+    return this._run('getVoipBindContactList', (b) => {
+      const r = b.getVoipBindContactList(this._who(b, actor), args);
+      if (r === '') return [];
+      return r.split(RS).map((e) => {
+        const f = e.split(US);
+        return { user_id: f[0], is_ad: f[1] === '1' ? 1 : 0, openid_list: f.slice(2) };
+      });
+    });
   }
 
   deleteVoipBindContact(actor, args) {
-    return this._run('deleteVoipBindContact', (b, now) =>
-      ok('deleteVoipBindContact', JSON.parse(b.deleteVoipBindContact(actor, args, now))),
-    );
+    return this._run('deleteVoipBindContact', (b, now) => {
+      const f = b.deleteVoipBindContact(this._who(b, actor), args, now).split(US);
+      return { errCode: 0, errMsg: 'deleteVoipBindContact:ok', userId: f[0], deleted: f.slice(1) };
+    });
   }
 
   transerAdmin(actor, args) {
-    return this._run('transerAdmin', (b) => ok('transerAdmin', JSON.parse(b.transerAdmin(actor, args))));
+    return this._run('transerAdmin', (b) => {
+      const f = b.transerAdmin(this._who(b, actor), args).split(US);
+      return { errCode: 0, errMsg: 'transerAdmin:ok', userId: f[0], adminOpenid: f[1] };
+    });
   }
 
   /** `{ userId, userName, userAvatar, status, errMsg, expiresAt?, query }` */
   inspectBindContactPath(actor, path) {
-    return this._run('inspectBindContactPath', (b, now) => JSON.parse(b.inspectBindContactPath(actor, path, now)));
+    return this._run('inspectBindContactPath', (b, now) => JSON.parse(b.inspectBindContactPath(this._who(b, actor), path, now)));
   }
 
   /** `{ type, errMsg, userId, query }` */
   acceptBindContactPath(actor, path) {
-    return this._run('acceptBindContactPath', (b, now) => JSON.parse(b.acceptBindContactPath(actor, path, now)));
+    return this._run('acceptBindContactPath', (b, now) => JSON.parse(b.acceptBindContactPath(this._who(b, actor), path, now)));
   }
 
   declineBindContactPath(actor, path) {
-    return this._run('declineBindContactPath', (b) => JSON.parse(b.declineBindContactPath(actor, path)));
+    return this._run('declineBindContactPath', (b) => JSON.parse(b.declineBindContactPath(this._who(b, actor), path)));
   }
 
   /** Call admission for one instance's call slot. */
@@ -224,7 +250,16 @@ export class LocalBackend {
 
   /** The developer query, same shape as the contact service's getvoipcontactlist. */
   getVoipContactList(args) {
-    return this._run('getVoipContactList', (b) => JSON.parse(b.getVoipContactList(args)));
+    return this._run('getVoipContactList', (b) => {
+      const rows = b.getVoipContactList(args).split(RS);
+      const head = rows[0].split(US);
+      const contact_list = [];
+      for (let i = 1; i < rows.length; i++) {
+        const f = rows[i].split(US);
+        contact_list.push({ open_id: f[0], role: f[1] === '1' ? 1 : 0 });
+      }
+      return { errcode: Number(head[0]), errmsg: head[1], contact_list };
+    });
   }
 
   /** `{ students, contacts }` */

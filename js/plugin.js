@@ -105,6 +105,14 @@ export class VoipPlugin {
     return this._settings ? run(this._settings) : this._ready().then(run, (e) => Promise.reject(forApi(api, e)));
   }
 
+  /**
+   * `_op` for one backend call whose promise is the answer: the backend's promises settle with
+   * VoipErrors already, so they are returned as they are (no second promise, no extra hop).
+   */
+  _direct(api, fn) {
+    return this._settings ? fn(this._settings) : this._op(api, fn);
+  }
+
   _emit(eventName, data, roomId) {
     const event = { eventName, data };
     if (roomId !== undefined) {
@@ -139,38 +147,38 @@ export class VoipPlugin {
   // ---- consent (SPEC §3.2) ------------------------------------------------------------
 
   authorizeVoip() {
-    return this._op('authorizeVoip', (s) => s.backend.authorizeVoip(s.openId));
+    return this._direct('authorizeVoip', (s) => s.backend.authorizeVoip(s.openId));
   }
 
   revokeVoip() {
-    return this._op('revokeVoip', (s) => s.backend.revokeVoip(s.openId));
+    return this._direct('revokeVoip', (s) => s.backend.revokeVoip(s.openId));
   }
 
   /** `{ errCode: 0, errMsg, granted }`: whether this instance's user granted VoIP consent. */
   getVoipConsent() {
-    return this._op('getVoipConsent', (s) => s.backend.getVoipConsent(s.openId));
+    return this._direct('getVoipConsent', (s) => s.backend.getVoipConsent(s.openId));
   }
 
   // ---- contacts (SPEC §3.3) -----------------------------------------------------------
 
   bindVoipAdminContact(args) {
-    return this._op('bindVoipAdminContact', (s) => s.backend.bindVoipAdminContact(s.openId, args));
+    return this._direct('bindVoipAdminContact', (s) => s.backend.bindVoipAdminContact(s.openId, args));
   }
 
   getBindContactPath(args) {
-    return this._op('getBindContactPath', (s) => s.backend.getBindContactPath(s.openId, args));
+    return this._direct('getBindContactPath', (s) => s.backend.getBindContactPath(s.openId, args));
   }
 
   getVoipBindContactList(args) {
-    return this._op('getVoipBindContactList', (s) => s.backend.getVoipBindContactList(s.openId, args));
+    return this._direct('getVoipBindContactList', (s) => s.backend.getVoipBindContactList(s.openId, args));
   }
 
   deleteVoipBindContact(args) {
-    return this._op('deleteVoipBindContact', (s) => s.backend.deleteVoipBindContact(s.openId, args));
+    return this._direct('deleteVoipBindContact', (s) => s.backend.deleteVoipBindContact(s.openId, args));
   }
 
   transerAdmin(args) {
-    return this._op('transerAdmin', (s) => s.backend.transerAdmin(s.openId, args));
+    return this._direct('transerAdmin', (s) => s.backend.transerAdmin(s.openId, args));
   }
 
   // ---- the bind-contact page (SPEC §3.4) ----------------------------------------------

@@ -138,6 +138,8 @@ const banner = `// campus-voip ${readPackageVersion()} — built ${new Date().to
 step('bundling the npm package (browser ESM, Node ESM, Node CommonJS; the same for /slim)');
 rmrf(NPM);
 fs.mkdirSync(NPM, { recursive: true });
+// Node builds decode the core's strings with Buffer (js/hosts/node-text.js), not TextDecoder.
+const NODE_TEXT = path.join(ROOT, 'js/hosts/node-text.js');
 const common = { bundle: true, alias, logLevel: 'warning', banner: { js: banner }, legalComments: 'none' };
 await esbuild.build({
   ...common,
@@ -154,6 +156,7 @@ await esbuild.build({
   format: 'esm',
   platform: 'node',
   target: 'node18',
+  inject: [NODE_TEXT],
 });
 await esbuild.build({
   ...common,
@@ -163,7 +166,7 @@ await esbuild.build({
   platform: 'node',
   target: 'node18',
   define: { 'import.meta.url': '__campus_voip_module_url' },
-  inject: [path.join(ROOT, 'js/hosts/node-cjs-url.js')],
+  inject: [path.join(ROOT, 'js/hosts/node-cjs-url.js'), NODE_TEXT],
 });
 // campus-voip/slim: the same API; the host hands the wasm to initWasm(). Nothing in these files
 // names the wasm file, so bundlers that cannot emit it (esbuild, Rollup) have nothing to miss.
@@ -182,6 +185,7 @@ await esbuild.build({
   format: 'esm',
   platform: 'node',
   target: 'node18',
+  inject: [NODE_TEXT],
 });
 await esbuild.build({
   ...common,
@@ -190,6 +194,7 @@ await esbuild.build({
   format: 'cjs',
   platform: 'node',
   target: 'node18',
+  inject: [NODE_TEXT],
 });
 for (const f of ['slim.mjs', 'slim-node.mjs', 'slim-node.cjs']) {
   if (/import\.meta|new URL\(\s*['"]\.\/campus_voip_bg/.test(fs.readFileSync(path.join(NPM, f), 'utf8'))) {

@@ -54,6 +54,9 @@ fn string_value(js: &JsValue, budget: &mut Budget) -> Value {
 fn to_value(js: &JsValue, depth: usize, budget: &mut Budget) -> Value {
     if !budget.take_value() {
         Value::Other("a value over the argument's size limit")
+    } else if js.is_string() {
+        // First: almost every field is a string (each check is a crossing into JS).
+        string_value(js, budget)
     } else if js.is_undefined() {
         Value::Missing
     } else if js.is_null() {
@@ -62,8 +65,6 @@ fn to_value(js: &JsValue, depth: usize, budget: &mut Budget) -> Value {
         Value::Bool(b)
     } else if let Some(n) = js.as_f64() {
         Value::Num(n)
-    } else if js.is_string() {
-        string_value(js, budget)
     } else if js.is_function() {
         Value::Other("function")
     } else if js.is_symbol() {
@@ -139,6 +140,30 @@ fn object_value(js: &JsValue, depth: usize, budget: &mut Budget) -> Value {
     Value::Object(props)
 }
 
+thread_local! {
+    /// Property names as JS strings, made once (each `JsValue::from_str` is a decode in JS).
+    static KEYS: std::cell::RefCell<Vec<(&'static str, JsValue)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `name` as a JS string, cached per name (the names are the `requests` lists).
+fn key<T>(name: &'static str, f: impl FnOnce(&JsValue) -> T) -> T {
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        let i = match keys
+            .iter()
+            .position(|(n, _)| std::ptr::eq(*n, name) || *n == name)
+        {
+            Some(i) => i,
+            None => {
+                keys.push((name, JsValue::from_str(name)));
+                keys.len() - 1
+            }
+        };
+        f(&keys[i].1)
+    })
+}
+
 /// A whole argument (a share path or query object, options), within one budget.
 fn arg(js: &JsValue) -> Result<Value, JsValue> {
     let mut budget = Budget::default();
@@ -149,13 +174,13 @@ fn arg(js: &JsValue) -> Result<Value, JsValue> {
 
 /// An API's argument object, reading only the `fields` it uses (SPEC: the rest is never
 /// walked). Anything but a plain object converts as itself, so the core's check names it.
-fn fields(js: &JsValue, names: &[&str]) -> Result<Value, JsValue> {
+fn fields(js: &JsValue, names: &[&'static str]) -> Result<Value, JsValue> {
     let mut budget = Budget::default();
     let plain = js.is_object() && !js.is_function() && is_array(js) == Ok(false);
     let v = if plain {
         let mut props = Vec::with_capacity(names.len());
         for name in names {
-            let v = match Reflect::get(js, &JsValue::from_str(name)) {
+            let v = match key(name, |k| Reflect::get(js, k)) {
                 Ok(v) => to_value(&v, 1, &mut budget),
                 Err(_) => Value::Other("a property whose getter throws"),
             };
@@ -175,10 +200,25 @@ fn now_ms(now: f64) -> Result<Millis, JsValue> {
     input::millis("now", now).map_err(throw)
 }
 
-fn actor(js: &JsValue) -> Result<Option<OpenId>, JsValue> {
-    match arg(js)? {
-        Value::Missing | Value::Null => Ok(None),
-        v => OpenId::from_value("openId", &v).map(Some).map_err(throw),
+/// The identities instances act as, checked once (`Backend::actor`) and then named by a
+/// number, so a call passes no string for who is asking. `0` is the device (no openId).
+#[derive(Default)]
+struct Actors {
+    list: Vec<OpenId>,
+    /// (openId, number), sorted by openId (a sorted Vec: less code in the wasm than a map).
+    index: Vec<(OpenId, u32)>,
+}
+
+impl Actors {
+    fn get(&self, handle: u32) -> Result<Option<&OpenId>, JsValue> {
+        match handle {
+            0 => Ok(None),
+            n => self.list.get(n as usize - 1).map(Some).ok_or_else(|| {
+                throw(Error::invalid_argument(
+                    "unknown identity handle (it belongs to another backend)",
+                ))
+            }),
+        }
     }
 }
 
@@ -209,7 +249,12 @@ fn origin_name(o: Origin) -> &'static str {
     }
 }
 
-/// Results cross as one JSON text each (built here, `JSON.parse`d by the shim): one string copy
+/// Separators of the flat results (lists, delete, transfer, the developer query): userIds and
+/// openIds never hold control characters (SPEC §1), so these cannot occur inside a field.
+const US: char = '\u{1f}';
+const RS: char = '\u{1e}';
+
+/// Results with free-form text (query parameters, messages) cross as one JSON text each (built here, `JSON.parse`d by the shim): one string copy
 /// per call instead of an object built property by property, and no serializer in the wasm.
 /// Every value written is valid UTF-8 (Rust strings), so escaping quotes, backslashes and
 /// control characters is all JSON needs.
@@ -342,6 +387,7 @@ impl Store for JsStore {
 #[wasm_bindgen]
 pub struct Backend {
     engine: Engine<JsStore>,
+    actors: std::cell::RefCell<Actors>,
 }
 
 #[wasm_bindgen]
@@ -394,38 +440,61 @@ impl Backend {
             now,
         )
         .map_err(throw)?;
-        Ok(Backend { engine })
+        Ok(Backend {
+            engine,
+            actors: Default::default(),
+        })
+    }
+
+    /// Checks an instance's openId once and returns the number it acts as from then on
+    /// (the same openId gets the same number).
+    pub fn actor(&self, open_id: JsValue) -> Result<u32, JsValue> {
+        let id = OpenId::from_value("openId", &arg(&open_id)?).map_err(throw)?;
+        let mut a = self.actors.borrow_mut();
+        match a.index.binary_search_by(|(o, _)| o.cmp(&id)) {
+            Ok(i) => Ok(a.index[i].1),
+            Err(i) => {
+                a.list.push(id.clone());
+                let n = a.list.len() as u32;
+                a.index.insert(i, (id, n));
+                Ok(n)
+            }
+        }
     }
 
     #[wasm_bindgen(js_name = authorizeVoip)]
-    pub fn authorize_voip(&mut self, actor: JsValue) -> Result<(), JsValue> {
-        let me = self::actor(&actor)?;
-        self.engine.authorize_voip(me.as_ref()).map_err(throw)
+    pub fn authorize_voip(&mut self, actor: u32) -> Result<(), JsValue> {
+        let actors = self.actors.borrow();
+        let me = actors.get(actor)?;
+        self.engine.authorize_voip(me).map_err(throw)
     }
 
     #[wasm_bindgen(js_name = getVoipConsent)]
-    pub fn get_voip_consent(&self, actor: JsValue) -> Result<bool, JsValue> {
-        let me = self::actor(&actor)?;
-        self.engine.consent(me.as_ref()).map_err(throw)
+    pub fn get_voip_consent(&self, actor: u32) -> Result<bool, JsValue> {
+        let actors = self.actors.borrow();
+        let me = actors.get(actor)?;
+        self.engine.consent(me).map_err(throw)
     }
 
     #[wasm_bindgen(js_name = revokeVoip)]
-    pub fn revoke_voip(&mut self, actor: JsValue) -> Result<(), JsValue> {
-        let me = self::actor(&actor)?;
-        self.engine.revoke_voip(me.as_ref()).map_err(throw)
+    pub fn revoke_voip(&mut self, actor: u32) -> Result<(), JsValue> {
+        let actors = self.actors.borrow();
+        let me = actors.get(actor)?;
+        self.engine.revoke_voip(me).map_err(throw)
     }
 
     /// Resolves the student's userId.
     #[wasm_bindgen(js_name = bindVoipAdminContact)]
     pub fn bind_voip_admin_contact(
         &mut self,
-        actor: JsValue,
+        actor: u32,
         args: JsValue,
         now: f64,
     ) -> Result<String, JsValue> {
-        let (me, now) = (self::actor(&actor)?, now_ms(now)?);
+        let actors = self.actors.borrow();
+        let (me, now) = (actors.get(actor)?, now_ms(now)?);
         self.engine
-            .bind_admin(me.as_ref(), &fields(&args, requests::USER_ID)?, now)
+            .bind_admin(me, &fields(&args, requests::USER_ID)?, now)
             .map(|u| u.as_str().to_owned())
             .map_err(throw)
     }
@@ -433,96 +502,86 @@ impl Backend {
     #[wasm_bindgen(js_name = getBindContactPath)]
     pub fn get_bind_contact_path(
         &mut self,
-        actor: JsValue,
+        actor: u32,
         args: JsValue,
         now: f64,
     ) -> Result<String, JsValue> {
-        let (me, now) = (self::actor(&actor)?, now_ms(now)?);
+        let actors = self.actors.borrow();
+        let (me, now) = (actors.get(actor)?, now_ms(now)?);
         self.engine
-            .share_path(me.as_ref(), &fields(&args, requests::SHARE_PATH)?, now)
+            .share_path(me, &fields(&args, requests::SHARE_PATH)?, now)
             .map_err(throw)
     }
 
     #[wasm_bindgen(js_name = getVoipBindContactList)]
-    pub fn get_voip_bind_contact_list(
-        &self,
-        actor: JsValue,
-        args: JsValue,
-    ) -> Result<String, JsValue> {
-        let me = self::actor(&actor)?;
+    pub fn get_voip_bind_contact_list(&self, actor: u32, args: JsValue) -> Result<String, JsValue> {
+        let actors = self.actors.borrow();
+        let me = actors.get(actor)?;
         let list = self
             .engine
-            .list(me.as_ref(), &fields(&args, requests::USER_ID)?)
+            .list(me, &fields(&args, requests::USER_ID)?)
             .map_err(throw)?;
-        let mut j = Json::default();
-        j.raw("[");
+        // Flat: entries split by RS, fields by US: userId, is_ad, then the openIds.
+        let mut out = String::new();
         for (i, e) in list.iter().enumerate() {
             if i > 0 {
-                j.raw(",");
+                out.push(RS);
             }
-            j.raw("{")
-                .key("user_id")
-                .str(e.user_id.as_str())
-                .key("is_ad")
-                .num(e.is_ad.into())
-                .key("openid_list")
-                .strs(e.openid_list.iter().map(|o| o.as_str()))
-                .raw("}");
+            out.push_str(e.user_id.as_str());
+            out.push(US);
+            out.push(if e.is_ad == 1 { '1' } else { '0' });
+            for o in &e.openid_list {
+                out.push(US);
+                out.push_str(o.as_str());
+            }
         }
-        Ok(j.raw("]").done())
+        Ok(out)
     }
 
     #[wasm_bindgen(js_name = deleteVoipBindContact)]
     pub fn delete_voip_bind_contact(
         &mut self,
-        actor: JsValue,
+        actor: u32,
         args: JsValue,
         now: f64,
     ) -> Result<String, JsValue> {
-        let (me, now) = (self::actor(&actor)?, now_ms(now)?);
+        let actors = self.actors.borrow();
+        let (me, now) = (actors.get(actor)?, now_ms(now)?);
         let (user_id, deleted) = self
             .engine
-            .delete(me.as_ref(), &fields(&args, requests::DELETE)?, now)
+            .delete(me, &fields(&args, requests::DELETE)?, now)
             .map_err(throw)?;
-        Ok(Json::default()
-            .raw("{")
-            .key("userId")
-            .str(user_id.as_str())
-            .key("deleted")
-            .strs(deleted.iter().map(|o| o.as_str()))
-            .raw("}")
-            .done())
+        // Flat: userId, then the deleted openIds, split by US.
+        let mut out = user_id.as_str().to_owned();
+        for o in &deleted {
+            out.push(US);
+            out.push_str(o.as_str());
+        }
+        Ok(out)
     }
 
     #[wasm_bindgen(js_name = transerAdmin)]
-    pub fn transer_admin(&mut self, actor: JsValue, args: JsValue) -> Result<String, JsValue> {
-        let me = self::actor(&actor)?;
+    pub fn transer_admin(&mut self, actor: u32, args: JsValue) -> Result<String, JsValue> {
+        let actors = self.actors.borrow();
+        let me = actors.get(actor)?;
         let (user_id, admin) = self
             .engine
-            .transfer(me.as_ref(), &fields(&args, requests::TRANSFER)?)
+            .transfer(me, &fields(&args, requests::TRANSFER)?)
             .map_err(throw)?;
-        Ok(Json::default()
-            .raw("{")
-            .key("userId")
-            .str(user_id.as_str())
-            .key("adminOpenid")
-            .str(admin.as_str())
-            .raw("}")
-            .done())
+        // Flat: userId US adminOpenid.
+        Ok(format!("{user_id}{US}{admin}"))
     }
 
     #[wasm_bindgen(js_name = inspectBindContactPath)]
     pub fn inspect_bind_contact_path(
         &mut self,
-        actor: JsValue,
+        actor: u32,
         path: JsValue,
         now: f64,
     ) -> Result<String, JsValue> {
-        let (me, now) = (self::actor(&actor)?, now_ms(now)?);
-        let i = self
-            .engine
-            .inspect(me.as_ref(), &arg(&path)?, now)
-            .map_err(throw)?;
+        let actors = self.actors.borrow();
+        let (me, now) = (actors.get(actor)?, now_ms(now)?);
+        let i = self.engine.inspect(me, &arg(&path)?, now).map_err(throw)?;
         let mut j = Json::default();
         j.raw("{")
             .key("userId")
@@ -545,29 +604,21 @@ impl Backend {
     #[wasm_bindgen(js_name = acceptBindContactPath)]
     pub fn accept_bind_contact_path(
         &mut self,
-        actor: JsValue,
+        actor: u32,
         path: JsValue,
         now: f64,
     ) -> Result<String, JsValue> {
-        let (me, now) = (self::actor(&actor)?, now_ms(now)?);
-        let e = self
-            .engine
-            .accept(me.as_ref(), &arg(&path)?, now)
-            .map_err(throw)?;
+        let actors = self.actors.borrow();
+        let (me, now) = (actors.get(actor)?, now_ms(now)?);
+        let e = self.engine.accept(me, &arg(&path)?, now).map_err(throw)?;
         Ok(bind_event(&e))
     }
 
     #[wasm_bindgen(js_name = declineBindContactPath)]
-    pub fn decline_bind_contact_path(
-        &self,
-        actor: JsValue,
-        path: JsValue,
-    ) -> Result<String, JsValue> {
-        let me = self::actor(&actor)?;
-        let e = self
-            .engine
-            .decline(me.as_ref(), &arg(&path)?)
-            .map_err(throw)?;
+    pub fn decline_bind_contact_path(&self, actor: u32, path: JsValue) -> Result<String, JsValue> {
+        let actors = self.actors.borrow();
+        let me = actors.get(actor)?;
+        let e = self.engine.decline(me, &arg(&path)?).map_err(throw)?;
         Ok(bind_event(&e))
     }
 
@@ -595,26 +646,15 @@ impl Backend {
             .engine
             .contact_list(&fields(&args, requests::CONTACT_LIST)?)
             .map_err(throw)?;
-        let mut j = Json::default();
-        j.raw("{")
-            .key("errcode")
-            .num(reply.errcode.into())
-            .key("errmsg")
-            .str(reply.errmsg)
-            .key("contact_list")
-            .raw("[");
-        for (i, c) in reply.contact_list.iter().enumerate() {
-            if i > 0 {
-                j.raw(",");
-            }
-            j.raw("{")
-                .key("open_id")
-                .str(c.open_id.as_str())
-                .key("role")
-                .num(c.role.into())
-                .raw("}");
+        // Flat: errcode US errmsg, then RS openId US role per contact.
+        let mut out = format!("{}{US}{}", reply.errcode, reply.errmsg);
+        for c in &reply.contact_list {
+            out.push(RS);
+            out.push_str(c.open_id.as_str());
+            out.push(US);
+            out.push(if c.role == 1 { '1' } else { '0' });
         }
-        Ok(j.raw("]}").done())
+        Ok(out)
     }
 
     /// Throws for what the API throws; otherwise `{ isSuccess, roomId, chargeType }` or

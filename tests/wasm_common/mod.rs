@@ -122,8 +122,9 @@ fn share(u: &str, name: &str) -> JsValue {
 
 /// A student `u` whose administrator is `adm`.
 fn with_admin(b: &mut Backend, u: &str, adm: &str) {
-    b.authorize_voip(s(adm)).unwrap();
-    b.bind_voip_admin_contact(s(adm), user(u), T0).unwrap();
+    b.authorize_voip(b.actor(s(adm)).unwrap()).unwrap();
+    b.bind_voip_admin_contact(b.actor(s(adm)).unwrap(), user(u), T0)
+        .unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -133,33 +134,32 @@ fn story_through_the_binding() {
     assert_eq!(store.len(), 1, "a fresh backend writes its secrets");
     with_admin(&mut b, "学生-1", "dad");
     let path = b
-        .get_bind_contact_path(s("dad"), share("学生-1", "小明 😀"), T0)
+        .get_bind_contact_path(b.actor(s("dad")).unwrap(), share("学生-1", "小明 😀"), T0)
         .unwrap();
     assert!(path.starts_with("pages/bind-contact/bind-contact?userId=%E5%AD%A6"));
 
-    b.authorize_voip(s("mum")).unwrap();
-    let seen = b.inspect_bind_contact_path(s("mum"), s(&path), T0).unwrap();
+    b.authorize_voip(b.actor(s("mum")).unwrap()).unwrap();
+    let seen = b
+        .inspect_bind_contact_path(b.actor(s("mum")).unwrap(), s(&path), T0)
+        .unwrap();
     assert_eq!(get(&seen, "status").as_string().unwrap(), "ready");
     assert_eq!(get(&seen, "userName").as_string().unwrap(), "小明 😀");
-    let ev = b.accept_bind_contact_path(s("mum"), s(&path), T0).unwrap();
+    let ev = b
+        .accept_bind_contact_path(b.actor(s("mum")).unwrap(), s(&path), T0)
+        .unwrap();
     assert_eq!(get(&ev, "type").as_string().unwrap(), "success");
     assert_eq!(get(&ev, "errMsg").as_string().unwrap(), "bindContact:ok");
     assert_eq!(get(&ev, "userId").as_string().unwrap(), "学生-1");
-    let again = b.accept_bind_contact_path(s("mum"), s(&path), T0).unwrap();
+    let again = b
+        .accept_bind_contact_path(b.actor(s("mum")).unwrap(), s(&path), T0)
+        .unwrap();
     assert_eq!(get(&again, "type").as_string().unwrap(), "binded");
 
     let list = b
-        .get_voip_bind_contact_list(s("dad"), JsValue::UNDEFINED)
+        .get_voip_bind_contact_list(b.actor(s("dad")).unwrap(), JsValue::UNDEFINED)
         .unwrap();
-    let list = Array::from(&list.js());
-    assert_eq!(list.length(), 1);
-    let entry = list.get(0);
-    assert_eq!(get(&entry, "is_ad").as_f64(), Some(1.0));
-    let ids: Vec<String> = Array::from(&get(&entry, "openid_list"))
-        .iter()
-        .map(|v| v.as_string().unwrap())
-        .collect();
-    assert_eq!(ids, ["dad", "mum"]);
+    // Flat: one entry (no RS); userId US is_ad US openIds.
+    assert_eq!(list, "学生-1\u{1f}1\u{1f}dad\u{1f}mum");
 
     // A call from the device, busy, hang up.
     let mut slot = CallSlot::new();
@@ -208,14 +208,14 @@ fn story_through_the_binding() {
     // Transfer, then delete.
     let t = b
         .transer_admin(
-            s("dad"),
+            b.actor(s("dad")).unwrap(),
             obj(&[("userId", s("学生-1")), ("newAdminOpenid", s("mum"))]),
         )
         .unwrap();
-    assert_eq!(get(&t, "adminOpenid").as_string().unwrap(), "mum");
+    assert_eq!(t, "学生-1\u{1f}mum");
     let d = b
         .delete_voip_bind_contact(
-            s("mum"),
+            b.actor(s("mum")).unwrap(),
             obj(&[
                 ("userId", s("学生-1")),
                 ("openidList", Array::of1(&s("dad")).into()),
@@ -223,11 +223,11 @@ fn story_through_the_binding() {
             T0,
         )
         .unwrap();
-    assert_eq!(Array::from(&get(&d, "deleted")).length(), 1);
+    assert_eq!(d, "学生-1\u{1f}dad");
     let dev = b
         .get_voip_contact_list(obj(&[("user_id", s("学生-1"))]))
         .unwrap();
-    assert_eq!(get(&dev, "errcode").as_f64(), Some(0.0));
+    assert_eq!(dev, "0\u{1f}ok\u{1e}mum\u{1f}1");
 }
 
 #[wasm_bindgen_test]
@@ -235,21 +235,19 @@ fn errors_are_error_objects_with_codes() {
     let store = Store::new();
     let mut b = open_on(&store, JsValue::UNDEFINED);
     let e = b
-        .bind_voip_admin_contact(s("dad"), user("s"), T0)
+        .bind_voip_admin_contact(b.actor(s("dad")).unwrap(), user("s"), T0)
         .unwrap_err();
     assert_eq!(err_code(e.clone()), 8);
     assert_eq!(get(&e, "code").as_string().unwrap(), "NOT_AUTHORIZED");
     assert_eq!(get(&e, "origin").as_string().unwrap(), "backend");
-    let e = b.authorize_voip(s("not an openid")).unwrap_err();
+    // A malformed openId is refused when the instance's identity is registered.
+    let e = b.actor(s("not an openid")).unwrap_err();
     assert_eq!(err_code(e.clone()), 20);
     assert_eq!(get(&e, "origin").as_string().unwrap(), "plugin");
-    assert_eq!(
-        err_code(b.authorize_voip(JsValue::UNDEFINED).unwrap_err()),
-        3008
-    );
+    assert_eq!(err_code(b.authorize_voip(0).unwrap_err()), 3008);
     assert_eq!(
         err_code(
-            b.bind_voip_admin_contact(s("dad"), user("s"), f64::NAN)
+            b.bind_voip_admin_contact(b.actor(s("dad")).unwrap(), user("s"), f64::NAN)
                 .unwrap_err()
         ),
         1004
@@ -280,7 +278,7 @@ fn hostile_values_become_typed_errors_and_the_instance_survives() {
     with_admin(&mut b, "s", "dad");
     let lone: JsValue = JsString::from_char_code1(0xd800).into();
     let e = b
-        .bind_voip_admin_contact(s("dad"), obj(&[("userId", lone)]), T0)
+        .bind_voip_admin_contact(b.actor(s("dad")).unwrap(), obj(&[("userId", lone)]), T0)
         .unwrap_err();
     assert_eq!(err_code(e.clone()), 1004);
     assert!(get(&e, "message")
@@ -292,7 +290,11 @@ fn hostile_values_become_typed_errors_and_the_instance_survives() {
     let huge = js("return 'x'.repeat(1 << 20)");
     let before = wasm_memory_bytes();
     let e = b
-        .bind_voip_admin_contact(s("dad"), obj(&[("userId", huge.clone())]), T0)
+        .bind_voip_admin_contact(
+            b.actor(s("dad")).unwrap(),
+            obj(&[("userId", huge.clone())]),
+            T0,
+        )
         .unwrap_err();
     assert!(get(&e, "message").as_string().unwrap().contains("too long"));
     assert!(
@@ -300,7 +302,10 @@ fn hostile_values_become_typed_errors_and_the_instance_survives() {
         "the string was copied in"
     );
     assert_eq!(
-        err_code(b.accept_bind_contact_path(s("dad"), huge, T0).unwrap_err()),
+        err_code(
+            b.accept_bind_contact_path(b.actor(s("dad")).unwrap(), huge, T0)
+                .unwrap_err()
+        ),
         1004
     );
 
@@ -310,30 +315,39 @@ fn hostile_values_become_typed_errors_and_the_instance_survives() {
         js("return new Proxy({}, { ownKeys() { throw new Error('boom') } })"),
     ] {
         let e = b
-            .bind_voip_admin_contact(s("dad"), hostile, T0)
+            .bind_voip_admin_contact(b.actor(s("dad")).unwrap(), hostile, T0)
             .unwrap_err();
         assert_eq!(err_code(e), 1004);
     }
     let array_proxy = js("return new Proxy([], { get() { throw new Error('boom') } })");
     let del = obj(&[("userId", s("s")), ("openidList", array_proxy)]);
     assert_eq!(
-        err_code(b.delete_voip_bind_contact(s("dad"), del, T0).unwrap_err()),
+        err_code(
+            b.delete_voip_bind_contact(b.actor(s("dad")).unwrap(), del, T0)
+                .unwrap_err()
+        ),
         1004
     );
     let deep = js("let o = {}; let root = o; for (let i = 0; i < 100000; i++) { o.next = {}; o = o.next } return { userId: root }");
     assert_eq!(
-        err_code(b.bind_voip_admin_contact(s("dad"), deep, T0).unwrap_err()),
+        err_code(
+            b.bind_voip_admin_contact(b.actor(s("dad")).unwrap(), deep, T0)
+                .unwrap_err()
+        ),
         1004
     );
     // Only the fields an API uses are read: 100 000 other properties are never walked...
     let many =
         js("const o = { userId: 's' }; for (let i = 0; i < 100000; i++) o['k' + i] = i; return o");
     assert!(b
-        .bind_voip_admin_contact(s("dad"), many.clone(), T0)
+        .bind_voip_admin_contact(b.actor(s("dad")).unwrap(), many.clone(), T0)
         .is_ok());
     // ...but where the whole argument is read (the bind page's query object), it is refused.
     assert_eq!(
-        err_code(b.accept_bind_contact_path(s("dad"), many, T0).unwrap_err()),
+        err_code(
+            b.accept_bind_contact_path(b.actor(s("dad")).unwrap(), many, T0)
+                .unwrap_err()
+        ),
         1004
     );
     // A revoked Proxy (Array.isArray throws on it), at the top, nested and inside an array:
@@ -348,13 +362,16 @@ fn hostile_values_become_typed_errors_and_the_instance_survives() {
         ]),
     ] {
         assert_eq!(
-            err_code(b.delete_voip_bind_contact(s("dad"), arg, T0).unwrap_err()),
+            err_code(
+                b.delete_voip_bind_contact(b.actor(s("dad")).unwrap(), arg, T0)
+                    .unwrap_err()
+            ),
             1004
         );
     }
     assert_eq!(
         err_code(
-            b.accept_bind_contact_path(s("dad"), revoked.clone(), T0)
+            b.accept_bind_contact_path(b.actor(s("dad")).unwrap(), revoked.clone(), T0)
                 .unwrap_err()
         ),
         1004
@@ -368,14 +385,14 @@ fn hostile_values_become_typed_errors_and_the_instance_survives() {
     );
     assert_eq!(
         err_code(
-            b.accept_bind_contact_path(s("dad"), bomb.clone(), T0)
+            b.accept_bind_contact_path(b.actor(s("dad")).unwrap(), bomb.clone(), T0)
                 .unwrap_err()
         ),
         1004
     );
     let e = b
         .delete_voip_bind_contact(
-            s("dad"),
+            b.actor(s("dad")).unwrap(),
             obj(&[("userId", s("s")), ("openidList", get(&bomb, "k0"))]),
             T0,
         )
@@ -391,17 +408,22 @@ fn hostile_values_become_typed_errors_and_the_instance_survives() {
         JsValue::NULL,
     ] {
         assert_eq!(
-            err_code(b.get_bind_contact_path(s("dad"), weird, T0).unwrap_err()),
+            err_code(
+                b.get_bind_contact_path(b.actor(s("dad")).unwrap(), weird, T0)
+                    .unwrap_err()
+            ),
             1004
         );
     }
 
     // Still alive: the full story works on the same instance.
     let path = b
-        .get_bind_contact_path(s("dad"), share("s", "Name"), T0)
+        .get_bind_contact_path(b.actor(s("dad")).unwrap(), share("s", "Name"), T0)
         .unwrap();
-    b.authorize_voip(s("mum")).unwrap();
-    let ev = b.accept_bind_contact_path(s("mum"), s(&path), T0).unwrap();
+    b.authorize_voip(b.actor(s("mum")).unwrap()).unwrap();
+    let ev = b
+        .accept_bind_contact_path(b.actor(s("mum")).unwrap(), s(&path), T0)
+        .unwrap();
     assert_eq!(get(&ev, "type").as_string().unwrap(), "success");
 }
 
@@ -416,12 +438,12 @@ fn failed_writes_change_nothing_and_reopen_sees_the_state() {
     let mut b = open_on(&store, obj(&[("maxContacts", JsValue::from_f64(3.0))]));
     with_admin(&mut b, "s", "dad");
     let path = b
-        .get_bind_contact_path(s("dad"), share("s", "N"), T0)
+        .get_bind_contact_path(b.actor(s("dad")).unwrap(), share("s", "N"), T0)
         .unwrap();
-    b.authorize_voip(s("mum")).unwrap();
+    b.authorize_voip(b.actor(s("mum")).unwrap()).unwrap();
     store.set_fail(true);
     let e = b
-        .accept_bind_contact_path(s("mum"), s(&path), T0)
+        .accept_bind_contact_path(b.actor(s("mum")).unwrap(), s(&path), T0)
         .unwrap_err();
     assert_eq!(err_code(e.clone()), 3007);
     assert!(get(&e, "message")
@@ -429,21 +451,22 @@ fn failed_writes_change_nothing_and_reopen_sees_the_state() {
         .unwrap()
         .contains("disk full"));
     store.set_fail(false);
-    let list = Array::from(
-        &b.get_voip_bind_contact_list(s("mum"), JsValue::UNDEFINED)
-            .unwrap()
-            .js(),
-    );
-    assert_eq!(list.length(), 0, "the failed accept left nothing behind");
-    b.accept_bind_contact_path(s("mum"), s(&path), T0).unwrap();
+    let list = b
+        .get_voip_bind_contact_list(b.actor(s("mum")).unwrap(), JsValue::UNDEFINED)
+        .unwrap();
+    assert_eq!(list, "", "the failed accept left nothing behind");
+    b.accept_bind_contact_path(b.actor(s("mum")).unwrap(), s(&path), T0)
+        .unwrap();
 
     // A new backend on the same entries: same state, same ticket secret.
     let mut again = open_on(&store, JsValue::UNDEFINED);
     let stats = again.stats();
     assert_eq!(get(&stats, "contacts").as_f64(), Some(2.0));
-    again.authorize_voip(s("gran")).unwrap();
+    again
+        .authorize_voip(again.actor(s("gran")).unwrap())
+        .unwrap();
     let ev = again
-        .accept_bind_contact_path(s("gran"), s(&path), T0)
+        .accept_bind_contact_path(again.actor(s("gran")).unwrap(), s(&path), T0)
         .unwrap();
     assert_eq!(get(&ev, "type").as_string().unwrap(), "success");
 
