@@ -1,0 +1,106 @@
+//! `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
+
+use super::errors::json_response;
+use super::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::OnceLock;
+use utoipa::{OpenApi, ToSchema};
+
+/// `{ status }`
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`, `ready` or `unavailable`
+    pub status: String,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "up", body = Health)))]
+pub async fn healthz() -> Response {
+    json_response(StatusCode::OK, &json!({ "status": "ok" }))
+}
+
+/// The database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "the database answers", body = Health),
+        (status = 503, description = "the database does not answer", body = Health),
+    ))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => json_response(StatusCode::OK, &json!({ "status": "ready" })),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({ "status": "unavailable" }),
+            )
+        }
+    }
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let mut res = state.metrics.render().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    res
+}
+
+/// This document (OpenAPI 3.1, generated from the handlers).
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1 JSON")))]
+pub async fn openapi() -> Response {
+    static DOC: OnceLock<String> = OnceLock::new();
+    let text = DOC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the OpenAPI document serialises")
+    });
+    let mut res = text.clone().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "campus-voip contact service", description = "SPEC §7: the WeChat-compatible developer interface, the plugin interface (/v1), operations."),
+    paths(
+        healthz,
+        readyz,
+        metrics,
+        openapi,
+        super::wechat::token,
+        super::wechat::stable_token,
+        super::dev::session,
+        super::dev::device,
+    ),
+    components(schemas(
+        Health,
+        super::wechat::AccessToken,
+        super::wechat::WxError,
+        super::wechat::StableTokenRequest,
+        super::dev::DevSessionRequest,
+        super::dev::DevSession,
+        super::dev::DevDeviceRequest,
+        super::dev::DevDevice,
+        super::dev::PluginError,
+    )),
+    tags(
+        (name = "developer", description = "WeChat-compatible: HTTP 200 and { errcode, errmsg } for every outcome"),
+        (name = "dev", description = "only with --dev"),
+        (name = "operations", description = "health, readiness, metrics, this document"),
+    )
+)]
+pub struct ApiDoc;
