@@ -113,8 +113,9 @@ pub struct Options {
     #[arg(long, env = "CAMPUS_VOIP_ACCESS_TOKEN_TTL", default_value_t = 7200,
           value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
     pub access_token_ttl: u64,
-    /// Development mode: generated credentials, the /v1/dev endpoints.
-    #[arg(long, env = "CAMPUS_VOIP_DEV", global = true)]
+    /// Development mode: generated credentials, the /v1/dev endpoints (CAMPUS_VOIP_DEV=1).
+    #[arg(long, env = "CAMPUS_VOIP_DEV", global = true, action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub dev: bool,
 }
 

@@ -77,13 +77,9 @@ pub fn plugin_code_for(status: StatusCode) -> ErrorCode {
 /// The WeChat errcode and message for a transport-level failure.
 fn wechat_for(status: StatusCode, reason: &str, allow: Option<&str>) -> (i64, String) {
     match status.as_u16() {
-        405 => {
-            if allow.is_some_and(|a| a.contains("POST")) {
-                (43002, "require POST method".into())
-            } else {
-                (43001, "require GET method".into())
-            }
-        }
+        // Every endpoint of the interface is POST but the classic token's.
+        405 if allow.is_some_and(|a| a.contains("POST")) => (43002, "require POST method".into()),
+        405 => (43001, "require GET method".into()),
         404 => (40066, format!("invalid url: {reason}")),
         413 => (47001, format!("data format error: {reason}")),
         503 | 429 => (-1, format!("system busy: {reason}")),

@@ -193,7 +193,8 @@ fn is_json(res: &Response) -> bool {
 
 /// Gives every error response a JSON body in its path's style.
 async fn json_errors(req: Request, next: Next) -> Response {
-    let style = Style::for_path(req.uri().path());
+    let path = req.uri().path().to_owned();
+    let style = Style::for_path(&path);
     let res = next.run(req).await;
     let status = res.status();
     if status.is_success() || status.is_redirection() || is_json(&res) {
@@ -203,7 +204,13 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .headers()
         .get(header::ALLOW)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        .map(str::to_owned)
+        // axum leaves `Allow` out in some cases; the WeChat interface's methods are known.
+        .or_else(|| match (style, path.as_str()) {
+            (Style::WeChat, "/cgi-bin/token") => Some("GET,HEAD".into()),
+            (Style::WeChat, _) => Some("POST".into()),
+            _ => None,
+        });
     errors::transport(style, status, errors::reason_for(status), allow.as_deref())
 }
 
