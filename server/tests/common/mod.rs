@@ -1,0 +1,168 @@
+//! Shared by the server's integration tests: a service on a temporary database with a manual
+//! clock, and requests through the router without a socket.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use campus_voip_server::clock::ManualClock;
+use campus_voip_server::db::{Db, OpenOptions};
+use campus_voip_server::http::{
+    self, AppCredentials, AppState, Limits, RuleSettings, ServiceState,
+};
+use campus_voip_server::metrics::Metrics;
+use campus_voip_server::session::SessionKey;
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+pub const APP_ID: &str = "wx0123456789abcdef";
+pub const APP_SECRET: &str = "0123456789abcdef0123456789abcdef";
+pub const SESSION_SECRET: &str = "a session secret of at least 32 bytes, for tests";
+/// 2026-12-01T00:00:00Z
+pub const T0: u64 = 1_796_083_200_000;
+
+pub struct TestApp {
+    pub dir: tempfile::TempDir,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    pub router: Router,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+}
+
+pub fn open_db(dir: &std::path::Path) -> Db {
+    Db::open(
+        &OpenOptions {
+            path: dir.join("test.sqlite3"),
+            migrate: true,
+            now_ms: T0,
+        },
+        Arc::new(Metrics::new()),
+    )
+    .expect("the test database opens")
+}
+
+pub struct Build {
+    pub dev: bool,
+    pub limits: Limits,
+    pub access_token_ttl_s: u64,
+    pub extra: Router<AppState>,
+}
+
+impl Default for Build {
+    fn default() -> Self {
+        Build {
+            dev: false,
+            limits: Limits::default(),
+            access_token_ttl_s: 7200,
+            extra: Router::new(),
+        }
+    }
+}
+
+impl Build {
+    pub fn start(self) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_db(dir.path());
+        let clock = ManualClock::new(T0);
+        let state = ServiceState::new(
+            db,
+            clock.clone(),
+            Arc::new(Metrics::new()),
+            AppCredentials {
+                app_id: APP_ID.into(),
+                app_secret: APP_SECRET.into(),
+            },
+            SessionKey::new(SESSION_SECRET.as_bytes()).unwrap(),
+            RuleSettings {
+                max_contacts: 10,
+                ticket_ttl_ms: 259_200_000,
+                ring_timeout_ms: 30_000,
+                access_token_ttl_ms: self.access_token_ttl_s * 1000,
+                wechat_api: "https://api.weixin.qq.com".into(),
+            },
+            self.limits,
+            self.dev,
+        );
+        let router = http::router_with(state.clone(), self.extra);
+        TestApp {
+            dir,
+            clock,
+            state,
+            router,
+        }
+    }
+}
+
+pub fn app() -> TestApp {
+    Build::default().start()
+}
+
+impl TestApp {
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            content_type,
+            text: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// POST with no Content-Type (as WeChat SDKs send).
+    pub async fn post(&self, uri: &str, body: impl Into<Body>) -> Reply {
+        self.send(Request::post(uri).body(body.into()).unwrap())
+            .await
+    }
+
+    pub async fn post_auth(&self, uri: &str, auth: &str, body: impl Into<Body>) -> Reply {
+        self.send(
+            Request::post(uri)
+                .header("authorization", auth)
+                .body(body.into())
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn classic_token(&self) -> serde_json::Value {
+        self.get(&format!(
+            "/cgi-bin/token?grant_type=client_credential&appid={APP_ID}&secret={APP_SECRET}"
+        ))
+        .await
+        .json()
+    }
+
+    pub async fn stable_token(&self, force_refresh: bool) -> serde_json::Value {
+        let body = serde_json::json!({
+            "grant_type": "client_credential", "appid": APP_ID, "secret": APP_SECRET,
+            "force_refresh": force_refresh,
+        });
+        self.post("/cgi-bin/stable_token", body.to_string())
+            .await
+            .json()
+    }
+}
