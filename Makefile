@@ -25,7 +25,7 @@ build: bootstrap
 demo: build
 	node scripts/serve-demo.mjs
 
-test: bootstrap lint test-rust build test-wasm test-js test-miniprogram test-simulate test-types test-pack test-packaging test-e2e
+test: bootstrap lint test-rust test-server build test-wasm test-js test-miniprogram test-simulate test-types test-pack test-packaging test-e2e
 	@echo "all tests passed"
 
 lint:
@@ -35,6 +35,16 @@ lint:
 
 test-rust:
 	cargo test --workspace
+
+# The contact service (server/): its HTTP, store and CLI tests.
+.PHONY: test-server serve-dev
+test-server:
+	cargo test -p campus-voip-server
+
+# The contact service in --dev (generated credentials, /v1/dev/*), its SQLite file under ./data/;
+# it prints the credentials and its address.
+serve-dev:
+	cargo run -p campus-voip-server -- --dev --database sqlite://./data/campus-voip.sqlite3 serve
 
 test-wasm:
 	wasm-pack test --node -- --test wasm_node
