@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -151,6 +151,8 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     reader_permits: Semaphore,
     fail_next_commit: Arc<AtomicBool>,
+    /// Writes submitted and not yet taken by the writer.
+    queued: Arc<AtomicUsize>,
     metrics: Arc<Metrics>,
 }
 
@@ -238,12 +240,14 @@ impl Db {
         }
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         let fail_next_commit = Arc::new(AtomicBool::new(false));
+        let queued = Arc::new(AtomicUsize::new(0));
         let writer = {
             let fail = fail_next_commit.clone();
             let metrics = metrics.clone();
+            let queued = queued.clone();
             std::thread::Builder::new()
                 .name("campus-voip-db-writer".into())
-                .spawn(move || writer_loop(conn, rx, fail, metrics))
+                .spawn(move || writer_loop(conn, rx, fail, queued, metrics))
                 .map_err(|e| DbError::Other(format!("cannot start the writer thread: {e}")))?
         };
         Ok(Db {
@@ -254,6 +258,7 @@ impl Db {
                 readers: Mutex::new(readers),
                 reader_permits: Semaphore::new(READERS),
                 fail_next_commit,
+                queued,
                 metrics,
             }),
         })
@@ -276,7 +281,11 @@ impl Db {
         });
         let guard = self.inner.jobs.read().unwrap_or_else(|p| p.into_inner());
         let sender = guard.as_ref().ok_or(DbError::Closed)?;
-        sender.send(job).map_err(|_| DbError::Closed)?;
+        self.inner.queued.fetch_add(1, Ordering::SeqCst);
+        if sender.send(job).is_err() {
+            self.inner.queued.fetch_sub(1, Ordering::SeqCst);
+            return Err(DbError::Closed);
+        }
         Ok(rx)
     }
 
@@ -363,6 +372,11 @@ impl Db {
         r
     }
 
+    /// Writes waiting for the writer (not yet taken into a transaction).
+    pub fn queued(&self) -> usize {
+        self.inner.queued.load(Ordering::SeqCst)
+    }
+
     /// Test hook: the next batch is rolled back instead of committed (as if the commit failed
     /// or the process died before it): its jobs must not be acknowledged.
     #[doc(hidden)]
@@ -419,6 +433,7 @@ fn writer_loop(
     mut conn: Connection,
     rx: mpsc::Receiver<Box<dyn Job>>,
     fail_next_commit: Arc<AtomicBool>,
+    queued: Arc<AtomicUsize>,
     metrics: Arc<Metrics>,
 ) {
     // Ends when every sender is gone and the queue is empty (Db::close).
@@ -430,6 +445,7 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
+        queued.fetch_sub(batch.len(), Ordering::SeqCst);
         metrics.db_batch(batch.len());
         let commit = run_batch(&mut conn, &mut batch, &fail_next_commit);
         if let Err(m) = &commit {

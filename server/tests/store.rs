@@ -32,6 +32,41 @@ async fn consents(db: &Db) -> Vec<String> {
     .unwrap()
 }
 
+/// Occupies the writer with a job that waits for the returned sender; returns once that job runs.
+async fn hold_writer(
+    db: &Db,
+) -> (
+    std::sync::mpsc::Sender<()>,
+    tokio::task::JoinHandle<Result<(), DbError>>,
+) {
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let db = db.clone();
+    let hold = tokio::spawn(async move {
+        db.write(move |_| {
+            started_tx.send(()).ok();
+            release_rx.recv().ok();
+            Ok(())
+        })
+        .await
+    });
+    while started_rx.try_recv().is_err() {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    (release_tx, hold)
+}
+
+/// Waits until `n` writes are queued behind the running one (they will share one batch).
+async fn wait_queued(db: &Db, n: usize) {
+    for _ in 0..5000 {
+        if db.queued() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    panic!("only {} writes queued, expected {n}", db.queued());
+}
+
 #[tokio::test]
 async fn migrations_and_keys() {
     let dir = tempfile::tempdir().unwrap();
@@ -162,18 +197,7 @@ async fn acknowledged_writes_are_committed_and_batched() {
     )
     .unwrap();
     // A first job holds the writer until the others are queued, so they share a batch.
-    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let blocker = {
-        let db = db.clone();
-        tokio::spawn(async move {
-            db.write(move |_| {
-                release_rx.recv().ok();
-                Ok(())
-            })
-            .await
-        })
-    };
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (release_tx, blocker) = hold_writer(&db).await;
     let mut tasks = Vec::new();
     for i in 0..200 {
         let db = db.clone();
@@ -194,7 +218,7 @@ async fn acknowledged_writes_are_committed_and_batched() {
             assert!(seen);
         }));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    wait_queued(&db, 200).await;
     release_tx.send(()).unwrap();
     blocker.await.unwrap().unwrap();
     for t in tasks {
@@ -208,8 +232,8 @@ async fn acknowledged_writes_are_committed_and_batched() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(
-        batches < 20,
+    assert_eq!(
+        batches, 2,
         "201 writes in {batches} transactions (group commit)"
     );
     db.close();
@@ -232,7 +256,7 @@ async fn a_failed_commit_acknowledges_nothing_of_its_batch() {
         })
     };
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    // The blocker's batch will fail to commit.
+    // The blocker's batch will fail to commit (whether or not it was taken yet).
     db.fail_next_commit();
     release_tx.send(()).unwrap();
     let r = blocker.await.unwrap();
@@ -247,18 +271,7 @@ async fn a_failed_commit_acknowledges_nothing_of_its_batch() {
 
     // A whole batch of many jobs: every one is refused, none is visible. The first job of the
     // batch arms the failure; the hold job keeps the writer busy while the batch queues up.
-    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let hold = {
-        let db = db.clone();
-        tokio::spawn(async move {
-            db.write(move |_| {
-                release_rx.recv().ok();
-                Ok(())
-            })
-            .await
-        })
-    };
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (release_tx, hold) = hold_writer(&db).await;
     let trigger = {
         let db = db.clone();
         let db2 = db.clone();
@@ -271,7 +284,6 @@ async fn a_failed_commit_acknowledges_nothing_of_its_batch() {
             .await
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let mut tasks = Vec::new();
     for i in 0..50 {
         let db = db.clone();
@@ -279,7 +291,8 @@ async fn a_failed_commit_acknowledges_nothing_of_its_batch() {
             insert_consent(&db, format!("o_b{i}")).await
         }));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The trigger and the 50 share the next batch, whatever their order in it.
+    wait_queued(&db, 51).await;
     release_tx.send(()).unwrap();
     hold.await.unwrap().unwrap();
     assert!(matches!(
@@ -302,18 +315,7 @@ async fn a_failed_commit_acknowledges_nothing_of_its_batch() {
 async fn a_failing_or_panicking_job_is_rolled_back_alone() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::open_db(dir.path());
-    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let hold = {
-        let db = db.clone();
-        tokio::spawn(async move {
-            db.write(move |_| {
-                release_rx.recv().ok();
-                Ok(())
-            })
-            .await
-        })
-    };
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let (release_tx, hold) = hold_writer(&db).await;
     let before = {
         let db = db.clone();
         tokio::spawn(async move { insert_consent(&db, "o_before".into()).await })
@@ -348,7 +350,7 @@ async fn a_failing_or_panicking_job_is_rolled_back_alone() {
         let db = db.clone();
         tokio::spawn(async move { insert_consent(&db, "o_after".into()).await })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    wait_queued(&db, 5).await;
     release_tx.send(()).unwrap();
     hold.await.unwrap().unwrap();
     assert!(matches!(failing.await.unwrap(), Err(DbError::Rule(_))));
