@@ -164,34 +164,31 @@ impl<S: Store> MemRepo<S> {
     }
 }
 
-/// The registry read as it is (the local backend's read-only operations, which take `&self`).
-impl ReadRepo for &Registry {
-    fn student(&mut self, id: &UserId) -> Result<Option<StudentRecord>> {
-        Ok(Registry::student(self, id).cloned())
-    }
-    fn consented(&mut self, who: &OpenId) -> Result<bool> {
-        Ok(Registry::consented(self, who))
-    }
-    fn token_used(&mut self, nonce: &[u8; 12]) -> Result<bool> {
-        Ok(Registry::token_used(self, nonce))
-    }
-    fn students_of(&mut self, who: &OpenId) -> Result<Vec<UserId>> {
-        Ok(Registry::students_of(self, who).to_vec())
-    }
-}
-
 impl<S: Store> ReadRepo for MemRepo<S> {
-    fn student(&mut self, id: &UserId) -> Result<Option<StudentRecord>> {
-        ReadRepo::student(&mut &self.registry, id)
+    type Record<'a>
+        = &'a StudentRecord
+    where
+        S: 'a;
+    type Ids<'a>
+        = &'a [UserId]
+    where
+        S: 'a;
+    // Inlined: the reads cannot fail here, and the callers should see that.
+    #[inline(always)]
+    fn student(&self, id: &UserId) -> Result<Option<&StudentRecord>> {
+        Ok(self.registry.student(id))
     }
-    fn consented(&mut self, who: &OpenId) -> Result<bool> {
-        ReadRepo::consented(&mut &self.registry, who)
+    #[inline(always)]
+    fn consented(&self, who: &OpenId) -> Result<bool> {
+        Ok(self.registry.consented(who))
     }
-    fn token_used(&mut self, nonce: &[u8; 12]) -> Result<bool> {
-        ReadRepo::token_used(&mut &self.registry, nonce)
+    #[inline(always)]
+    fn token_used(&self, nonce: &[u8; 12]) -> Result<bool> {
+        Ok(self.registry.token_used(nonce))
     }
-    fn students_of(&mut self, who: &OpenId) -> Result<Vec<UserId>> {
-        ReadRepo::students_of(&mut &self.registry, who)
+    #[inline(always)]
+    fn students_of(&self, who: &OpenId) -> Result<&[UserId]> {
+        Ok(self.registry.students_of(who))
     }
 }
 
@@ -349,7 +346,7 @@ impl<S: Store> Engine<S> {
 
     /// `getVoipConsent`: whether the instance's user granted VoIP consent.
     pub fn consent(&self, actor: Option<&OpenId>) -> Result<bool> {
-        ops::consent(&mut &self.repo.registry, identity(actor)?)
+        ops::consent(&self.repo, identity(actor)?)
     }
 
     pub fn bind_admin(
@@ -381,7 +378,7 @@ impl<S: Store> Engine<S> {
     pub fn list(&self, actor: Option<&OpenId>, args: &Value) -> Result<Vec<ListEntry>> {
         let me = identity(actor)?;
         let req = ListReq::parse(args)?;
-        ops::list(&mut &self.repo.registry, me, &req)
+        ops::list(&self.repo, me, &req)
     }
 
     pub fn delete(
@@ -454,7 +451,7 @@ impl<S: Store> Engine<S> {
     /// The developer query (`getvoipcontactlist`): `{ user_id }`.
     pub fn contact_list(&self, args: &Value) -> Result<ContactListReply> {
         let req = ContactListReq::parse(args)?;
-        ops::contact_list(&mut &self.repo.registry, &req)
+        ops::contact_list(&self.repo, &req)
     }
 
     /// `initByCaller` for one device instance's `slot`. `Err` is what the API throws;

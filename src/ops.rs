@@ -8,6 +8,10 @@
 //! [`crate::requests`], and a [`Ctx`] (the time, the CSPRNG, the secrets, the configuration).
 //! None of them is read from the store, so the same code runs wherever the records live and
 //! wherever the keys are kept.
+//!
+//! The operations (and the request parsers) are `#[inline(always)]`: in the wasm each has one
+//! caller, its `Engine` facade, and as a function of its own under `opt-level = "z"` it would
+//! keep a stack frame and a copy of its request and result (about 1 KB of wasm in all).
 
 use crate::call::{self, CallRequest, ChargeType};
 use crate::codec::b64;
@@ -135,17 +139,20 @@ fn commit_opt(repo: &mut impl Repo, change: Option<Change>) -> Result<()> {
 }
 
 /// `getVoipConsent`: whether `me` granted VoIP consent.
-pub fn consent(repo: &mut impl ReadRepo, me: &OpenId) -> Result<bool> {
+#[inline(always)]
+pub fn consent(repo: &impl ReadRepo, me: &OpenId) -> Result<bool> {
     repo.consented(me)
 }
 
 /// `authorizeVoip` (`granted`) and `revokeVoip`; no write when already in that state.
+#[inline(always)]
 pub fn set_consent(repo: &mut impl Repo, me: &OpenId, granted: bool) -> Result<()> {
     let change = rules::set_consent(repo.consented(me)?, me, granted);
     commit_opt(repo, change)
 }
 
 /// `bindVoipAdminContact`: the student's userId.
+#[inline(always)]
 pub fn bind_admin(
     repo: &mut impl Repo,
     ctx: &mut Ctx,
@@ -155,20 +162,30 @@ pub fn bind_admin(
     let term = ctx.rng.u32();
     let record = repo.student(&req.user_id)?;
     let consented = repo.consented(me)?;
-    let change = rules::bind_admin(record.as_ref(), &req.user_id, me, consented, ctx.now, term)?;
+    let change = rules::bind_admin(
+        record.as_deref(),
+        &req.user_id,
+        me,
+        consented,
+        ctx.now,
+        term,
+    )?;
+    // The record may be lent by the store: give it back before writing.
+    drop(record);
     commit_opt(repo, change)?;
     Ok(req.user_id)
 }
 
 /// `getBindContactPath`: a signed share path (administrator only). Writes nothing.
+#[inline(always)]
 pub fn share_path(
-    repo: &mut impl ReadRepo,
+    repo: &impl ReadRepo,
     ctx: &mut Ctx,
     me: &OpenId,
     req: &ShareReq,
 ) -> Result<String> {
     let record = repo.student(&req.user_id)?;
-    let record = rules::require_admin(record.as_ref(), &req.user_id, me)?;
+    let record = rules::require_admin(record.as_deref(), &req.user_id, me)?;
     let claims = Claims {
         issuer: me.clone(),
         issued_at: ctx.now,
@@ -197,21 +214,25 @@ pub fn share_path(
 }
 
 /// `getVoipBindContactList`: one student, or every student `me` is a contact of, in list order.
-pub fn list(repo: &mut impl ReadRepo, me: &OpenId, req: &ListReq) -> Result<Vec<ListEntry>> {
-    let ids = match &req.user_id {
-        Some(id) => vec![id.clone()],
-        None => repo.students_of(me)?,
+#[inline(always)]
+pub fn list(repo: &impl ReadRepo, me: &OpenId, req: &ListReq) -> Result<Vec<ListEntry>> {
+    let entry = |id: &UserId| -> Result<Option<ListEntry>> {
+        Ok(repo.student(id)?.and_then(|r| rules::list_entry(&r, me)))
     };
-    let mut out = Vec::with_capacity(ids.len());
-    for id in &ids {
-        if let Some(entry) = repo.student(id)?.and_then(|r| rules::list_entry(&r, me)) {
-            out.push(entry);
+    let mut out = Vec::new();
+    match &req.user_id {
+        Some(id) => out.extend(entry(id)?),
+        None => {
+            for id in repo.students_of(me)?.iter() {
+                out.extend(entry(id)?);
+            }
         }
     }
     Ok(out)
 }
 
 /// `deleteVoipBindContact`: all or nothing; the userId and the deleted openIds.
+#[inline(always)]
 pub fn delete(
     repo: &mut impl Repo,
     ctx: &mut Ctx,
@@ -221,18 +242,20 @@ pub fn delete(
     let term = ctx.rng.u32();
     let record = repo.student(&req.user_id)?;
     let (change, deleted) = rules::delete_contacts(
-        record.as_ref(),
+        record.as_deref(),
         &req.user_id,
         me,
         &req.openid_list,
         ctx.now,
         term,
     )?;
+    drop(record);
     repo.commit(change)?;
     Ok((req.user_id, deleted))
 }
 
 /// `transerAdmin`: the userId and the new administrator.
+#[inline(always)]
 pub fn transfer(
     repo: &mut impl Repo,
     ctx: &mut Ctx,
@@ -241,7 +264,8 @@ pub fn transfer(
 ) -> Result<(UserId, OpenId)> {
     let term = ctx.rng.u32();
     let record = repo.student(&req.user_id)?;
-    let change = rules::transfer_admin(record.as_ref(), &req.user_id, me, &req.new_admin, term)?;
+    let change = rules::transfer_admin(record.as_deref(), &req.user_id, me, &req.new_admin, term)?;
+    drop(record);
     commit_opt(repo, change)?;
     Ok((req.user_id, req.new_admin))
 }
@@ -274,12 +298,8 @@ fn view(q: &ShareQuery, secrets: &Secrets) -> (Option<share::Link>, LinkView) {
 }
 
 /// `inspectBindContactPath`: what accepting would do now (rows 1–6), without consent.
-pub fn inspect(
-    repo: &mut impl ReadRepo,
-    ctx: &Ctx,
-    me: &OpenId,
-    q: ShareQuery,
-) -> Result<Inspection> {
+#[inline(always)]
+pub fn inspect(repo: &impl ReadRepo, ctx: &Ctx, me: &OpenId, q: ShareQuery) -> Result<Inspection> {
     let (link, view) = view(&q, ctx.secrets);
     let record = match &link {
         Some(l) => repo.student(&l.user_id)?,
@@ -287,7 +307,7 @@ pub fn inspect(
     };
     let status = share::precheck(
         link.as_ref(),
-        record.as_ref(),
+        record.as_deref(),
         me,
         ctx.now,
         ctx.config.max_contacts,
@@ -301,6 +321,7 @@ pub fn inspect(
 }
 
 /// `acceptBindContactPath`: the bind page's Bind; `success` adds `me` as an ordinary contact.
+#[inline(always)]
 pub fn accept(repo: &mut impl Repo, ctx: &Ctx, me: &OpenId, q: ShareQuery) -> Result<BindEvent> {
     let (link, view) = view(&q, ctx.secrets);
     let record = match &link {
@@ -309,12 +330,13 @@ pub fn accept(repo: &mut impl Repo, ctx: &Ctx, me: &OpenId, q: ShareQuery) -> Re
     };
     let (kind, next) = share::accept(
         link.as_ref(),
-        record.as_ref(),
+        record.as_deref(),
         me,
         repo.consented(me)?,
         ctx.now,
         ctx.config.max_contacts,
     );
+    drop(record);
     commit_opt(repo, next.map(Change::PutStudent))?;
     Ok(BindEvent {
         kind,
@@ -324,6 +346,7 @@ pub fn accept(repo: &mut impl Repo, ctx: &Ctx, me: &OpenId, q: ShareQuery) -> Re
 }
 
 /// `declineBindContactPath`: the bind page's Cancel (reads and writes nothing).
+#[inline(always)]
 pub fn decline(secrets: &Secrets, q: ShareQuery) -> BindEvent {
     let (_, view) = view(&q, secrets);
     BindEvent {
@@ -334,6 +357,7 @@ pub fn decline(secrets: &Secrets, q: ShareQuery) -> BindEvent {
 }
 
 /// The face-scan stand-in: a signed, single-use token for this student (reads no record).
+#[inline(always)]
 pub fn issue_voip_token(ctx: &mut Ctx, req: &TokenReq) -> String {
     let claims = TokenClaims {
         issued_at: ctx.now,
@@ -344,22 +368,25 @@ pub fn issue_voip_token(ctx: &mut Ctx, req: &TokenReq) -> String {
 }
 
 /// `resetStudent` (the service's `resetvoipcontact`): the userId, and `true` if it had contacts.
+#[inline(always)]
 pub fn reset_student(repo: &mut impl Repo, req: ResetReq) -> Result<(UserId, bool)> {
-    let change = rules::reset_student(repo.student(&req.user_id)?.as_ref());
+    let change = rules::reset_student(repo.student(&req.user_id)?.as_deref());
     let had = change.is_some();
     commit_opt(repo, change)?;
     Ok((req.user_id, had))
 }
 
 /// The developer query (`getvoipcontactlist`).
-pub fn contact_list(repo: &mut impl ReadRepo, req: &ContactListReq) -> Result<ContactListReply> {
-    Ok(rules::contact_list(repo.student(&req.user_id)?.as_ref()))
+#[inline(always)]
+pub fn contact_list(repo: &impl ReadRepo, req: &ContactListReq) -> Result<ContactListReply> {
+    Ok(rules::contact_list(repo.student(&req.user_id)?.as_deref()))
 }
 
 /// `initByCaller`'s admission (the device's call slot is the caller's to check and fill). `Err`
 /// is a store failure; `Ok(Refused)` is the API's `isSuccess: false` answer. The token is marked
 /// used by the one commit; if the store reports it already used (another process admitted it
 /// between our read and our write), the call is refused as reused, errCode 4.
+#[inline(always)]
 pub fn admit_call(repo: &mut impl Repo, ctx: &mut Ctx, req: &CallRequest) -> Result<CallOutcome> {
     let token = token::verify(
         &ctx.secrets.token_keys,
@@ -373,10 +400,11 @@ pub fn admit_call(repo: &mut impl Repo, ctx: &mut Ctx, req: &CallRequest) -> Res
     };
     let record = repo.student(&req.caller_id)?;
     let consented = repo.consented(&req.listener_id)?;
-    let claims = match call::admit(token, used, record.as_ref(), req, consented) {
+    let claims = match call::admit(token, used, record.as_deref(), req, consented) {
         Ok(c) => c,
         Err(refusal) => return Ok(CallOutcome::Refused(refusal)),
     };
+    drop(record);
     match repo.commit(Change::UseToken {
         id: claims.nonce,
         expires_at: claims.expires_at,

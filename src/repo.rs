@@ -24,19 +24,32 @@ use crate::errors::{Error, ErrorCode, Result};
 use crate::ids::{OpenId, UserId};
 use crate::registry::{Change, StudentRecord};
 use crate::token::Rejection;
+use std::ops::Deref;
 
-/// What operations read. Every method takes `&mut self` so an implementation may run queries on
-/// a transaction or cache what it read.
+/// What operations read. Reads take `&self` and may lend what they return, so an operation can
+/// hold a record while it reads the next thing, and the local backend answers without copying
+/// (its [`Record`](ReadRepo::Record) is `&StudentRecord`, which costs nothing in the wasm). A
+/// database returns owned rows: `type Record<'a> = Box<StudentRecord>`, `type Ids<'a> =
+/// Vec<UserId>`; a rusqlite `Transaction` queries through `&self` (an implementation that caches
+/// or counts uses a `Cell`).
 pub trait ReadRepo {
+    /// A student's record as this store hands it out.
+    type Record<'a>: Deref<Target = StudentRecord>
+    where
+        Self: 'a;
+    /// A list of userIds as this store hands it out.
+    type Ids<'a>: Deref<Target = [UserId]>
+    where
+        Self: 'a;
     /// The student's record (`None`: the student has no contacts).
-    fn student(&mut self, id: &UserId) -> Result<Option<StudentRecord>>;
+    fn student(&self, id: &UserId) -> Result<Option<Self::Record<'_>>>;
     /// Whether `who` granted VoIP consent.
-    fn consented(&mut self, who: &OpenId) -> Result<bool>;
+    fn consented(&self, who: &OpenId) -> Result<bool>;
     /// Whether the face-pay token with this nonce was used (and not yet forgotten).
-    fn token_used(&mut self, nonce: &[u8; 12]) -> Result<bool>;
+    fn token_used(&self, nonce: &[u8; 12]) -> Result<bool>;
     /// The students `who` is a contact of, ordered by the time `who` was bound to each, then by
     /// userId (the list order of `getVoipBindContactList`).
-    fn students_of(&mut self, who: &OpenId) -> Result<Vec<UserId>>;
+    fn students_of(&self, who: &OpenId) -> Result<Self::Ids<'_>>;
 }
 
 /// A store an operation may also write to: one change per operation, last.

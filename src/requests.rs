@@ -47,7 +47,7 @@ pub const BACKEND_OPTIONS: &[&str] = &[
 // Each API's argument object parsed into what its operation reads, with the messages both
 // backends give (the local backend parses a JS object, the contact service a JSON body, both as
 // `input::Value`). Identity is never part of a request: it is the instance's openId locally and
-// the session on the service.
+// the session on the service. Inlined into their one caller each (see `ops`).
 
 /// The argument object of `api`, and its userId `field`.
 fn student(api: &str, field: &str, v: &Value) -> Result<UserId> {
@@ -61,6 +61,7 @@ pub struct BindAdminReq {
 }
 
 impl BindAdminReq {
+    #[inline(always)]
     pub fn parse(v: &Value) -> Result<Self> {
         Ok(BindAdminReq {
             user_id: student("bindVoipAdminContact", "userId", v)?,
@@ -78,6 +79,7 @@ pub struct ShareReq {
 }
 
 impl ShareReq {
+    #[inline(always)]
     pub fn parse(v: &Value) -> Result<Self> {
         let args = input::args("getBindContactPath", v)?;
         let user_id = UserId::from_value("userId", args.get("userId"))?;
@@ -103,6 +105,7 @@ pub struct ListReq {
 }
 
 impl ListReq {
+    #[inline(always)]
     pub fn parse(v: &Value) -> Result<Self> {
         let user_id = match v {
             Value::Missing => None,
@@ -123,6 +126,7 @@ pub struct DeleteReq {
 }
 
 impl DeleteReq {
+    #[inline(always)]
     pub fn parse(v: &Value) -> Result<Self> {
         let args = input::args("deleteVoipBindContact", v)?;
         Ok(DeleteReq {
@@ -140,6 +144,7 @@ pub struct TransferReq {
 }
 
 impl TransferReq {
+    #[inline(always)]
     pub fn parse(v: &Value) -> Result<Self> {
         let args = input::args("transerAdmin", v)?;
         Ok(TransferReq {
@@ -156,6 +161,7 @@ pub struct TokenReq {
 }
 
 impl TokenReq {
+    #[inline(always)]
     pub fn parse(v: &Value) -> Result<Self> {
         Ok(TokenReq {
             user_id: student("issueVoipToken", "userId", v)?,
@@ -170,6 +176,7 @@ pub struct ResetReq {
 }
 
 impl ResetReq {
+    #[inline(always)]
     pub fn parse(v: &Value) -> Result<Self> {
         Ok(ResetReq {
             user_id: student("resetStudent", "userId", v)?,
@@ -184,6 +191,7 @@ pub struct ContactListReq {
 }
 
 impl ContactListReq {
+    #[inline(always)]
     pub fn parse(v: &Value) -> Result<Self> {
         Ok(ContactListReq {
             user_id: student("getVoipContactList", "user_id", v)?,

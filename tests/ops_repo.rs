@@ -82,7 +82,7 @@ struct Tx<'a> {
     pending: Db,
     /// Every commit fails (disk full, database locked), as a storage error.
     fail: bool,
-    reads: Vec<&'static str>,
+    reads: RefCell<Vec<&'static str>>,
     commits: usize,
 }
 
@@ -93,7 +93,7 @@ impl<'a> Tx<'a> {
             db,
             pending,
             fail,
-            reads: Vec::new(),
+            reads: RefCell::new(Vec::new()),
             commits: 0,
         }
     }
@@ -113,21 +113,30 @@ fn in_tx<T>(db: &mut Db, fail: bool, op: impl FnOnce(&mut Tx) -> Result<T>) -> R
     out
 }
 
+/// Owned rows, as a database returns them.
 impl ReadRepo for Tx<'_> {
-    fn student(&mut self, id: &UserId) -> Result<Option<StudentRecord>> {
-        self.reads.push("student");
-        Ok(self.pending.students.get(id).cloned())
+    type Record<'a>
+        = Box<StudentRecord>
+    where
+        Self: 'a;
+    type Ids<'a>
+        = Vec<UserId>
+    where
+        Self: 'a;
+    fn student(&self, id: &UserId) -> Result<Option<Box<StudentRecord>>> {
+        self.reads.borrow_mut().push("student");
+        Ok(self.pending.students.get(id).cloned().map(Box::new))
     }
-    fn consented(&mut self, who: &OpenId) -> Result<bool> {
-        self.reads.push("consented");
+    fn consented(&self, who: &OpenId) -> Result<bool> {
+        self.reads.borrow_mut().push("consented");
         Ok(self.pending.consents.contains(who))
     }
-    fn token_used(&mut self, nonce: &[u8; 12]) -> Result<bool> {
-        self.reads.push("token_used");
+    fn token_used(&self, nonce: &[u8; 12]) -> Result<bool> {
+        self.reads.borrow_mut().push("token_used");
         Ok(self.pending.used_tokens.contains_key(nonce))
     }
-    fn students_of(&mut self, who: &OpenId) -> Result<Vec<UserId>> {
-        self.reads.push("students_of");
+    fn students_of(&self, who: &OpenId) -> Result<Vec<UserId>> {
+        self.reads.borrow_mut().push("students_of");
         // SELECT user_id FROM contacts WHERE open_id = ? ORDER BY bound_at, user_id
         let mut rows: Vec<(Millis, UserId)> = self
             .pending
@@ -623,7 +632,7 @@ impl Pair {
         }
         // The reverse index and the query give the same list order.
         let mut db = db.clone();
-        let mut tx = Tx::begin(&mut db, false);
+        let tx = Tx::begin(&mut db, false);
         for who in ACTORS.iter().flatten() {
             let who = oid(who);
             prop_assert_eq!(reg.students_of(&who), &tx.students_of(&who).unwrap()[..]);
@@ -750,16 +759,24 @@ fn call_req(token: &str) -> requests::CallRequest {
 fn a_token_raced_by_another_process_is_refused_by_the_commit() {
     struct StaleRead<'a>(Tx<'a>);
     impl ReadRepo for StaleRead<'_> {
-        fn student(&mut self, id: &UserId) -> Result<Option<StudentRecord>> {
+        type Record<'a>
+            = Box<StudentRecord>
+        where
+            Self: 'a;
+        type Ids<'a>
+            = Vec<UserId>
+        where
+            Self: 'a;
+        fn student(&self, id: &UserId) -> Result<Option<Box<StudentRecord>>> {
             self.0.student(id)
         }
-        fn consented(&mut self, who: &OpenId) -> Result<bool> {
+        fn consented(&self, who: &OpenId) -> Result<bool> {
             self.0.consented(who)
         }
-        fn token_used(&mut self, _: &[u8; 12]) -> Result<bool> {
+        fn token_used(&self, _: &[u8; 12]) -> Result<bool> {
             Ok(false)
         }
-        fn students_of(&mut self, who: &OpenId) -> Result<Vec<UserId>> {
+        fn students_of(&self, who: &OpenId) -> Result<Vec<UserId>> {
             self.0.students_of(who)
         }
     }
@@ -866,7 +883,7 @@ fn trace(
     };
     let mut tx = Tx::begin(&mut sv.db, false);
     op(&mut tx, &mut ctx).unwrap();
-    let seen = (std::mem::take(&mut tx.reads), tx.commits);
+    let seen = (tx.reads.take(), tx.commits);
     tx.finish();
     seen
 }
