@@ -2,6 +2,7 @@
 // The open curve's worker (run by benches/shim.mjs, one fresh process per figure):
 //   --build --impl pkg|pure --dir DIR --students N   fills DIR through the API on fileStorage(DIR)
 //   --impl pkg|pure --dir DIR                        prints the time createLocalBackend takes to open it
+//   --raw --dir DIR                                  prints the time the adapter alone takes to read it all
 // Both implementations use the package's fileStorage adapter (the adapter is not what is compared).
 // While building, fsync is a no-op (the directory is a benchmark cache, not data): the files and
 // their contents are exactly what the API writes.
@@ -46,6 +47,13 @@ if (args.includes('--build')) {
   syncBuiltinESMExports();
   fs.writeFileSync(DONE, JSON.stringify({ students, impl, at: new Date().toISOString() }));
   console.log(JSON.stringify({ files: fs.readdirSync(dir).length - 1 }));
+} else if (args.includes('--raw')) {
+  // The adapter alone: list the keys and read every value, as an open must (no decoding).
+  const t0 = performance.now();
+  const st = pkg.fileStorage(dir);
+  let bytes = 0;
+  for (const k of st.keys()) bytes += st.get(k).length;
+  console.log(JSON.stringify({ openMs: performance.now() - t0, bytes }));
 } else {
   // Load the wasm (or the hash library) first, on an empty store: what is timed is the open.
   (await api.createLocalBackend({ storage: api.memoryStorage() })).close();
