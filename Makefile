@@ -34,7 +34,7 @@ lint:
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 
 test-rust:
-	cargo test --workspace
+	cargo test --workspace --exclude campus-voip-server
 
 # The contact service (server/): its HTTP, store and CLI tests.
 .PHONY: test-server serve-dev
