@@ -396,7 +396,7 @@ pub async fn serve(opts: &Options, out: &mut dyn Write) -> CliResult {
     .map_err(|e| e.to_string())?;
     let result = async {
         let (app, sessions) = credentials(opts, &db, out).await?;
-        let state = ServiceState::new(
+        let state = ServiceState::try_new(
             db.clone(),
             Arc::new(SystemClock),
             metrics,
@@ -411,7 +411,7 @@ pub async fn serve(opts: &Options, out: &mut dyn Write) -> CliResult {
             },
             Limits::default(),
             opts.dev,
-        );
+        )?;
         let listener = tokio::net::TcpListener::bind(opts.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;

@@ -48,6 +48,75 @@ impl Clock for ManualClock {
     }
 }
 
+/// The settings row holding the operations clock's lease (see [`OpsClock`]).
+pub const CLOCK_LEASE_SETTING: &str = "clock_lease_ms";
+/// How far ahead of the clock the stored lease runs.
+pub const CLOCK_LEASE_AHEAD_MS: u64 = 60_000;
+
+/// The time the contact operations act at: the wall clock, never going back, across restarts
+/// too. In memory it is `max(wall, highest time handed out)`. A *lease* is kept in the
+/// `settings` table: a time at least [`CLOCK_LEASE_AHEAD_MS`] past anything handed out so far
+/// is stored before the clock may reach it, and a restarted service starts at the stored
+/// lease. So no time stamped before a restart (in a row, a share ticket or a face-pay token, the
+/// last two never stored) is ever later than one stamped after it, and the table is written
+/// about once a minute instead of by every request.
+///
+/// [`OpsClock::now`] never blocks; a request renews the lease (through the writer) before it
+/// reads the clock when less than half of the margin is left, and if that write fails the
+/// clock holds at the lease.
+pub struct OpsClock {
+    wall: SharedClock,
+    mark: AtomicU64,
+    lease: AtomicU64,
+}
+
+impl std::fmt::Debug for OpsClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpsClock")
+            .field("mark", &self.mark.load(Ordering::SeqCst))
+            .field("lease", &self.lease.load(Ordering::SeqCst))
+            .finish()
+    }
+}
+
+impl OpsClock {
+    /// Starts at the stored `lease` (0 if none), holding there until [`OpsClock::renewed`].
+    pub fn new(wall: SharedClock, stored_lease: u64) -> OpsClock {
+        OpsClock {
+            wall,
+            mark: AtomicU64::new(stored_lease),
+            lease: AtomicU64::new(stored_lease),
+        }
+    }
+
+    /// The next time: at least every earlier one, at most the lease.
+    pub fn now(&self) -> u64 {
+        let wall = self.wall.now_ms();
+        let lease = self.lease.load(Ordering::SeqCst);
+        let want = wall.min(lease);
+        self.mark.fetch_max(want, Ordering::SeqCst).max(want)
+    }
+
+    /// The lease to store next: [`CLOCK_LEASE_AHEAD_MS`] past the wall clock and the mark.
+    pub fn next_lease(&self) -> u64 {
+        self.wall
+            .now_ms()
+            .max(self.mark.load(Ordering::SeqCst))
+            .saturating_add(CLOCK_LEASE_AHEAD_MS)
+    }
+
+    /// `lease` is durable: the clock may run up to it.
+    pub fn renewed(&self, lease: u64) {
+        self.lease.fetch_max(lease, Ordering::SeqCst);
+    }
+
+    /// Whether the lease should be renewed (less than half of its margin left).
+    pub fn needs_renewal(&self) -> bool {
+        let lease = self.lease.load(Ordering::SeqCst);
+        self.wall.now_ms().saturating_add(CLOCK_LEASE_AHEAD_MS / 2) >= lease
+    }
+}
+
 /// `2026-12-01T20:59:05Z` for a time in ms (UTC; for the CLI's listings).
 pub fn rfc3339(ms: u64) -> String {
     let secs = ms / 1000;

@@ -7,12 +7,15 @@
 //! with the size limit and a deadline.
 
 pub mod basic;
+pub mod business;
 pub mod dev;
 pub mod errors;
 pub mod extract;
+pub mod v1;
 pub mod wechat;
 
 use crate::clock::SharedClock;
+use crate::core::Core;
 use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::session::SessionKey;
@@ -91,6 +94,8 @@ pub struct ServiceState {
     pub rules: RuleSettings,
     pub limits: Limits,
     pub dev: bool,
+    /// What the contact operations act with (keys, settings, clock, CSPRNG).
+    pub core: Core,
     in_flight: Arc<Semaphore>,
 }
 
@@ -108,8 +113,30 @@ impl ServiceState {
         limits: Limits,
         dev: bool,
     ) -> AppState {
+        Self::try_new(db, clock, metrics, app, sessions, rules, limits, dev)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`ServiceState::new`], or why the keys could not be loaded.
+    #[allow(clippy::too_many_arguments)]
+    pub fn try_new(
+        db: Db,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+        app: AppCredentials,
+        sessions: SessionKey,
+        rules: RuleSettings,
+        limits: Limits,
+        dev: bool,
+    ) -> Result<AppState, String> {
         let in_flight = Arc::new(Semaphore::new(limits.max_in_flight));
-        Arc::new(ServiceState {
+        let config = campus_voip::ops::Config {
+            max_contacts: rules.max_contacts as usize,
+            ticket_ttl_ms: rules.ticket_ttl_ms,
+            ..campus_voip::ops::Config::default()
+        };
+        let core = Core::load(&db, clock.clone(), config)?;
+        Ok(Arc::new(ServiceState {
             db,
             clock,
             metrics,
@@ -118,8 +145,9 @@ impl ServiceState {
             rules,
             limits,
             dev,
+            core,
             in_flight,
-        })
+        }))
     }
 
     pub fn now_ms(&self) -> u64 {
@@ -141,7 +169,9 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/metrics", get(basic::metrics))
         .route("/openapi.json", get(basic::openapi))
         .route("/cgi-bin/token", get(wechat::token))
-        .route("/cgi-bin/stable_token", post(wechat::stable_token));
+        .route("/cgi-bin/stable_token", post(wechat::stable_token))
+        .merge(v1::routes())
+        .merge(business::routes());
     if state.dev {
         routes = routes
             .route("/v1/dev/session", post(dev::session))

@@ -1,0 +1,120 @@
+//! The developer interface's contact endpoints (`/wxa/business/*`), WeChat-style: HTTP 200
+//! and `{ errcode, errmsg, … }` for every outcome, the access token checked first
+//! ([`DeveloperAuth`]), the body read as JSON whatever the Content-Type.
+//!
+//! - `getvoipcontactlist {user_id}` → exactly the seed's reply: `{ errcode: 0, errmsg: "ok",
+//!   contact_list: [{ open_id, role }] }` (administrator first), or errcode 1 `user has no
+//!   contact list` with an empty list.
+//! - `resetvoipcontact {user_id}` **[ours]** → `{ errcode: 0, errmsg: "ok", removed }`: every
+//!   contact of the student removed (`removed: false` if it had none).
+//! - 44002 `empty post data`, 47001 `data format error` (not JSON, not an object, a bad
+//!   `user_id`), -1 `system error` (the database failed).
+
+use super::errors::{self, json_response};
+use super::extract::{DeveloperAuth, RawBody};
+use super::AppState;
+use crate::db::DbError;
+use crate::json;
+use crate::repo::SqlRepo;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use campus_voip::input::Value;
+use campus_voip::ops;
+use campus_voip::requests::{ContactListReq, ResetReq};
+use serde_json::json;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/wxa/business/getvoipcontactlist",
+            post(get_voip_contact_list),
+        )
+        .route("/wxa/business/resetvoipcontact", post(reset_voip_contact))
+}
+
+fn fail(state: &AppState, code: i64, msg: &str) -> Response {
+    state.metrics.outcome("wechat", &code.to_string());
+    errors::wechat(code, msg)
+}
+
+/// The body as a JSON object in the core's value, or the errcode reply.
+fn object(state: &AppState, body: &[u8]) -> Result<Value, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(fail(state, 44002, "empty post data"));
+    }
+    match json::parse_body(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err(fail(state, 47001, "data format error")),
+    }
+}
+
+fn system_error(state: &AppState, e: &DbError) -> Response {
+    tracing::error!(error = %e, "developer interface: database failure");
+    fail(state, -1, "system error")
+}
+
+pub async fn get_voip_contact_list(
+    State(state): State<AppState>,
+    _auth: DeveloperAuth,
+    body: RawBody,
+) -> Response {
+    let v = match object(&state, &body.0) {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let req = match ContactListReq::parse(&v) {
+        Ok(r) => r,
+        Err(e) => return fail(&state, 47001, &format!("data format error: {}", e.message)),
+    };
+    let now = state.core.now(&state.db).await;
+    let r = state
+        .db
+        .read(|c| ops::contact_list(&SqlRepo::new(c, now), &req).map_err(DbError::Rule))
+        .await;
+    match r {
+        Ok(reply) => {
+            state.metrics.outcome("wechat", &reply.errcode.to_string());
+            let body = serde_json::to_value(&reply).unwrap_or_else(|_| json!({}));
+            json_response(StatusCode::OK, &body)
+        }
+        Err(e) => system_error(&state, &e),
+    }
+}
+
+pub async fn reset_voip_contact(
+    State(state): State<AppState>,
+    _auth: DeveloperAuth,
+    body: RawBody,
+) -> Response {
+    let v = match object(&state, &body.0) {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let req = match v.get("user_id") {
+        Value::Missing => Err(campus_voip::Error::invalid_argument("user_id is missing")),
+        id => Ok(Value::Object(vec![("userId".into(), id.clone())])),
+    }
+    .and_then(|args| ResetReq::parse(&args));
+    let req = match req {
+        Ok(r) => r,
+        Err(e) => return fail(&state, 47001, &format!("data format error: {}", e.message)),
+    };
+    let now = state.core.now(&state.db).await;
+    let r = state
+        .db
+        .write(move |c| ops::reset_student(&mut SqlRepo::new(c, now), req).map_err(DbError::Rule))
+        .await;
+    match r {
+        Ok((_, removed)) => {
+            state.metrics.outcome("wechat", "0");
+            json_response(
+                StatusCode::OK,
+                &json!({ "errcode": 0, "errmsg": "ok", "removed": removed }),
+            )
+        }
+        Err(e) => system_error(&state, &e),
+    }
+}
