@@ -1,0 +1,549 @@
+//! The plugin interface (`/v1/<api>`) and the developer contact endpoints
+//! (`/wxa/business/*`): every endpoint's success and error shapes, identity from the
+//! credential only.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::Request;
+use campus_voip_server::devices;
+use campus_voip_server::session::SessionKey;
+use common::{app, TestApp, SESSION_SECRET, T0};
+use serde_json::{json, Value};
+
+pub fn bearer(open_id: &str) -> String {
+    let key = SessionKey::new(SESSION_SECRET.as_bytes()).unwrap();
+    let o = campus_voip::ids::OpenId::parse("openId", open_id).unwrap();
+    format!("Bearer {}", key.mint(&o, T0 / 1000, T0 / 1000 + 86_400))
+}
+
+async fn device(app: &TestApp) -> String {
+    let key = app
+        .state
+        .db
+        .write(|c| devices::add(c, "door-1", T0))
+        .await
+        .unwrap();
+    format!("Device {key}")
+}
+
+async fn call(app: &TestApp, api: &str, auth: &str, body: Value) -> Value {
+    let r = app
+        .post_auth(&format!("/v1/{api}"), auth, body.to_string())
+        .await;
+    assert_eq!(r.status, 200, "{api}: {}", r.text);
+    assert!(r.content_type.starts_with("application/json"));
+    r.json()
+}
+
+fn assert_ok(api: &str, v: &Value) -> Value {
+    assert_eq!(v["errCode"], 0, "{api}: {v}");
+    assert_eq!(v["errMsg"], format!("{api}:ok"), "{v}");
+    v["result"].clone()
+}
+
+fn assert_fail(api: &str, v: &Value, err_code: u64) {
+    assert_eq!(v["errCode"], err_code, "{api}: {v}");
+    let msg = v["errMsg"].as_str().unwrap();
+    assert!(msg.starts_with(&format!("{api}:fail ")), "{msg}");
+    assert!(v["code"].is_string(), "{v}");
+    assert!(v.get("result").is_none(), "{v}");
+}
+
+async fn token(app: &TestApp) -> String {
+    app.classic_token().await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn contact_list(app: &TestApp, user_id: &str) -> Value {
+    let t = token(app).await;
+    app.post(
+        &format!("/wxa/business/getvoipcontactlist?access_token={t}"),
+        json!({ "user_id": user_id }).to_string(),
+    )
+    .await
+    .json()
+}
+
+/// Parent `a` consents and binds as the administrator of `s1`.
+async fn admin_of_s1(app: &TestApp, a: &str) {
+    let auth = bearer(a);
+    assert_ok(
+        "authorizeVoip",
+        &call(app, "authorizeVoip", &auth, json!({})).await,
+    );
+    let r = call(
+        app,
+        "bindVoipAdminContact",
+        &auth,
+        json!({ "userId": "s1" }),
+    )
+    .await;
+    assert_eq!(
+        assert_ok("bindVoipAdminContact", &r),
+        json!({ "userId": "s1" })
+    );
+}
+
+#[tokio::test]
+async fn consent_endpoints() {
+    let app = app();
+    let a = bearer("parentA");
+    let r = call(&app, "getVoipConsent", &a, json!({})).await;
+    assert_eq!(assert_ok("getVoipConsent", &r), json!({ "granted": false }));
+    let r = call(&app, "authorizeVoip", &a, json!({})).await;
+    assert_eq!(assert_ok("authorizeVoip", &r), json!({}));
+    // An empty body is the same as {} for an API without arguments.
+    let r = app.post_auth("/v1/getVoipConsent", &a, "").await.json();
+    assert_eq!(assert_ok("getVoipConsent", &r), json!({ "granted": true }));
+    let r = call(&app, "revokeVoip", &a, json!({})).await;
+    assert_eq!(assert_ok("revokeVoip", &r), json!({}));
+    let r = call(&app, "getVoipConsent", &a, json!({})).await;
+    assert_eq!(assert_ok("getVoipConsent", &r), json!({ "granted": false }));
+    let r = app.post_auth("/v1/authorizeVoip", &a, "{").await.json();
+    assert_fail("authorizeVoip", &r, 1004);
+}
+
+#[tokio::test]
+async fn bind_admin_success_and_errors() {
+    let app = app();
+    let a = bearer("parentA");
+    // Without consent: a rule error, HTTP 200.
+    let r = call(&app, "bindVoipAdminContact", &a, json!({ "userId": "s1" })).await;
+    assert!(r["errCode"] != 0, "{r}");
+    assert_fail("bindVoipAdminContact", &r, r["errCode"].as_u64().unwrap());
+    for bad in [
+        json!({}),
+        json!({ "userId": 5 }),
+        json!([]),
+        json!("s1"),
+        json!(null),
+    ] {
+        let r = call(&app, "bindVoipAdminContact", &a, bad).await;
+        assert_fail("bindVoipAdminContact", &r, 1004);
+    }
+    admin_of_s1(&app, "parentA").await;
+    // Another parent cannot take over the administrator role.
+    let b = bearer("parentB");
+    call(&app, "authorizeVoip", &b, json!({})).await;
+    let r = call(&app, "bindVoipAdminContact", &b, json!({ "userId": "s1" })).await;
+    assert!(r["errCode"] != 0, "{r}");
+    assert_fail("bindVoipAdminContact", &r, r["errCode"].as_u64().unwrap());
+    let l = contact_list(&app, "s1").await;
+    assert_eq!(
+        l,
+        json!({ "errcode": 0, "errmsg": "ok", "contact_list": [{ "open_id": "parentA", "role": 1 }] })
+    );
+}
+
+#[tokio::test]
+async fn share_inspect_accept_decline_list_delete_transfer() {
+    let app = app();
+    admin_of_s1(&app, "parentA").await;
+    let a = bearer("parentA");
+    let b = bearer("parentB");
+    // getBindContactPath: admin only; the result is the share path string.
+    let r = call(
+        &app,
+        "getBindContactPath",
+        &b,
+        json!({ "userId": "s1", "userName": "Tom" }),
+    )
+    .await;
+    assert_fail("getBindContactPath", &r, r["errCode"].as_u64().unwrap());
+    let r = call(&app, "getBindContactPath", &a, json!({ "userId": "s1" })).await;
+    assert_fail("getBindContactPath", &r, 1004);
+    let r = call(
+        &app,
+        "getBindContactPath",
+        &a,
+        json!({ "userId": "s1", "userName": "Tom" }),
+    )
+    .await;
+    let path = assert_ok("getBindContactPath", &r);
+    let path = path.as_str().unwrap().to_owned();
+    assert!(path.contains("bind-contact"), "{path}");
+
+    // inspect (no consent needed), then accept without and with consent.
+    let r = call(&app, "inspectBindContactPath", &b, json!({ "path": path })).await;
+    let i = assert_ok("inspectBindContactPath", &r);
+    assert_eq!(i["userId"], "s1");
+    assert_eq!(i["userName"], "Tom");
+    assert_eq!(i["status"], "ready");
+    assert_eq!(i["errMsg"], "");
+    assert!(i["expiresAt"].is_u64());
+    assert!(i["query"].is_object());
+    let r = call(&app, "acceptBindContactPath", &b, json!({ "path": path })).await;
+    let e = assert_ok("acceptBindContactPath", &r);
+    assert_ne!(e["type"], "success", "{e}");
+    call(&app, "authorizeVoip", &b, json!({})).await;
+    let r = call(&app, "acceptBindContactPath", &b, json!({ "path": path })).await;
+    let e = assert_ok("acceptBindContactPath", &r);
+    assert_eq!(e["type"], "success");
+    assert_eq!(e["errMsg"], "bindContact:ok");
+    assert_eq!(e["userId"], "s1");
+    // The page's query object works too; a second accept is already bound.
+    let q = i["query"].clone();
+    let r = call(&app, "acceptBindContactPath", &b, json!({ "path": q })).await;
+    let e = assert_ok("acceptBindContactPath", &r);
+    assert_ne!(e["type"], "success");
+    let r = call(&app, "declineBindContactPath", &b, json!({ "path": path })).await;
+    let e = assert_ok("declineBindContactPath", &r);
+    assert_eq!(e["type"], "cancel");
+    assert_eq!(e["userId"], "s1");
+    for api in [
+        "inspectBindContactPath",
+        "acceptBindContactPath",
+        "declineBindContactPath",
+    ] {
+        for bad in [json!({}), json!({ "path": 5 }), json!([path]), json!(path)] {
+            let r = call(&app, api, &b, bad).await;
+            assert_fail(api, &r, 1004);
+        }
+    }
+    // A tampered link: invalid, never 5xx.
+    let r = call(
+        &app,
+        "acceptBindContactPath",
+        &b,
+        json!({ "path": format!("{path}x") }),
+    )
+    .await;
+    let e = assert_ok("acceptBindContactPath", &r);
+    assert_ne!(e["type"], "success");
+
+    // Lists: the administrator sees every contact, an ordinary contact only itself.
+    let r = call(&app, "getVoipBindContactList", &a, json!({})).await;
+    assert_eq!(
+        assert_ok("getVoipBindContactList", &r),
+        json!([{ "user_id": "s1", "is_ad": 1, "openid_list": ["parentA", "parentB"] }])
+    );
+    let r = app
+        .post_auth("/v1/getVoipBindContactList", &b, "")
+        .await
+        .json();
+    assert_eq!(
+        assert_ok("getVoipBindContactList", &r),
+        json!([{ "user_id": "s1", "is_ad": 0, "openid_list": ["parentB"] }])
+    );
+    let r = call(
+        &app,
+        "getVoipBindContactList",
+        &b,
+        json!({ "userId": "nobody" }),
+    )
+    .await;
+    assert_eq!(assert_ok("getVoipBindContactList", &r), json!([]));
+    let r = call(&app, "getVoipBindContactList", &b, json!({ "userId": 1 })).await;
+    assert_fail("getVoipBindContactList", &r, 1004);
+
+    // transerAdmin, then the new administrator deletes the old one.
+    let r = call(
+        &app,
+        "transerAdmin",
+        &b,
+        json!({ "userId": "s1", "newAdminOpenid": "parentB" }),
+    )
+    .await;
+    assert_fail("transerAdmin", &r, r["errCode"].as_u64().unwrap());
+    let r = call(&app, "transerAdmin", &a, json!({ "userId": "s1" })).await;
+    assert_fail("transerAdmin", &r, 1004);
+    let r = call(
+        &app,
+        "transerAdmin",
+        &a,
+        json!({ "userId": "s1", "newAdminOpenid": "parentB" }),
+    )
+    .await;
+    assert_eq!(
+        assert_ok("transerAdmin", &r),
+        json!({ "userId": "s1", "adminOpenid": "parentB" })
+    );
+    let r = call(
+        &app,
+        "deleteVoipBindContact",
+        &a,
+        json!({ "userId": "s1", "openidList": ["parentB"] }),
+    )
+    .await;
+    assert_fail("deleteVoipBindContact", &r, r["errCode"].as_u64().unwrap());
+    let r = call(
+        &app,
+        "deleteVoipBindContact",
+        &b,
+        json!({ "userId": "s1", "openidList": "parentA" }),
+    )
+    .await;
+    assert_fail("deleteVoipBindContact", &r, 1004);
+    let r = call(
+        &app,
+        "deleteVoipBindContact",
+        &b,
+        json!({ "userId": "s1", "openidList": ["parentA"] }),
+    )
+    .await;
+    assert_eq!(
+        assert_ok("deleteVoipBindContact", &r),
+        json!({ "userId": "s1", "deleted": ["parentA"] })
+    );
+    let l = contact_list(&app, "s1").await;
+    assert_eq!(
+        l["contact_list"],
+        json!([{ "open_id": "parentB", "role": 1 }])
+    );
+    // The removed parent cannot come back with the old link.
+    let r = call(&app, "acceptBindContactPath", &a, json!({ "path": path })).await;
+    assert_ne!(assert_ok("acceptBindContactPath", &r)["type"], "success");
+}
+
+#[tokio::test]
+async fn identity_comes_from_the_session_never_the_body() {
+    let app = app();
+    admin_of_s1(&app, "parentA").await;
+    let b = bearer("parentB");
+    let spoof =
+        json!({ "openId": "parentA", "open_id": "parentA", "actor": "parentA", "userId": "s1" });
+    // B's list is empty whatever the body claims.
+    let r = call(
+        &app,
+        "getVoipBindContactList",
+        &b,
+        json!({ "openId": "parentA" }),
+    )
+    .await;
+    assert_eq!(assert_ok("getVoipBindContactList", &r), json!([]));
+    let r = call(&app, "getVoipConsent", &b, spoof.clone()).await;
+    assert_eq!(assert_ok("getVoipConsent", &r), json!({ "granted": false }));
+    let r = call(
+        &app,
+        "getBindContactPath",
+        &b,
+        json!({ "userId": "s1", "userName": "x", "openId": "parentA" }),
+    )
+    .await;
+    assert!(r["errCode"] != 0, "{r}");
+    let r = call(
+        &app,
+        "deleteVoipBindContact",
+        &b,
+        json!({ "userId": "s1", "openidList": ["parentA"], "openId": "parentA" }),
+    )
+    .await;
+    assert!(r["errCode"] != 0, "{r}");
+    let r = call(
+        &app,
+        "transerAdmin",
+        &b,
+        json!({ "userId": "s1", "newAdminOpenid": "parentB", "openId": "parentA" }),
+    )
+    .await;
+    assert!(r["errCode"] != 0, "{r}");
+    // authorizeVoip with A's id in the body grants B, not A (A revokes first).
+    call(&app, "revokeVoip", &bearer("parentA"), json!({})).await;
+    call(&app, "authorizeVoip", &b, json!({ "openId": "parentA" })).await;
+    let r = call(&app, "getVoipConsent", &bearer("parentA"), json!({})).await;
+    assert_eq!(assert_ok("getVoipConsent", &r), json!({ "granted": false }));
+    let r = call(&app, "getVoipConsent", &b, json!({})).await;
+    assert_eq!(assert_ok("getVoipConsent", &r), json!({ "granted": true }));
+    let l = contact_list(&app, "s1").await;
+    assert_eq!(
+        l["contact_list"],
+        json!([{ "open_id": "parentA", "role": 1 }])
+    );
+}
+
+#[tokio::test]
+async fn credentials_are_checked() {
+    let app = app();
+    let dev = device(&app).await;
+    let parent = bearer("parentA");
+    let apis = [
+        "authorizeVoip",
+        "revokeVoip",
+        "getVoipConsent",
+        "bindVoipAdminContact",
+        "getBindContactPath",
+        "getVoipBindContactList",
+        "deleteVoipBindContact",
+        "transerAdmin",
+        "inspectBindContactPath",
+        "acceptBindContactPath",
+        "declineBindContactPath",
+        "issueVoipToken",
+        "initByCaller",
+    ];
+    for api in apis {
+        let device_api = matches!(api, "issueVoipToken" | "initByCaller");
+        let wrong = if device_api { &parent } else { &dev };
+        let cases: Vec<Option<String>> = vec![
+            None,
+            Some("Bearer nonsense".into()),
+            Some("Device cvd1.nonsense.nonsense".into()),
+            Some("Basic abc".into()),
+            Some(wrong.clone()),
+        ];
+        for auth in cases {
+            let mut req = Request::post(format!("/v1/{api}"));
+            if let Some(a) = &auth {
+                req = req.header("authorization", a);
+            }
+            let r = app.send(req.body(Body::from("{}")).unwrap()).await;
+            assert_eq!(r.status, 401, "{api} {auth:?}: {}", r.text);
+            let v = r.json();
+            assert_eq!(v["errCode"], 3008, "{v}");
+            assert_eq!(v["code"], "UNAUTHENTICATED");
+            assert!(v["errMsg"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{api}:fail ")));
+        }
+    }
+}
+
+fn call_args(student: &str, listener: &str, token: &str) -> Value {
+    json!({
+        "roomType": "voice",
+        "caller": { "id": student },
+        "listener": { "id": listener },
+        "voipToken": token,
+    })
+}
+
+#[tokio::test]
+async fn issue_token_and_init_by_caller() {
+    let app = app();
+    admin_of_s1(&app, "parentA").await;
+    let dev = device(&app).await;
+    let r = call(&app, "issueVoipToken", &dev, json!({ "userId": "s1" })).await;
+    let t = assert_ok("issueVoipToken", &r);
+    let t = t.as_str().unwrap().to_owned();
+    let r = call(&app, "issueVoipToken", &dev, json!({})).await;
+    assert_fail("issueVoipToken", &r, 1004);
+
+    // Refusals are the local backend's answers: errCode 0, isSuccess false.
+    let r = call(&app, "initByCaller", &dev, call_args("s1", "stranger", &t)).await;
+    let v = assert_ok("initByCaller", &r);
+    assert_eq!(v["isSuccess"], false, "{v}");
+    assert!(v["errCode"].is_u64() && v["code"].is_string() && v["message"].is_string());
+
+    let r = call(&app, "initByCaller", &dev, call_args("s1", "parentA", &t)).await;
+    let v = assert_ok("initByCaller", &r);
+    assert_eq!(v["isSuccess"], true, "{v}");
+    assert!(v["roomId"].is_string());
+    assert_eq!(v["chargeType"], "duration");
+    // The token is single-use.
+    let r = call(&app, "initByCaller", &dev, call_args("s1", "parentA", &t)).await;
+    let v = assert_ok("initByCaller", &r);
+    assert_eq!(v["isSuccess"], false);
+    assert_eq!(v["errCode"], 4);
+    // Thrown errors: bad arguments.
+    let r = call(&app, "initByCaller", &dev, json!({ "roomType": "voice" })).await;
+    assert_fail("initByCaller", &r, 1004);
+    let mut args = call_args("s1", "parentA", &t);
+    args.as_object_mut().unwrap().remove("voipToken");
+    let r = call(&app, "initByCaller", &dev, args).await;
+    assert_fail("initByCaller", &r, r["errCode"].as_u64().unwrap());
+    let r = app
+        .send(
+            Request::post("/v1/initByCaller")
+                .header("authorization", &dev)
+                .header("x-compat-version", "banana")
+                .body(Body::from(call_args("s1", "parentA", &t).to_string()))
+                .unwrap(),
+        )
+        .await
+        .json();
+    assert_fail("initByCaller", &r, 1004);
+}
+
+#[tokio::test]
+async fn developer_contact_endpoints() {
+    let app = app();
+    let l = contact_list(&app, "s1").await;
+    assert_eq!(
+        l,
+        json!({ "errcode": 1, "errmsg": "user has no contact list", "contact_list": [] })
+    );
+    admin_of_s1(&app, "parentA").await;
+    let t = token(&app).await;
+    let url = format!("/wxa/business/getvoipcontactlist?access_token={t}");
+    let cb = format!("/wxa/business/getvoipcontactlist?cloudbase_access_token={t}");
+    let r = app
+        .post(&cb, json!({ "user_id": "s1" }).to_string())
+        .await
+        .json();
+    assert_eq!(r["errcode"], 0);
+    assert_eq!(
+        r["contact_list"],
+        json!([{ "open_id": "parentA", "role": 1 }])
+    );
+    for (body, code) in [
+        ("", 44002),
+        ("  ", 44002),
+        ("{", 47001),
+        ("[]", 47001),
+        ("{\"user_id\":5}", 47001),
+        ("{}", 47001),
+    ] {
+        let r = app.post(&url, body).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["errcode"], code, "{body}: {}", r.text);
+    }
+    let r = app
+        .post("/wxa/business/getvoipcontactlist", "{\"user_id\":\"s1\"}")
+        .await;
+    assert_eq!(r.json()["errcode"], 41001);
+    let r = app
+        .post(
+            "/wxa/business/getvoipcontactlist?access_token=nope",
+            "{\"user_id\":\"s1\"}",
+        )
+        .await;
+    assert_eq!(r.json()["errcode"], 40001);
+
+    let reset = format!("/wxa/business/resetvoipcontact?access_token={t}");
+    let r = app.post(&reset, "{\"user_id\":\"s1\"}").await.json();
+    assert_eq!(r, json!({ "errcode": 0, "errmsg": "ok", "removed": true }));
+    let r = app.post(&reset, "{\"user_id\":\"s1\"}").await.json();
+    assert_eq!(r, json!({ "errcode": 0, "errmsg": "ok", "removed": false }));
+    assert_eq!(contact_list(&app, "s1").await["errcode"], 1);
+    for (body, code) in [
+        ("", 44002),
+        ("x", 47001),
+        ("{}", 47001),
+        ("{\"user_id\":[]}", 47001),
+    ] {
+        assert_eq!(
+            app.post(&reset, body).await.json()["errcode"],
+            code,
+            "{body}"
+        );
+    }
+    assert_eq!(
+        app.post("/wxa/business/resetvoipcontact", "{}")
+            .await
+            .json()["errcode"],
+        41001
+    );
+}
+
+#[tokio::test]
+async fn the_ops_clock_never_goes_back_and_keeps_a_lease() {
+    let app = app();
+    let t1 = app.state.core.clock.now();
+    assert_eq!(t1, T0);
+    app.clock.set(T0 - 3_600_000);
+    assert!(app.state.core.clock.now() >= t1);
+    app.clock.set(T0 + 86_400_000);
+    let t2 = app.state.core.now(&app.state.db).await;
+    assert_eq!(t2, T0 + 86_400_000);
+    let lease = app
+        .state
+        .db
+        .read(|c| campus_voip_server::core::stored_lease(c))
+        .await
+        .unwrap();
+    assert!(lease > t2, "{lease} {t2}");
+}
