@@ -241,6 +241,15 @@ async fn twenty_concurrent_calls_with_one_token() {
     assert_eq!((admitted, reused), (1, 19));
 }
 
+/// method, uri, Authorization, other headers, body.
+type Case = (
+    String,
+    String,
+    Option<String>,
+    Vec<(String, String)>,
+    Vec<u8>,
+);
+
 /// Every stored row, as text.
 async fn dump(app: &TestApp) -> String {
     app.state
@@ -341,13 +350,7 @@ async fn a_battery_of_bad_requests_changes_nothing() {
         "acceptBindContactPath",
         "declineBindContactPath",
     ];
-    let mut cases: Vec<(
-        String,
-        String,
-        Option<String>,
-        Vec<(String, String)>,
-        Vec<u8>,
-    )> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
     let mut add =
         |method: &str, uri: String, auth: Option<&str>, headers: &[(&str, &str)], body: &[u8]| {
             cases.push((

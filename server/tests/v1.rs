@@ -542,7 +542,7 @@ async fn the_ops_clock_never_goes_back_and_keeps_a_lease() {
     let lease = app
         .state
         .db
-        .read(|c| campus_voip_server::core::stored_lease(c))
+        .read(campus_voip_server::core::stored_lease)
         .await
         .unwrap();
     assert!(lease > t2, "{lease} {t2}");

@@ -40,14 +40,14 @@ fn fail(state: &AppState, code: i64, msg: &str) -> Response {
     errors::wechat(code, msg)
 }
 
-/// The body as a JSON object in the core's value, or the errcode reply.
-fn object(state: &AppState, body: &[u8]) -> Result<Value, Response> {
+/// The body as a JSON object in the core's value, or the errcode and errmsg to reply.
+fn object(body: &[u8]) -> Result<Value, (i64, &'static str)> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(fail(state, 44002, "empty post data"));
+        return Err((44002, "empty post data"));
     }
     match json::parse_body(body) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        _ => Err(fail(state, 47001, "data format error")),
+        _ => Err((47001, "data format error")),
     }
 }
 
@@ -61,9 +61,9 @@ pub async fn get_voip_contact_list(
     _auth: DeveloperAuth,
     body: RawBody,
 ) -> Response {
-    let v = match object(&state, &body.0) {
+    let v = match object(&body.0) {
         Ok(v) => v,
-        Err(res) => return res,
+        Err((code, msg)) => return fail(&state, code, msg),
     };
     let req = match ContactListReq::parse(&v) {
         Ok(r) => r,
@@ -89,9 +89,9 @@ pub async fn reset_voip_contact(
     _auth: DeveloperAuth,
     body: RawBody,
 ) -> Response {
-    let v = match object(&state, &body.0) {
+    let v = match object(&body.0) {
         Ok(v) => v,
-        Err(res) => return res,
+        Err((code, msg)) => return fail(&state, code, msg),
     };
     let req = match v.get("user_id") {
         Value::Missing => Err(campus_voip::Error::invalid_argument("user_id is missing")),
