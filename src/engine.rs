@@ -118,7 +118,8 @@ impl Config {
         let path_prefix = match input::opt_string("pathPrefix", v.get("pathPrefix"))? {
             Some(p) => {
                 if p.len() > PREFIX_MAX_BYTES
-                    || p.chars().any(|c| c.is_control() || "?&#= ".contains(c))
+                    || p.chars()
+                        .any(|c| c.is_control() || matches!(c, '?' | '&' | '#' | '=' | ' '))
                 {
                     return Err(Error::invalid_argument(format!(
                         "pathPrefix must be at most {PREFIX_MAX_BYTES} bytes without spaces, control characters, ?, &, # or ="

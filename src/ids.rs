@@ -147,7 +147,7 @@ pub fn user_avatar(field: &str, s: &str) -> Result<String> {
     if let Some(e) = control_char_error(field, s) {
         return Err(e);
     }
-    if s.contains(' ') {
+    if s.bytes().any(|b| b == b' ') {
         return Err(Error::invalid_argument(format!(
             "{field} must not contain spaces (percent-encode them as %20)"
         )));

@@ -148,39 +148,17 @@ impl StudentRecord {
     }
 }
 
-/// The openIds only in `old` and only in `new`, by sorting and merging: O(n log n) for a
-/// student's up to 100 contacts, where pairwise `contains` would be O(n²).
+/// The openIds only in `old` and only in `new`, in their order. Pairwise: a record holds at
+/// most 100 contacts (the largest `maxContacts`), so at worst 10 000 short comparisons and
+/// usually a few dozen, cheaper than sorting two lists, and it keeps a sort out of the wasm.
 fn diff(old: &[Contact], new: &[Contact]) -> (Vec<OpenId>, Vec<OpenId>) {
-    fn sorted(cs: &[Contact]) -> Vec<&OpenId> {
-        let mut ids: Vec<&OpenId> = cs.iter().map(|c| &c.open_id).collect();
-        ids.sort_unstable();
-        ids
+    fn only(a: &[Contact], b: &[Contact]) -> Vec<OpenId> {
+        a.iter()
+            .filter(|x| !b.iter().any(|y| y.open_id == x.open_id))
+            .map(|x| x.open_id.clone())
+            .collect()
     }
-    let (a, b) = (sorted(old), sorted(new));
-    let (mut i, mut j) = (0, 0);
-    let (mut removed, mut added) = (Vec::new(), Vec::new());
-    while i < a.len() || j < b.len() {
-        match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) if x == y => {
-                i += 1;
-                j += 1;
-            }
-            (Some(x), Some(y)) if x < y => {
-                removed.push((*x).clone());
-                i += 1;
-            }
-            (Some(x), None) => {
-                removed.push((*x).clone());
-                i += 1;
-            }
-            (_, Some(y)) => {
-                added.push((*y).clone());
-                j += 1;
-            }
-            (None, None) => break,
-        }
-    }
-    (removed, added)
+    (only(old, new), only(new, old))
 }
 
 /// A one-key change to the registry. Every operation produces at most one, so persisting it is
@@ -397,7 +375,7 @@ mod tests {
         };
         let (removed, added) = diff(&cs(&["d", "a", "c"]), &cs(&["c", "e", "a", "b"]));
         assert_eq!(removed, vec![oid("d")]);
-        assert_eq!(added, vec![oid("b"), oid("e")]);
+        assert_eq!(added, vec![oid("e"), oid("b")]);
         assert_eq!(diff(&[], &cs(&["x"])), (vec![], vec![oid("x")]));
         assert_eq!(diff(&cs(&["x"]), &[]), (vec![oid("x")], vec![]));
     }

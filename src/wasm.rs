@@ -40,7 +40,9 @@ fn string_value(js: &JsValue, budget: &mut Budget) -> Value {
         // The conversion replaces a lone surrogate with U+FFFD. Only when a U+FFFD shows up is
         // the (per code unit, so slow) well-formedness check needed to tell the two apart.
         let text = String::from(s);
-        if text.contains('\u{fffd}') && !s.is_valid_utf16() {
+        // (A byte scan for U+FFFD's UTF-8 form: `str::contains` pulls a searcher into the wasm.)
+        let replaced = text.as_bytes().windows(3).any(|w| w == [0xef, 0xbf, 0xbd]);
+        if replaced && !s.is_valid_utf16() {
             Value::LoneSurrogate
         } else {
             Value::Str(text)
