@@ -377,6 +377,25 @@ pub fn required_credentials(opts: &Options) -> CliResult<(String, String, String
     ))
 }
 
+/// Forgets expired used face-pay tokens every ten minutes (an expired token is refused as
+/// expired before reuse is checked, so pruning late changes no answer).
+async fn prune_used_tokens(state: http::AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        let now = state.core.clock.now();
+        match state
+            .db
+            .write(move |c| Ok(crate::repo::prune_used_tokens(c, now)?))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "forgot expired used tokens"),
+            Err(e) => tracing::warn!(error = %e, "pruning used tokens failed"),
+        }
+    }
+}
+
 /// `serve`: migrate, then listen until SIGTERM / Ctrl-C; close the database last.
 pub async fn serve(opts: &Options, out: &mut dyn Write) -> CliResult {
     if !opts.dev {
@@ -424,14 +443,17 @@ pub async fn serve(opts: &Options, out: &mut dyn Write) -> CliResult {
             ),
         )?;
         let _ = out.flush();
-        http::serve(
+        let pruner = tokio::spawn(prune_used_tokens(state.clone()));
+        let served = http::serve(
             listener,
             http::router(state),
             http::shutdown_signal(),
             SHUTDOWN_GRACE,
         )
         .await
-        .map_err(|e| format!("serving failed: {e}"))
+        .map_err(|e| format!("serving failed: {e}"));
+        pruner.abort();
+        served
     }
     .await;
     db.close();
