@@ -181,6 +181,24 @@ pub fn check(conn: &Connection, max_contacts: u32) -> DbResult<CheckReport> {
         r.problems.push(e.to_string());
     }
 
+    // Every record as the operations read it (`SqlRepo`), through the core's own load check.
+    let mut unreadable = Vec::new();
+    for id in strings(conn, "SELECT user_id FROM students ORDER BY user_id")? {
+        let Ok(uid) = UserId::parse("userId", &id) else {
+            continue; // reported above as a malformed userId
+        };
+        match crate::repo::load_student(conn, &uid) {
+            Ok(Some(rec)) => {
+                if let Err(m) = rec.check(HARD_MAX_CONTACTS) {
+                    unreadable.push(m);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => unreadable.push(e.message),
+        }
+    }
+    report_each(&mut r.problems, unreadable, "record refused by the core");
+
     r.students = count(conn, "students")?;
     r.contacts = count(conn, "contacts")?;
     r.consents = count(conn, "consents")?;

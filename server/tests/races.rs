@@ -163,6 +163,14 @@ async fn two_hundred_concurrent_accepts_at_max_ten() {
     assert_eq!(kinds.get("overload"), Some(&191), "{kinds:?}");
     let l = contacts(&app, "s1").await;
     assert_eq!(l["contact_list"].as_array().unwrap().len(), 10);
+    let report = app
+        .state
+        .db
+        .read(|c| campus_voip_server::check::check(c, 10))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!((report.students, report.contacts), (1, 10));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
