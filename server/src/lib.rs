@@ -1,11 +1,10 @@
 //! campus-voip-server: the contact service of SPEC §7 (axum + tokio over SQLite).
 //!
-//! This is the service's skeleton: configuration, the SQLite store (migrations, one writer
-//! with group commit, a read pool), the WeChat-compatible token endpoints and the access-token
-//! check, sessions and device keys with their extractors, the limits and operations endpoints,
-//! and the subcommands. The contact operations (the `/v1/…` endpoints and
-//! `/wxa/business/getvoipcontactlist`) are wired in over [`db::Db`] once the core's operations
-//! take a store (`ops.rs` over a `Repo`).
+//! Configuration, the SQLite store (migrations, one writer with group commit, a read pool),
+//! the WeChat-compatible token endpoints and the access-token check, sessions and device keys
+//! with their extractors, the limits and operations endpoints, the subcommands, and the contact
+//! operations: `/v1/<api>` ([`http::v1`]) and `/wxa/business/*` ([`http::business`]), each the
+//! core's `ops` function over [`repo::SqlRepo`] with what [`core::Core`] holds.
 
 pub mod check;
 pub mod cli;
