@@ -141,61 +141,32 @@ fs.mkdirSync(NPM, { recursive: true });
 // Node builds decode the core's strings with Buffer (js/hosts/node-text.js), not TextDecoder.
 const NODE_TEXT = path.join(ROOT, 'js/hosts/node-text.js');
 const common = { bundle: true, alias, logLevel: 'warning', banner: { js: banner }, legalComments: 'none' };
-await esbuild.build({
-  ...common,
-  entryPoints: [path.join(ROOT, 'js/entry/browser.js')],
-  outfile: path.join(NPM, 'index.mjs'),
-  format: 'esm',
-  platform: 'browser',
-  target: 'es2020',
-});
-await esbuild.build({
-  ...common,
-  entryPoints: [path.join(ROOT, 'js/entry/node.js')],
-  outfile: path.join(NPM, 'node.mjs'),
-  format: 'esm',
-  platform: 'node',
-  target: 'node18',
-  inject: [NODE_TEXT],
-});
-await esbuild.build({
-  ...common,
-  entryPoints: [path.join(ROOT, 'js/entry/node.js')],
-  outfile: path.join(NPM, 'node.cjs'),
-  format: 'cjs',
-  platform: 'node',
-  target: 'node18',
-  define: { 'import.meta.url': '__campus_voip_module_url' },
-  inject: [path.join(ROOT, 'js/hosts/node-cjs-url.js'), NODE_TEXT],
-});
-// campus-voip/slim: the same API; the host hands the wasm to initWasm(). Nothing in these files
-// names the wasm file, so bundlers that cannot emit it (esbuild, Rollup) have nothing to miss.
-await esbuild.build({
-  ...common,
-  entryPoints: [path.join(ROOT, 'js/entry/slim-browser.js')],
-  outfile: path.join(NPM, 'slim.mjs'),
-  format: 'esm',
-  platform: 'browser',
-  target: 'es2020',
-});
-await esbuild.build({
-  ...common,
-  entryPoints: [path.join(ROOT, 'js/entry/slim-node.js')],
-  outfile: path.join(NPM, 'slim-node.mjs'),
-  format: 'esm',
-  platform: 'node',
-  target: 'node18',
-  inject: [NODE_TEXT],
-});
-await esbuild.build({
-  ...common,
-  entryPoints: [path.join(ROOT, 'js/entry/slim-node.js')],
-  outfile: path.join(NPM, 'slim-node.cjs'),
-  format: 'cjs',
-  platform: 'node',
-  target: 'node18',
-  inject: [NODE_TEXT],
-});
+// One row per file: [entry, output, format, platform]. Browser files target es2020; Node files
+// node18 with the Buffer decoder; the CommonJS default entry also gets import.meta.url from
+// __filename. campus-voip/slim (the host hands the wasm to initWasm()) names no wasm file, so
+// bundlers that cannot emit it (esbuild, Rollup) have nothing to miss.
+const NPM_BUNDLES = [
+  ['browser.js', 'index.mjs', 'esm', 'browser'],
+  ['node.js', 'node.mjs', 'esm', 'node'],
+  ['node.js', 'node.cjs', 'cjs', 'node'],
+  ['slim-browser.js', 'slim.mjs', 'esm', 'browser'],
+  ['slim-node.js', 'slim-node.mjs', 'esm', 'node'],
+  ['slim-node.js', 'slim-node.cjs', 'cjs', 'node'],
+];
+for (const [entry, out, format, platform] of NPM_BUNDLES) {
+  const node = platform === 'node';
+  const cjsUrl = entry === 'node.js' && format === 'cjs';
+  await esbuild.build({
+    ...common,
+    entryPoints: [path.join(ROOT, 'js/entry', entry)],
+    outfile: path.join(NPM, out),
+    format,
+    platform,
+    target: node ? 'node18' : 'es2020',
+    ...(cjsUrl ? { define: { 'import.meta.url': '__campus_voip_module_url' } } : {}),
+    ...(node ? { inject: [...(cjsUrl ? [path.join(ROOT, 'js/hosts/node-cjs-url.js')] : []), NODE_TEXT] } : {}),
+  });
+}
 for (const f of ['slim.mjs', 'slim-node.mjs', 'slim-node.cjs']) {
   if (/import\.meta|new URL\(\s*['"]\.\/campus_voip_bg/.test(fs.readFileSync(path.join(NPM, f), 'utf8'))) {
     fail(`npm/${f} refers to the wasm file; /slim must not`);
