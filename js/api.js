@@ -2,12 +2,14 @@
 // which configures itself lazily on its first call (from requireMiniProgram().voipConfig in a
 // Mini Program, from configure(voipConfig) elsewhere).
 import { loadCore } from './core.js';
-import { invalidArgument, notSupported, readOptions } from './errors.js';
+import { invalidArgument, readOptions } from './errors.js';
+import { httpBackendFactory } from './http-backend.js';
 import { localBackendFactory } from './local-backend.js';
 import { VoipPlugin, pluginFactory, resolveSettings } from './plugin.js';
 
 export function buildApi(host) {
   const createLocalBackend = localBackendFactory(host);
+  const createHttpBackend = httpBackendFactory(host);
   const createVoipPlugin = pluginFactory(host, loadCore);
   let configured;
   let started = false;
@@ -30,18 +32,21 @@ export function buildApi(host) {
     cfg = readOptions('configure', cfg, ['openId', 'backend', 'pluginAppId', 'compatVersion'], 'voipConfig');
     const raw = cfg.backend === undefined ? { type: 'local' } : cfg.backend;
     const { type } = readOptions('configure', raw, ['type'], 'voipConfig.backend', false);
+    let backend;
     if (type === 'http') {
-      throw notSupported('configure', 'the http backend comes with the contact service; use { type: "local" } for now');
+      const b = readOptions('configure', raw, ['type', 'url', 'getSession', 'deviceKey', 'timeoutMs'], 'voipConfig.backend');
+      backend = await createHttpBackend({ url: b.url, getSession: b.getSession, deviceKey: b.deviceKey, timeoutMs: b.timeoutMs });
+    } else {
+      if (type !== 'local') throw invalidArgument('configure', 'voipConfig.backend.type must be "local" or "http"');
+      // dev: true opts in to the development helpers (getDevBackend(), issueVoipToken, …).
+      const b = readOptions('configure', raw, ['type', 'maxContacts', 'ticketTtlMs', 'dev'], 'voipConfig.backend');
+      backend = await createLocalBackend({
+        maxContacts: b.maxContacts,
+        ticketTtlMs: b.ticketTtlMs,
+        pluginAppId: cfg.pluginAppId,
+        dev: b.dev,
+      });
     }
-    if (type !== 'local') throw invalidArgument('configure', 'voipConfig.backend.type must be "local" or "http"');
-    // dev: true opts in to the development helpers (getDevBackend(), issueVoipToken, …).
-    const b = readOptions('configure', raw, ['type', 'maxContacts', 'ticketTtlMs', 'dev'], 'voipConfig.backend');
-    const backend = await createLocalBackend({
-      maxContacts: b.maxContacts,
-      ticketTtlMs: b.ticketTtlMs,
-      pluginAppId: cfg.pluginAppId,
-      dev: b.dev,
-    });
     return resolveSettings('configure', host, loadCore, {
       backend,
       openId: cfg.openId,
@@ -64,5 +69,6 @@ export function buildApi(host) {
     configure,
     createVoipPlugin,
     createLocalBackend,
+    createHttpBackend,
   };
 }

@@ -31,7 +31,16 @@ export class VoipCgiError extends VoipError {
  * The few error rows the shim raises itself, by name. The numbers are the core's (src/errors.rs);
  * tests/js/tables.test.mjs checks this copy against the core's table.
  */
-export const CODES = { INVALID_ARGUMENT: 1004, NOT_SUPPORTED: 1011, INTERNAL: 3006, STORAGE: 3007 };
+export const CODES = {
+  REQUEST_FAILED: 1002,
+  BAD_RESPONSE: 1003,
+  INVALID_ARGUMENT: 1004,
+  BUSY: 1005,
+  NOT_SUPPORTED: 1011,
+  INTERNAL: 3006,
+  STORAGE: 3007,
+  UNAUTHENTICATED: 3008,
+};
 
 /** Turns what the wasm core threw (an Error with errCode, code, origin) into a VoipError. */
 export function toVoipError(api, e) {
@@ -67,6 +76,16 @@ export function reason(e) {
 
 export function storageError(api, what, e) {
   return new VoipCgiError(CODES.STORAGE, 'STORAGE', api + ':fail ' + what + ': ' + reason(e) + '; nothing was changed');
+}
+
+/** The contact service could not be reached (timeout, refused, offline, not in the domain list). */
+export function requestFailed(api, why) {
+  return new VoipCgiError(CODES.REQUEST_FAILED, 'REQUEST_FAILED', api + ':fail ' + why);
+}
+
+/** The contact service answered something unparsable or unexpected. */
+export function badResponse(api, why) {
+  return new VoipCgiError(CODES.BAD_RESPONSE, 'BAD_RESPONSE', api + ':fail ' + why);
 }
 
 export function notSupported(api, why) {

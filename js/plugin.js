@@ -3,6 +3,7 @@
 // bind-contact page's logic. Arguments are checked by the wasm core, never here, except for the
 // synchronous navigation settings, which must work before the core has loaded.
 import { VoipCgiError, forApi, invalidArgument, notSupported, ok, readOptions, toVoipError } from './errors.js';
+import { HttpBackend } from './http-backend.js';
 import { LocalBackend } from './local-backend.js';
 import { callCore } from './seam.js';
 
@@ -338,19 +339,36 @@ export function pluginFactory(host, loadCore) {
   };
 }
 
-/** Checks `{ backend, openId, compatVersion }` with the core; resolves the settings. */
+/**
+ * Checks `{ backend, openId, compatVersion }` with the core; resolves the settings. On an http
+ * backend the openId is the session's (an openId option must be the same); a backend without
+ * getSession makes device instances.
+ */
 export async function resolveSettings(api, host, loadCore, options) {
   const core = await loadCore(host);
   const backend = options.backend;
-  if (!(backend instanceof LocalBackend)) {
-    throw invalidArgument(api, 'backend must be a backend from this copy of campus-voip (createLocalBackend())');
+  const http = backend instanceof HttpBackend;
+  if (!http && !(backend instanceof LocalBackend)) {
+    throw invalidArgument(api, 'backend must be a backend from this copy of campus-voip (createLocalBackend() or createHttpBackend())');
   }
   // A backend whose core died stays dead (its instances would only say so later).
-  callCore(backend._core, api, () => undefined);
+  if (!http) callCore(backend._core, api, () => undefined);
+  const who = http ? await backend._who(api) : undefined;
   return callCore(core, api, () => {
-    const openId = options.openId !== undefined ? core.checkOpenId(options.openId) : undefined;
+    let openId = options.openId !== undefined ? core.checkOpenId(options.openId) : undefined;
+    if (http) {
+      const own = who === undefined ? undefined : core.checkOpenId(who);
+      if (options.openId !== undefined && openId !== own) {
+        throw invalidArgument(
+          api,
+          own === undefined
+            ? 'this http backend has no getSession: its instances are devices, without an openId'
+            : 'openId ' + JSON.stringify(openId) + " is not the session's openId " + JSON.stringify(own) + ' (omit it: it comes from the session)',
+        );
+      }
+      openId = own;
+    }
     const compatVersion = options.compatVersion !== undefined ? core.checkVersion(options.compatVersion) : core.pluginVersion();
     return { core, backend, openId, compatVersion };
   });
 }
-

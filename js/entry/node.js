@@ -8,5 +8,6 @@ export default api.defaultInstance;
 export const configure = api.configure;
 export const createVoipPlugin = api.createVoipPlugin;
 export const createLocalBackend = api.createLocalBackend;
+export const createHttpBackend = api.createHttpBackend;
 export * from './common.js';
 export { fileStorage } from '../file-storage.js';

@@ -1,5 +1,6 @@
 // What the browser hosts (the default entry and /slim) share: entropy from
 // crypto.getRandomValues, localStorage by default. How the wasm is found is each entry's own.
+import { fetchRequest } from './fetch-request.js';
 import { memoryStorage, webStorage } from '../storage.js';
 
 export default {
@@ -18,4 +19,6 @@ export default {
     return memoryStorage();
   },
   pluginAppId: () => undefined,
+  /** The http backend's transport (js/hosts/fetch-request.js). */
+  request: fetchRequest,
 };

@@ -1,6 +1,7 @@
 // What the Node hosts (the default entry and /slim) share: entropy from Node's Web Crypto,
 // memory storage by default (fileStorage(dir) persists).
 import { webcrypto } from 'node:crypto';
+import { fetchRequest } from './fetch-request.js';
 import { memoryStorage } from '../storage.js';
 
 export default {
@@ -12,4 +13,6 @@ export default {
   },
   defaultStorage: memoryStorage,
   pluginAppId: () => undefined,
+  /** The http backend's transport (js/hosts/fetch-request.js). */
+  request: fetchRequest,
 };

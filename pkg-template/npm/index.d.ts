@@ -297,8 +297,40 @@ export interface DevLocalBackend extends LocalBackend {
 export function createLocalBackend(options: LocalBackendOptions & { dev: true }): Promise<DevLocalBackend>;
 export function createLocalBackend(options?: LocalBackendOptions): Promise<LocalBackend>;
 
+export interface HttpBackendOptions {
+  /** The contact service's address, e.g. 'https://voip.school.example' (requests go to `<url>/v1/<api>`). */
+  url: string;
+  /**
+   * A parent's session `v1.<kid>.<openId>.<iat>.<exp>.<mac>` (from your login). Called when no
+   * session is cached and once more after the service answers 3008 UNAUTHENTICATED (the request
+   * is then retried once). Instances take their openId from it.
+   */
+  getSession?: () => string | Promise<string>;
+  /** The face-pay device's key (`cvd1.…`); with no getSession, the backend makes device instances. */
+  deviceKey?: string;
+  /** A request without an answer after this many ms fails with 1002 REQUEST_FAILED (default 15 000). */
+  timeoutMs?: number;
+}
+
+/**
+ * The contact service (SPEC §6.2). Transport failures (timeout, refused, offline, not in the
+ * domain list) reject with 1002 REQUEST_FAILED, an unparsable or unexpected reply with 1003
+ * BAD_RESPONSE. The service's mutations are idempotent, so a call that timed out may be retried.
+ */
+export interface HttpBackend {
+  readonly type: 'http';
+  readonly dev: false;
+  now(): number;
+  /** The face-scan stand-in, for a backend with a deviceKey: a signed, single-use voipToken. */
+  issueVoipToken(req: { userId: string }): Promise<string>;
+  /** Refuses later calls. */
+  close(): void;
+}
+
+export function createHttpBackend(options: HttpBackendOptions): Promise<HttpBackend>;
+
 export interface CreateVoipPluginOptions {
-  backend: LocalBackend;
+  backend: LocalBackend | HttpBackend;
   /** The current WeChat user's openId; omit for a face-pay device instance. */
   openId?: string;
   /** The plugin version to emulate (default PLUGIN_VERSION). */
@@ -311,13 +343,15 @@ export function createVoipPlugin(options: CreateVoipPluginOptions): Promise<Voip
 
 /**
  * The default instance's configuration: `requireMiniProgram().voipConfig` in a Mini Program,
- * `configure(voipConfig)` elsewhere. (The http backend arrives with the contact service.)
+ * `configure(voipConfig)` elsewhere.
  */
 export interface VoipConfig {
   /** The current user's openId; omit on the face-pay device. */
   openId?: string;
   /** Default: `{ type: 'local' }` on the host's storage. */
-  backend?: { type: 'local'; maxContacts?: number; ticketTtlMs?: number; dev?: boolean };
+  backend?:
+    | { type: 'local'; maxContacts?: number; ticketTtlMs?: number; dev?: boolean }
+    | ({ type: 'http' } & HttpBackendOptions);
   pluginAppId?: string;
   compatVersion?: string;
 }

@@ -9,6 +9,7 @@ import wmpfVoip, {
   VoipError,
   VoipPluginError,
   configure,
+  createHttpBackend,
   createLocalBackend,
   createVoipPlugin,
   fileStorage,
@@ -29,6 +30,8 @@ import type {
   InitByCallerRequest,
   InitByCallerSuccess,
   DevLocalBackend,
+  HttpBackend,
+  HttpBackendOptions,
   LocalBackend,
   LocalBackendOptions,
   NavigateRequest,
@@ -449,12 +452,32 @@ function configuring(): void {
   configure(() => ({ openId: 'parent_1' }));
   configure(async () => ({ openId: 'parent_1' }));
   configure(Promise.resolve({ openId: 'parent_1' }));
-  // @ts-expect-error the http backend comes with the contact service (not declared yet)
   configure({ backend: { type: 'http', url: 'https://voip.example.com', getSession: async () => 'session' } });
+  configure({ backend: { type: 'http', url: 'https://voip.example.com', deviceKey: 'cvd1.x.y', timeoutMs: 5000 } });
+  // @ts-expect-error the http backend needs its url
+  configure({ backend: { type: 'http', getSession: () => 'session' } });
   // @ts-expect-error the only backend type is 'local'
   configure({ backend: { type: 'memory' } });
   // @ts-expect-error openId is a string
   configure({ openId: 1 });
 }
 
-use(backends, instances, contacts, errorClasses, bindPage, events, calls, configuring);
+async function httpBackends(): Promise<void> {
+  assertType<Equal<ReturnType<typeof createHttpBackend>, Promise<HttpBackend>>>();
+  const options: HttpBackendOptions = { url: 'https://voip.example.com', getSession: async () => 'v1.k.o_dad.1.2.m' };
+  const parent: HttpBackend = await createHttpBackend(options);
+  const dad: VoipPlugin = await createVoipPlugin({ backend: parent });
+  const device: HttpBackend = await createHttpBackend({ url: 'https://voip.example.com', deviceKey: 'cvd1.a.b', timeoutMs: 15000 });
+  const token: string = await device.issueVoipToken({ userId: 'student-001' });
+  const t: 'http' = parent.type;
+  await createHttpBackend({ url: 'https://voip.example.com', getSession: () => 'sync session' });
+  // @ts-expect-error getSession resolves a string
+  await createHttpBackend({ url: 'https://voip.example.com', getSession: async () => 1 });
+  // @ts-expect-error unknown option (excess property)
+  await createHttpBackend({ url: 'https://voip.example.com', session: 's' });
+  // @ts-expect-error the developer query is the school server's interface, not the plugin's
+  await parent.getVoipContactList({ user_id: 'student-001' });
+  use(dad, token, t);
+}
+
+use(httpBackends, backends, instances, contacts, errorClasses, bindPage, events, calls, configuring);
