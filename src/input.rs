@@ -17,6 +17,23 @@ pub const MAX_VALUES: usize = 512;
 /// Most string code units a binding copies for one whole argument.
 pub const MAX_TOTAL_UNITS: usize = 64 * 1024;
 
+/// A string of `len` UTF-16 code units as a binding keeps it: [`Value::Overlong`] past
+/// [`MAX_STRING_UNITS`] (measured, never copied), a placeholder once the argument's budget is
+/// spent, otherwise what `copy` makes of it. Every binding (JS values, JSON bodies) uses this,
+/// so the limits are the same on every backend.
+pub fn limited_string(len: usize, budget: &mut Budget, copy: impl FnOnce() -> Value) -> Value {
+    if len > MAX_STRING_UNITS {
+        Value::Overlong {
+            kind: Kind::String,
+            len,
+        }
+    } else if !budget.take_units(len) {
+        Value::Other("a string over the argument's size limit")
+    } else {
+        copy()
+    }
+}
+
 /// What converting one argument may still spend; shared by every level of the walk.
 #[derive(Clone, Debug)]
 pub struct Budget {

@@ -8,7 +8,7 @@ use crate::call::{CallSlot as CoreSlot, Version};
 use crate::engine::{BindEvent, CallOutcome, Config, Engine, Store};
 use crate::errors::{Error, Origin};
 use crate::ids::{Millis, OpenId};
-use crate::input::{self, Budget, Kind, Value, MAX_DEPTH, MAX_ITEMS, MAX_STRING_UNITS};
+use crate::input::{self, Budget, Kind, Value, MAX_DEPTH, MAX_ITEMS};
 use crate::requests;
 use crate::rng::SEED_LEN;
 use crate::storage;
@@ -28,15 +28,7 @@ extern "C" {
 
 fn string_value(js: &JsValue, budget: &mut Budget) -> Value {
     let s: &JsString = js.unchecked_ref();
-    let len = s.length() as usize;
-    if len > MAX_STRING_UNITS {
-        Value::Overlong {
-            kind: Kind::String,
-            len,
-        }
-    } else if !budget.take_units(len) {
-        Value::Other("a string over the argument's size limit")
-    } else {
+    input::limited_string(s.length() as usize, budget, || {
         // The conversion replaces a lone surrogate with U+FFFD. Only when a U+FFFD shows up is
         // the (per code unit, so slow) well-formedness check needed to tell the two apart.
         let text = String::from(s);
@@ -47,7 +39,7 @@ fn string_value(js: &JsValue, budget: &mut Budget) -> Value {
         } else {
             Value::Str(text)
         }
-    }
+    })
 }
 
 /// Reads a JS value into a [`Value`] within one [`Budget`] for the whole argument. Every JS

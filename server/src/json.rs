@@ -2,7 +2,7 @@
 //! applies to a JS argument (string length, items per level, depth, one budget for the whole
 //! body), so the core's checks and messages are the same on both backends.
 
-use campus_voip::input::{Budget, Kind, Value, MAX_DEPTH, MAX_ITEMS, MAX_STRING_UNITS};
+use campus_voip::input::{self, Budget, Kind, Value, MAX_DEPTH, MAX_ITEMS};
 use campus_voip::{Error, Result};
 
 /// Parses a body as JSON (whatever the Content-Type) into a [`Value`]; 1004 when it is empty
@@ -36,19 +36,7 @@ pub fn to_value(json: &serde_json::Value, depth: usize, budget: &mut Budget) -> 
         J::Null => Value::Null,
         J::Bool(b) => Value::Bool(*b),
         J::Number(n) => Value::Num(n.as_f64().unwrap_or(f64::NAN)),
-        J::String(s) => {
-            let len = utf16_len(s);
-            if len > MAX_STRING_UNITS {
-                Value::Overlong {
-                    kind: Kind::String,
-                    len,
-                }
-            } else if !budget.take_units(len) {
-                Value::Other("a string over the argument's size limit")
-            } else {
-                Value::Str(s.clone())
-            }
-        }
+        J::String(s) => input::limited_string(utf16_len(s), budget, || Value::Str(s.clone())),
         J::Array(_) | J::Object(_) if depth >= MAX_DEPTH => {
             Value::Other("an object nested too deep")
         }
@@ -93,6 +81,7 @@ pub fn to_value(json: &serde_json::Value, depth: usize, budget: &mut Budget) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use campus_voip::input::MAX_STRING_UNITS;
 
     #[test]
     fn limits_match_the_binding() {
