@@ -386,8 +386,37 @@ pub fn entries(meta: Option<&Meta>, registry: &Registry) -> Vec<(String, String)
             out.push((k, v));
         }
     }
-    out.sort_unstable();
+    sort_by_key(&mut out);
     out
+}
+
+/// Sorts entries by key (keys are unique, so this is the order of the pairs too). A heapsort:
+/// O(n log n) like the standard sort, in a tenth of its code in the wasm.
+fn sort_by_key(v: &mut [(String, String)]) {
+    fn sift_down(v: &mut [(String, String)], mut root: usize, end: usize) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            if child + 1 < end && v[child].0 < v[child + 1].0 {
+                child += 1;
+            }
+            if v[root].0 >= v[child].0 {
+                return;
+            }
+            v.swap(root, child);
+            root = child;
+        }
+    }
+    let n = v.len();
+    for i in (0..n / 2).rev() {
+        sift_down(v, i, n);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift_down(v, 0, end);
+    }
 }
 
 /// The whole registry (and its secrets, if given) as one versioned, checksummed blob.
@@ -503,6 +532,20 @@ mod tests {
 
     fn load_all(all: &[(String, String)], now: Millis) -> Result<Loaded> {
         load(all.iter().map(|(k, v)| (k.as_str(), v.as_str())), now)
+    }
+
+    #[test]
+    fn sort_by_key_matches_the_standard_sort() {
+        for n in 0..40u32 {
+            // A scrambled order of distinct keys of varying lengths.
+            let mut v: Vec<(String, String)> = (0..n)
+                .map(|i| (format!("k{}", (i * 7919) % 97), i.to_string()))
+                .collect();
+            let mut want = v.clone();
+            want.sort_unstable();
+            sort_by_key(&mut v);
+            assert_eq!(v, want);
+        }
     }
 
     #[test]
