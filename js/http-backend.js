@@ -24,8 +24,11 @@ const OK = 1;
 const STR = 2;
 const ARR = 3;
 const OBJ = 4;
-/** Codes whose errors are VoipPluginErrors (origin Plugin in the core's table). */
-const PLUGIN_CODES = [CODES.INVALID_ARGUMENT, CODES.BUSY, CODES.NOT_SUPPORTED, CODES.INTERNAL];
+/**
+ * The codes whose errors are VoipPluginErrors (origin Plugin in the core's table; the service
+ * reports them too, for the arguments it checks). tests/js/http-backend.test.mjs checks the list.
+ */
+export const PLUGIN_CODES = [20, 1001, 1004, 1005, 1011, 3006];
 
 const plain = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -103,7 +106,8 @@ export class HttpBackend {
     }
     if (device && !this._key) throw unauthenticated(api, 'this backend has no deviceKey (createHttpBackend({ url, deviceKey }) on the device)');
     if (!device && !this._getSession) {
-      throw unauthenticated(api, 'this backend has no getSession (a device backend); parents need createHttpBackend({ url, getSession })');
+      // The core's message for a device instance (ops::identity).
+      throw unauthenticated(api, 'this instance has no openId (a device instance); create one with createVoipPlugin({ openId })');
     }
     let used;
     for (let retry = false; ; retry = true) {

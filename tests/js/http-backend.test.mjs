@@ -1,0 +1,352 @@
+// createHttpBackend against the real contact service (server/, `campus-voip-server --dev` on a
+// temporary SQLite file and a free loopback port), started for this file and stopped at the end
+// (also when a test fails). The story runs on the http backend AND on a local backend, and the
+// two transcripts (results and errors, with links, tokens and room ids blanked) must be equal:
+// the same operations and messages of the core on both. Then the transport: 3008 → one
+// getSession refresh, a stopped server / a refused port / a timeout → 1002, HTML or an unexpected
+// JSON reply → 1003.
+//
+// The binary: $CARGO_TARGET_DIR (default target/)/debug/campus-voip-server; built here with
+// `cargo build -p campus-voip-server` when it is missing.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ROOT, VoipCgiError, VoipPluginError, assertVoipError, cv } from './helpers.mjs';
+
+const TARGET = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
+const BIN = path.join(TARGET, 'debug', 'campus-voip-server');
+const USER = 'student-001';
+
+let server = null; // { child, url, dir }
+
+function startServer() {
+  if (!fs.existsSync(BIN)) {
+    console.log('# building the contact service (cargo build -p campus-voip-server), once …');
+    const r = spawnSync('cargo', ['build', '-p', 'campus-voip-server'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) throw new Error('cargo build -p campus-voip-server failed');
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cv-http-'));
+  const child = spawn(BIN, ['--dev', '--database', 'sqlite:' + path.join(dir, 'db.sqlite3'), '--listen', '127.0.0.1:0', 'serve'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: 'warn' },
+  });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('the service did not start within 30 s:\n' + out + err)), 30000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1], dir });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error('the service exited (' + code + ') before listening:\n' + out + err));
+    });
+  });
+}
+
+function stopServer() {
+  if (!server) return Promise.resolve();
+  const { child, dir } = server;
+  server = null;
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  }).then(() => fs.rmSync(dir, { recursive: true, force: true }));
+}
+
+process.on('exit', () => {
+  if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
+});
+
+before(async () => {
+  server = await startServer();
+});
+after(stopServer);
+
+async function dev(route, body) {
+  const res = await fetch(server.url + '/v1/dev/' + route, { method: 'POST', body: JSON.stringify(body) });
+  const j = await res.json();
+  assert.equal(j.errCode, 0, JSON.stringify(j));
+  return j;
+}
+const mintSession = async (openId) => (await dev('session', { openId })).session;
+const mintDevice = async (name) => (await dev('device', { name })).deviceKey;
+
+/** A backend for `openId` whose getSession mints a session (and counts its calls). */
+async function parentBackend(openId, extra = {}) {
+  const calls = { n: 0 };
+  const backend = await cv.createHttpBackend({
+    url: server.url,
+    getSession: () => (calls.n++, mintSession(openId)),
+    ...extra,
+  });
+  return { backend, calls };
+}
+
+const PEOPLE = ['o_dad', 'o_mum', 'o_gran'];
+
+async function httpWorld() {
+  const people = {};
+  for (const o of PEOPLE) people[o] = await cv.createVoipPlugin({ backend: (await parentBackend(o)).backend });
+  const deviceBackend = await cv.createHttpBackend({ url: server.url, deviceKey: await mintDevice('gate-' + Date.now()) });
+  const device = await cv.createVoipPlugin({ backend: deviceBackend });
+  return { people, device, issueToken: (a) => deviceBackend.issueVoipToken(a) };
+}
+
+async function localWorld() {
+  const backend = await cv.createLocalBackend({ dev: true });
+  const people = {};
+  for (const o of PEOPLE) people[o] = await cv.createVoipPlugin({ backend, openId: o });
+  const device = await cv.createVoipPlugin({ backend });
+  return { people, device, issueToken: (a) => backend.issueVoipToken(a) };
+}
+
+/** Runs the story; returns its transcript (secrets and times blanked) and what it needs later. */
+async function story(w) {
+  const log = [];
+  const { o_dad: dad, o_mum: mum, o_gran: gran } = w.people;
+  const step = async (name, fn) => {
+    try {
+      log.push([name, 'ok', blank(await fn())]);
+    } catch (e) {
+      log.push([name, 'error', e.constructor.name, e.errCode, e.code, e.errMsg.replace(/(roomId )[^)]+/, '$1…')]);
+    }
+  };
+  await step('gran binds without consent (8)', () => gran.bindVoipAdminContact({ userId: USER }));
+  await step('dad consents', () => dad.authorizeVoip());
+  await step('dad reads consent', () => dad.getVoipConsent());
+  await step('dad binds admin', () => dad.bindVoipAdminContact({ userId: USER }));
+  await step('dad binds admin again', () => dad.bindVoipAdminContact({ userId: USER }));
+  await step('bad argument (1004)', () => dad.bindVoipAdminContact({ userId: 5 }));
+  let sharePath;
+  await step('dad shares', async () => (sharePath = await dad.getBindContactPath({ userId: USER, userName: '小明 🎒', userAvatar: '' })));
+  await step('mum consents', () => mum.authorizeVoip());
+  await step('mum binds admin too (3002)', () => mum.bindVoipAdminContact({ userId: USER }));
+  await step('mum inspects', () => mum.inspectBindContactPath(sharePath));
+  await step('mum accepts', () => mum.acceptBindContactPath(sharePath + '&from=wechat-group'));
+  await step('mum accepts again', () => mum.acceptBindContactPath(sharePath));
+  await step('gran declines', () => gran.declineBindContactPath(sharePath));
+  await step('mum shares (3001)', () => mum.getBindContactPath({ userId: USER, userName: 'x', userAvatar: '' }));
+  await step('mum deletes (3001)', () => mum.deleteVoipBindContact({ userId: USER, openidList: ['o_dad'] }));
+  await step('dad lists', () => dad.getVoipBindContactList());
+  await step('mum lists one', () => mum.getVoipBindContactList({ userId: USER }));
+  await step('dad transfers to gran (3003)', () => dad.transerAdmin({ userId: USER, newAdminOpenid: 'o_gran' }));
+  await step('dad deletes gran (3003)', () => dad.deleteVoipBindContact({ userId: USER, openidList: ['o_gran'] }));
+  let token;
+  await step('device issues a token', async () => typeof (token = await w.issueToken({ userId: USER })));
+  const req = { roomType: 'voice', caller: { id: USER, name: '小明' }, listener: { id: 'o_mum' }, businessType: 0, voipToken: token };
+  const ended = [];
+  w.device.onVoipEvent((e) => ended.push(e.eventName));
+  await step('device calls mum', () => w.device.initByCaller(req));
+  await step('device calls again (busy)', () => w.device.initByCaller(req));
+  await step('device hangs up', () => (w.device.forceHangUpVoip(), ended.slice()));
+  await step('the token again (4)', () => w.device.initByCaller(req));
+  await step('dad transfers to mum', () => dad.transerAdmin({ userId: USER, newAdminOpenid: 'o_mum' }));
+  await step('mum deletes dad', () => mum.deleteVoipBindContact({ userId: USER, openidList: ['o_dad'] }));
+  await step('mum lists', () => mum.getVoipBindContactList());
+  await step('dad lists', () => dad.getVoipBindContactList());
+  await step('device lists (3008)', () => w.device.getVoipBindContactList());
+  await step('dad revokes', () => dad.revokeVoip());
+  await step('dad reads consent', () => dad.getVoipConsent());
+  return log;
+}
+
+/** Share paths, tickets, tokens, room ids and times differ between backends: blank them. */
+function blank(v) {
+  if (typeof v === 'string') return v.length > 40 ? '<secret>' : v;
+  if (Array.isArray(v)) return v.map(blank);
+  if (v && typeof v === 'object') {
+    const out = {};
+    for (const k of Object.keys(v).sort()) {
+      if (k === 'errObj') out[k] = [v[k].constructor.name, v[k].errCode, v[k].errMsg];
+      else out[k] = ['roomId', 'groupId', 'expiresAt', 'query'].includes(k) ? typeof v[k] : blank(v[k]);
+    }
+    return out;
+  }
+  return v;
+}
+
+test('the story over http: the same results and errors as on the local backend', async () => {
+  const local = await story(await localWorld());
+  const remote = await story(await httpWorld());
+  assert.deepEqual(remote, local);
+  const codes = local.filter((r) => r[1] === 'error').map((r) => r[3]);
+  for (const c of [8, 1004, 3001, 3002, 3003, 1005, 3008]) assert.ok(codes.includes(c), 'the story shows ' + c);
+  // and the happy path really happened
+  const find = (name) => remote.find((r) => r[0] === name);
+  assert.equal(find('device calls mum')[2].isSuccess, true);
+  assert.deepEqual(find('mum lists')[2], [{ user_id: USER, is_ad: 1, openid_list: ['o_mum'] }]);
+  assert.deepEqual(find('device hangs up')[2], ['cancelVoip', 'endVoip']);
+});
+
+test('errors are VoipErrors of the right class, naming the api', async () => {
+  const w = await httpWorld();
+  const gran = w.people.o_gran;
+  const e = await gran.bindVoipAdminContact({ userId: 'student-x' }).catch((x) => x);
+  assertVoipError(e, { errCode: 8, code: 'NOT_AUTHORIZED', api: 'bindVoipAdminContact', cls: VoipCgiError });
+  const bad = await gran.getBindContactPath({}).catch((x) => x);
+  assertVoipError(bad, { errCode: 1004, api: 'getBindContactPath', cls: VoipPluginError });
+  // Admission needs a device key over http (locally the token alone admits, from any instance).
+  const call = { roomType: 'voice', caller: { id: USER }, listener: { id: 'o_gran' }, voipToken: 'x' };
+  assertVoipError(await gran.initByCaller(call).catch((x) => x), { errCode: 3008, api: 'initByCaller' });
+});
+
+test('the plugin-origin codes are the core table\'s', async () => {
+  const { PLUGIN_CODES } = await import(path.join(ROOT, 'js/http-backend.js'));
+  const b = await cv.createLocalBackend();
+  const plugin = b._core
+    .errorTable()
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[2] === 'plugin')
+    .map((f) => Number(f[0]));
+  b.close();
+  assert.deepEqual([...PLUGIN_CODES].sort((x, y) => x - y), plugin.sort((x, y) => x - y));
+});
+
+test('the openId comes from the session; an openId option must match it', async () => {
+  const { backend } = await parentBackend('o_kim');
+  const kim = await cv.createVoipPlugin({ backend });
+  assert.equal(await kim.getOpenId(), 'o_kim');
+  assert.equal(await (await cv.createVoipPlugin({ backend, openId: 'o_kim' })).getOpenId(), 'o_kim');
+  const wrong = await cv.createVoipPlugin({ backend, openId: 'o_lee' }).catch((x) => x);
+  assertVoipError(wrong, { errCode: 1004, api: 'createVoipPlugin' });
+  assert.match(wrong.errMsg, /o_kim/);
+  const deviceBackend = await cv.createHttpBackend({ url: server.url, deviceKey: await mintDevice('gate-openid') });
+  assert.equal(await (await cv.createVoipPlugin({ backend: deviceBackend })).getOpenId(), undefined);
+  assertVoipError(await cv.createVoipPlugin({ backend: deviceBackend, openId: 'o_kim' }).catch((x) => x), { errCode: 1004 });
+  // a getSession that resolves no session
+  const junk = await cv.createHttpBackend({ url: server.url, getSession: () => 'not a session' });
+  assertVoipError(await cv.createVoipPlugin({ backend: junk }).catch((x) => x), { errCode: 3008, api: 'createVoipPlugin' });
+  const thrower = await cv.createHttpBackend({ url: server.url, getSession: () => Promise.reject(new Error('no login')) });
+  const t = await cv.createVoipPlugin({ backend: thrower }).catch((x) => x);
+  assertVoipError(t, { errCode: 3008 });
+  assert.match(t.errMsg, /no login/);
+});
+
+test('createHttpBackend checks its options', async () => {
+  const bad = [
+    undefined,
+    {},
+    { url: 'ftp://x', getSession: () => '' },
+    { url: server.url },
+    { url: server.url, getSession: 'x' },
+    { url: server.url, deviceKey: 'has space' },
+    { url: server.url, deviceKey: 'k', timeoutMs: 0 },
+    { url: server.url, deviceKey: 'k', session: 'typo' },
+  ];
+  for (const o of bad) assertVoipError(await cv.createHttpBackend(o).catch((x) => x), { errCode: 1004, api: 'createHttpBackend' });
+});
+
+test('3008: getSession is called once more and the request retried once', async () => {
+  const real = await mintSession('o_ref');
+  const forged = real.replace(/[^.]+$/, 'A'.repeat(43)); // same openId, wrong mac
+  let n = 0;
+  const backend = await cv.createHttpBackend({ url: server.url, getSession: () => (n++ === 0 ? forged : real) });
+  const p = await cv.createVoipPlugin({ backend });
+  assert.equal(n, 1);
+  assert.deepEqual(await p.authorizeVoip(), { errCode: 0, errMsg: 'authorizeVoip:ok' });
+  assert.equal(n, 2);
+  await p.getVoipConsent();
+  assert.equal(n, 2, 'the refreshed session is kept');
+  // a session that stays refused: one refresh, then the 3008 is the answer
+  let m = 0;
+  const stuck = await cv.createHttpBackend({ url: server.url, getSession: () => (m++, forged) });
+  const q = await cv.createVoipPlugin({ backend: stuck });
+  assertVoipError(await q.authorizeVoip().catch((x) => x), { errCode: 3008, code: 'UNAUTHENTICATED', api: 'authorizeVoip', cls: VoipCgiError });
+  assert.equal(m, 2);
+  // a refresh may not change who the backend is
+  let k = 0;
+  const other = await mintSession('o_other');
+  const swap = await cv.createHttpBackend({ url: server.url, getSession: () => (k++ === 0 ? forged : other) });
+  const s = await cv.createVoipPlugin({ backend: swap });
+  assertVoipError(await s.authorizeVoip().catch((x) => x), { errCode: 3008 });
+});
+
+test('the default instance with voipConfig.backend { type: "http" }', async () => {
+  cv.configure({ openId: 'o_cfg', backend: { type: 'http', url: server.url + '/', getSession: () => mintSession('o_cfg') } });
+  assert.deepEqual(await cv.default.authorizeVoip(), { errCode: 0, errMsg: 'authorizeVoip:ok' });
+  assert.equal(await cv.default.getOpenId(), 'o_cfg');
+  assert.deepEqual(await cv.default.getVoipBindContactList(), []);
+});
+
+/** A throwaway http server answering every request with `handler(req, res)`. */
+async function fakeService(handler) {
+  const s = http.createServer(handler);
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  return { url: 'http://127.0.0.1:' + s.address().port, close: () => (s.closeAllConnections(), new Promise((r) => s.close(r))) };
+}
+
+test('1003 BAD_RESPONSE: HTML, or JSON of an unexpected shape', async () => {
+  const replies = [
+    [200, 'text/html', '<!doctype html><title>Portal</title>'],
+    [502, 'text/html', '<h1>Bad gateway</h1>'],
+    [200, 'application/json', '{"errCode":0,"errMsg":"authorizeVoip:ok"}'],
+    [200, 'application/json', '[1,2]'],
+    [200, 'application/json', '{"errCode":0,"errMsg":"x","result":{"an object":"where a string belongs"}}'],
+    [200, 'application/json', '{"errCode":1004}'],
+  ];
+  let i = 0;
+  const fake = await fakeService((req, res) => {
+    const [status, type, body] = replies[i++];
+    res.writeHead(status, { 'Content-Type': type }).end(body);
+  });
+  try {
+    const backend = await cv.createHttpBackend({ url: fake.url, deviceKey: 'cvd1.fake.key' });
+    const device = await cv.createVoipPlugin({ backend });
+    for (let k = 0; k < replies.length; k++) {
+      const e = await backend.issueVoipToken({ userId: USER }).catch((x) => x);
+      assertVoipError(e, { errCode: 1003, code: 'BAD_RESPONSE', api: 'issueVoipToken', cls: VoipCgiError });
+    }
+    assert.ok(device);
+  } finally {
+    await fake.close();
+  }
+});
+
+test('1002 REQUEST_FAILED: a refused port, and a timeout', async () => {
+  const probe = net.createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const port = probe.address().port;
+  await new Promise((r) => probe.close(r));
+  const refused = await cv.createHttpBackend({ url: 'http://127.0.0.1:' + port, deviceKey: 'cvd1.a.b' });
+  assertVoipError(await refused.issueVoipToken({ userId: USER }).catch((x) => x), { errCode: 1002, code: 'REQUEST_FAILED', cls: VoipCgiError });
+  const silent = await fakeService(() => {}); // never answers
+  try {
+    const slow = await cv.createHttpBackend({ url: silent.url, deviceKey: 'cvd1.a.b', timeoutMs: 200 });
+    const t0 = Date.now();
+    const e = await slow.issueVoipToken({ userId: USER }).catch((x) => x);
+    assertVoipError(e, { errCode: 1002, api: 'issueVoipToken' });
+    assert.match(e.errMsg, /200 ms/);
+    assert.ok(Date.now() - t0 < 5000);
+  } finally {
+    await silent.close();
+  }
+});
+
+test('a stopped service: 1002, and a call after close() is refused', async () => {
+  const { backend } = await parentBackend('o_last');
+  const p = await cv.createVoipPlugin({ backend });
+  await p.authorizeVoip();
+  await stopServer();
+  assertVoipError(await p.getVoipConsent().catch((x) => x), { errCode: 1002, code: 'REQUEST_FAILED', api: 'getVoipConsent' });
+  backend.close();
+  assertVoipError(await p.getVoipConsent().catch((x) => x), { errCode: 1004, api: 'getVoipConsent' });
+});
