@@ -269,10 +269,11 @@ pub fn num(n: f64) -> String {
     if n.is_infinite() {
         return if n > 0.0 { "Infinity" } else { "-Infinity" }.into();
     }
-    let sign = if n < 0.0 { "-" } else { "" };
+    let mut out = String::from(if n < 0.0 { "-" } else { "" });
     let a = n.abs();
     if a >= 1e15 {
-        return format!("{sign}a number over 10^15");
+        out.push_str("a number over 10^15");
+        return out;
     }
     let whole = a.trunc() as u64;
     let micro = ((a - a.trunc()) * 1e6).round() as u64;
@@ -281,12 +282,33 @@ pub fn num(n: f64) -> String {
     } else {
         (whole, micro)
     };
-    if micro == 0 {
-        format!("{sign}{whole}")
-    } else {
-        let frac = format!("{micro:06}");
-        format!("{sign}{whole}.{}", frac.trim_end_matches('0'))
+    push_digits(&mut out, whole, 1);
+    if micro != 0 {
+        // Six decimals, trailing zeros dropped.
+        let (mut frac, mut digits) = (micro, 6);
+        while frac % 10 == 0 {
+            frac /= 10;
+            digits -= 1;
+        }
+        out.push('.');
+        push_digits(&mut out, frac, digits);
     }
+    out
+}
+
+/// `v` in decimal, zero-padded to at least `min` digits (no formatter: see [`num`]).
+fn push_digits(out: &mut String, mut v: u64, min: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    while i > 0 {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 && buf.len() - i >= min {
+            break;
+        }
+    }
+    out.extend(buf[i..].iter().map(|&d| d as char));
 }
 
 /// A clock reading in milliseconds: a whole number in `0..2^48` (the range tickets can carry).
@@ -369,6 +391,34 @@ mod tests {
         assert_eq!(num(f64::NAN), "NaN");
         assert_eq!(num(f64::NEG_INFINITY), "-Infinity");
         assert_eq!(num(1e20), "a number over 10^15");
+        assert_eq!(num(-1e20), "-a number over 10^15");
+        assert_eq!(num(1.000001), "1.000001");
+        assert_eq!(num(-0.00012), "-0.00012");
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(999_999_999_999_999.0), "999999999999999");
+        // The same text as the formatter's.
+        for i in 0..20_000u32 {
+            let x = f64::from(i) * 0.37 - 3000.0;
+            let (whole, micro) = (
+                x.abs().trunc() as u64,
+                ((x.abs().fract()) * 1e6).round() as u64,
+            );
+            let (whole, micro) = if micro >= 1_000_000 {
+                (whole + 1, 0)
+            } else {
+                (whole, micro)
+            };
+            let sign = if x < 0.0 { "-" } else { "" };
+            let want = if micro == 0 {
+                format!("{sign}{whole}")
+            } else {
+                format!(
+                    "{sign}{whole}.{}",
+                    format!("{micro:06}").trim_end_matches('0')
+                )
+            };
+            assert_eq!(num(x), want, "{x}");
+        }
     }
 
     #[test]
