@@ -18,20 +18,27 @@ pub const LICENSE_MODE_SINCE: Version = Version(2, 3, 8);
 
 impl Version {
     pub fn parse(field: &str, s: &str) -> Result<Version> {
-        let parts: Vec<&str> = s.split('.').collect();
-        let num = |p: &str| -> Option<u16> {
-            if p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit()) {
-                None
-            } else {
-                p.parse().ok()
+        // Three dot-separated parts of 1–4 ASCII digits (so each fits a u16), read in one
+        // pass: no splitting into a Vec, no integer parser in the wasm.
+        let mut parts = [0u16; 3];
+        let (mut part, mut digits) = (0, 0);
+        for b in s.bytes() {
+            match b {
+                b'0'..=b'9' if digits < 4 => {
+                    parts[part] = parts[part] * 10 + u16::from(b - b'0');
+                    digits += 1;
+                }
+                b'.' if digits > 0 && part < 2 => {
+                    part += 1;
+                    digits = 0;
+                }
+                _ => return Err(bad_version(field, s)),
             }
-        };
-        match parts.as_slice() {
-            [a, b, c] => match (num(a), num(b), num(c)) {
-                (Some(a), Some(b), Some(c)) => Ok(Version(a, b, c)),
-                _ => Err(bad_version(field, s)),
-            },
-            _ => Err(bad_version(field, s)),
+        }
+        if part == 2 && digits > 0 {
+            Ok(Version(parts[0], parts[1], parts[2]))
+        } else {
+            Err(bad_version(field, s))
         }
     }
 }
@@ -428,6 +435,10 @@ mod tests {
     #[test]
     fn versions() {
         assert_eq!(Version::parse("v", "2.3.8").unwrap(), Version(2, 3, 8));
+        assert_eq!(
+            Version::parse("v", "9999.0010.07").unwrap(),
+            Version(9999, 10, 7)
+        );
         assert!(Version(2, 3, 8) < Version(2, 4, 0));
         assert!(Version(2, 3, 10) > Version(2, 3, 8));
         for bad in [
@@ -439,6 +450,12 @@ mod tests {
             "2..8",
             "99999.0.0",
             " 2.3.8",
+            ".2.3",
+            "2.3.",
+            "2.3.8.",
+            "+2.3.8",
+            "2.3.８",
+            "2.3.8 ",
         ] {
             assert_eq!(
                 Version::parse("v", bad).unwrap_err().code,
