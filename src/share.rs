@@ -59,6 +59,12 @@ pub fn build_path(prefix: &str, subject: &Subject, ticket: &str) -> String {
     )
 }
 
+/// `s` before and after the first `sep` (an ASCII byte, so both sides are whole characters).
+fn split_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == sep)?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
 /// The decoded query of a share link (all parameters, the host's extra ones included).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ShareQuery {
@@ -71,19 +77,27 @@ impl ShareQuery {
     /// Parses a share path. Parameters whose name or value would not decode are dropped;
     /// if one of ours is among them the link is `invalid` because it is then missing.
     pub fn from_path(path: &str) -> ShareQuery {
-        let (page, query) = match path.split_once('?') {
-            Some((p, q)) => (p, q),
-            None => (path, ""),
-        };
-        let page_ok = page.trim_start_matches('/').ends_with(PAGE);
-        let params = query
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .filter_map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                Some((decode_component(k)?, decode_component(v)?))
-            })
-            .collect();
+        // Split at ASCII bytes: the same pieces as `split_once('?')` / `split('&')`, without a
+        // char searcher in the wasm.
+        let (page, query) = split_byte(path, b'?').unwrap_or((path, ""));
+        let slashes = page.bytes().take_while(|&b| b == b'/').count();
+        let page_ok = page[slashes..].ends_with(PAGE);
+        let mut params = Vec::new();
+        let mut rest = Some(query);
+        while let Some(s) = rest {
+            let kv;
+            (kv, rest) = match split_byte(s, b'&') {
+                Some((kv, more)) => (kv, Some(more)),
+                None => (s, None),
+            };
+            if kv.is_empty() {
+                continue;
+            }
+            let (k, v) = split_byte(kv, b'=').unwrap_or((kv, ""));
+            if let (Some(k), Some(v)) = (decode_component(k), decode_component(v)) {
+                params.push((k, v));
+            }
+        }
         ShareQuery { page_ok, params }
     }
 
@@ -251,6 +265,39 @@ pub fn accept(
 mod tests {
     use super::*;
     use crate::keys::Key;
+
+    #[test]
+    fn from_path_splits_as_str_split_does() {
+        // The splitting before it was done byte-wise, as the reference.
+        fn reference(path: &str) -> ShareQuery {
+            let (page, query) = path.split_once('?').unwrap_or((path, ""));
+            let params = query
+                .split('&')
+                .filter(|kv| !kv.is_empty())
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    Some((decode_component(k)?, decode_component(v)?))
+                })
+                .collect();
+            ShareQuery {
+                page_ok: page.trim_start_matches('/').ends_with(PAGE),
+                params,
+            }
+        }
+        for path in [
+            "",
+            "?",
+            "&",
+            "pages/bind-contact/bind-contact",
+            "//pages/bind-contact/bind-contact?a=1&&b=2&",
+            "/x/pages/bind-contact/bind-contact?a=1?b&c==d&=e&f",
+            "pages/bind-contact/bind-contact/?a=%E5%B0%8F&b=%E4&c=%zz&%41=%42",
+            "小明?小=明&明",
+            "?&&&=&==&a",
+        ] {
+            assert_eq!(ShareQuery::from_path(path), reference(path), "{path}");
+        }
+    }
 
     #[test]
     fn component_encoding_matches_encode_uri_component() {
