@@ -44,6 +44,7 @@ export function makeClock(start = T0) {
  * navigate (per openId: a function), pluginAppId, clock.
  */
 export async function makeWorld(opts = {}) {
+  if (BACKEND === 'http') return makeHttpWorld(opts);
   const clock = opts.clock || makeClock();
   const storage = opts.storage || cv.memoryStorage();
   const backendOptions = {
@@ -67,6 +68,48 @@ export async function makeWorld(opts = {}) {
     ...(opts.compatVersion ? { compatVersion: opts.compatVersion } : {}),
   });
   return { cv, clock, storage, backend, people, device, ...people };
+}
+
+/**
+ * CAMPUS_VOIP_BACKEND=http: makeWorld runs on the contact service (one `--dev` service per
+ * world, tests/js/service.mjs) through createHttpBackend: one backend per person (its own
+ * session), the device on a device key. `backend` stands for the whole service: issueVoipToken
+ * (the device's), getVoipContactList and resetStudent (the school server's /wxa interface). The
+ * clock cannot be injected (tests that move time do not hold), and storage, stats and snapshots
+ * are the service's own.
+ */
+export const BACKEND = process.env.CAMPUS_VOIP_BACKEND || 'local';
+
+async function makeHttpWorld(opts) {
+  const { startService } = await import('./service.mjs');
+  const clock = opts.clock || makeClock(Date.now());
+  const flags = ['--max-contacts', String(opts.maxContacts ?? 4), '--ticket-ttl', String(Math.round((opts.ticketTtlMs ?? 10 * MINUTE) / 1000))];
+  const svc = await startService(flags);
+  const deviceBackend = await cv.createHttpBackend({ url: svc.url, deviceKey: await svc.device('gate-1') });
+  const backend = {
+    type: 'http',
+    dev: true,
+    service: svc,
+    now: () => Date.now(),
+    issueVoipToken: (args) => deviceBackend.issueVoipToken(args),
+    getVoipContactList: (args) => svc.wxa('getvoipcontactlist', args),
+    async resetStudent(args) {
+      const r = await svc.wxa('resetvoipcontact', { user_id: args && args.userId });
+      if (r.errcode !== 0) throw new Error('resetvoipcontact: ' + JSON.stringify(r));
+      return { errCode: 0, errMsg: 'resetStudent:ok', userId: args.userId, removed: r.removed };
+    },
+    close: () => deviceBackend.close(),
+  };
+  const people = {};
+  for (const openId of opts.people || ['mum', 'dad', 'gran', 'uncle', 'aunt']) {
+    const b = await cv.createHttpBackend({ url: svc.url, getSession: () => svc.session(openId) });
+    people[openId] = await cv.createVoipPlugin({ backend: b });
+  }
+  const device = await cv.createVoipPlugin({
+    backend: deviceBackend,
+    ...(opts.compatVersion ? { compatVersion: opts.compatVersion } : {}),
+  });
+  return { cv, clock, storage: undefined, backend, people, device, ...people };
 }
 
 /**

@@ -1,0 +1,95 @@
+// The contact service for tests: `campus-voip-server --dev` on a temporary SQLite file and a free
+// loopback port. The binary is $CARGO_TARGET_DIR (default target/)/debug/campus-voip-server,
+// built with `cargo build -p campus-voip-server` when missing. Every service started is killed
+// (and its folder removed) when the process exits, also after a failure.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TARGET = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
+export const SERVER_BIN = path.join(TARGET, 'debug', 'campus-voip-server');
+
+const running = new Set();
+process.on('exit', () => {
+  for (const s of running) {
+    if (s.child.exitCode === null) s.child.kill('SIGKILL');
+    fs.rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+export function ensureServerBuilt() {
+  if (fs.existsSync(SERVER_BIN)) return;
+  console.log('# building the contact service (cargo build -p campus-voip-server), once …');
+  const r = spawnSync('cargo', ['build', '-p', 'campus-voip-server'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error('cargo build -p campus-voip-server failed');
+}
+
+/** Starts a service; resolves `{ url, appId, appSecret, stop(), session(openId), device(name), wxa(route, body) }`. */
+export async function startService(flags = []) {
+  ensureServerBuilt();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cv-service-'));
+  const args = ['--dev', '--database', 'sqlite:' + path.join(dir, 'db.sqlite3'), '--listen', '127.0.0.1:0', ...flags, 'serve'];
+  const child = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const s = { child, dir };
+  running.add(s);
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const out = await new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error('the service did not start within 30 s:\n' + text + err)), 30000);
+    child.stdout.on('data', (d) => {
+      text += d;
+      if (/listening on http:\/\/\S+/.test(text)) {
+        clearTimeout(timer);
+        resolve(text);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error('the service exited (' + code + ') before listening:\n' + text + err));
+    });
+  });
+  const url = /listening on (http:\/\/\S+)/.exec(out)[1];
+  const appId = /app id:\s+(\S+)/.exec(out)[1];
+  const appSecret = /app secret:\s+(\S+)/.exec(out)[1];
+  const post = async (route, body) => {
+    const res = await fetch(url + route, { method: 'POST', body: JSON.stringify(body) });
+    return res.json();
+  };
+  const dev = async (route, body) => {
+    const j = await post('/v1/dev/' + route, body);
+    if (j.errCode !== 0) throw new Error('/v1/dev/' + route + ': ' + JSON.stringify(j));
+    return j;
+  };
+  let token;
+  return {
+    url,
+    appId,
+    appSecret,
+    session: async (openId) => (await dev('session', { openId })).session,
+    device: async (name) => (await dev('device', { name })).deviceKey,
+    /** The school server's WeChat-compatible interface: POST /wxa/business/<route>. */
+    async wxa(route, body) {
+      if (!token) {
+        const r = await (await fetch(url + '/cgi-bin/token?grant_type=client_credential&appid=' + appId + '&secret=' + appSecret)).json();
+        token = r.access_token;
+      }
+      return post('/wxa/business/' + route + '?access_token=' + token, body);
+    },
+    stop() {
+      running.delete(s);
+      return new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const kill = setTimeout(() => child.kill('SIGKILL'), 10000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }).then(() => fs.rmSync(dir, { recursive: true, force: true }));
+    },
+  };
+}
