@@ -241,7 +241,10 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
             ErrorCode::NotSupported,
             format!(
                 "businessType 3 needs plugin 2.3.8 or later; compatVersion is {}.{}.{}",
-                compat.0, compat.1, compat.2
+                // As u32: the u16 formatter would be one more in the wasm for this message.
+                u32::from(compat.0),
+                u32::from(compat.1),
+                u32::from(compat.2)
             ),
         ));
     }
@@ -538,6 +541,15 @@ mod tests {
         assert_eq!(
             code(&req(&[("businessType", Value::Num(3.0))]), Version(2, 3, 7)),
             1011
+        );
+        assert_eq!(
+            check_request(
+                &req(&[("businessType", Value::Num(3.0))]),
+                Version(1, 65535, 99)
+            )
+            .unwrap_err()
+            .message,
+            "businessType 3 needs plugin 2.3.8 or later; compatVersion is 1.65535.99"
         );
         // ...but a missing token for 3 is still 1001 first.
         assert_eq!(
