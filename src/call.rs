@@ -226,14 +226,21 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
             };
             return Err(Error::new(
                 ErrorCode::VoipTokenMissing,
-                format!("voipToken is {what}; businessType {business_type} needs the face-pay voip_token"),
+                // (u32: no u8 formatter in the wasm for these two messages.)
+                format!(
+                    "voipToken is {what}; businessType {} needs the face-pay voip_token",
+                    u32::from(business_type)
+                ),
             ));
         }
     };
     if !campus {
         return Err(Error::new(
             ErrorCode::NotSupported,
-            format!("businessType {business_type} (hardware-device mode) is not part of the campus plugin; use 0 or 3"),
+            format!(
+                "businessType {} (hardware-device mode) is not part of the campus plugin; use 0 or 3",
+                u32::from(business_type)
+            ),
         ));
     }
     if business_type == 3 && compat < LICENSE_MODE_SINCE {

@@ -166,10 +166,13 @@ pub fn decode_entry(key: &str, value: &str) -> Result<Entry> {
     let version = raw[0];
     if !(OLDEST_READABLE..=FORMAT_VERSION).contains(&version) {
         return Err(Error::storage(format!(
-            "stored entry {} has format version {}, this build reads versions {OLDEST_READABLE} to {FORMAT_VERSION}; \
+            "stored entry {} has format version {}, this build reads versions {} to {}; \
              upgrade the plugin or restore a backup",
             crate::input::quote(key),
-            raw[0]
+            // As u32: no u8 formatter in the wasm.
+            u32::from(raw[0]),
+            u32::from(OLDEST_READABLE),
+            u32::from(FORMAT_VERSION)
         )));
     }
     let (body, sum) = raw.split_at(raw.len() - CHECKSUM_LEN);
@@ -447,7 +450,9 @@ pub fn read_snapshot(data: &[u8]) -> Result<Vec<(String, String)>> {
     let version = data[SNAPSHOT_MAGIC.len()];
     if version != SNAPSHOT_VERSION {
         return Err(Error::storage(format!(
-            "the snapshot has version {version}, this build reads version {SNAPSHOT_VERSION}"
+            "the snapshot has version {}, this build reads version {}",
+            u32::from(version),
+            u32::from(SNAPSHOT_VERSION)
         )));
     }
     let (body, sum) = data.split_at(data.len() - 32);

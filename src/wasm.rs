@@ -631,7 +631,9 @@ impl Backend {
             .engine
             .reset_student(&fields(&args, requests::USER_ID)?)
             .map_err(throw)?;
-        Ok(format!("{}{user_id}", u8::from(had)))
+        let mut out = String::from(if had { "1" } else { "0" });
+        out.push_str(user_id.as_str());
+        Ok(out)
     }
 
     #[wasm_bindgen(js_name = getVoipContactList)]
