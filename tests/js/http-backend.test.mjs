@@ -6,76 +6,28 @@
 // getSession refresh, a stopped server / a refused port / a timeout → 1002, HTML or an unexpected
 // JSON reply → 1003.
 //
-// The binary: $CARGO_TARGET_DIR (default target/)/debug/campus-voip-server; built here with
-// `cargo build -p campus-voip-server` when it is missing.
+// The service is started by tests/js/service.mjs (built with cargo when the binary is missing).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ROOT, VoipCgiError, VoipPluginError, assertVoipError, cv } from './helpers.mjs';
+import { startService } from './service.mjs';
 
-const TARGET = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
-const BIN = path.join(TARGET, 'debug', 'campus-voip-server');
 const USER = 'student-001';
 
-let server = null; // { child, url, dir }
-
-function startServer() {
-  if (!fs.existsSync(BIN)) {
-    console.log('# building the contact service (cargo build -p campus-voip-server), once …');
-    const r = spawnSync('cargo', ['build', '-p', 'campus-voip-server'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-    if (r.status !== 0) throw new Error('cargo build -p campus-voip-server failed');
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cv-http-'));
-  const child = spawn(BIN, ['--dev', '--database', 'sqlite:' + path.join(dir, 'db.sqlite3'), '--listen', '127.0.0.1:0', 'serve'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: 'warn' },
-  });
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('the service did not start within 30 s:\n' + out + err)), 30000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1], dir });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error('the service exited (' + code + ') before listening:\n' + out + err));
-    });
-  });
-}
+let server = null; // what startService resolves (tests/js/service.mjs)
 
 function stopServer() {
   if (!server) return Promise.resolve();
-  const { child, dir } = server;
+  const s = server;
   server = null;
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    const kill = setTimeout(() => child.kill('SIGKILL'), 10000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  }).then(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return s.stop();
 }
 
-process.on('exit', () => {
-  if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
-});
-
 before(async () => {
-  server = await startServer();
+  server = await startService();
 });
 after(stopServer);
 
