@@ -74,7 +74,9 @@ fn whole_in(field: &str, v: &Value, lo: u64, hi: u64, default: u64) -> Result<u6
         None => Ok(default),
         Some(n) if n.fract() == 0.0 && n >= lo as f64 && n <= hi as f64 => Ok(n as u64),
         Some(n) => Err(Error::invalid_argument(format!(
-            "{field} must be a whole number from {lo} to {hi}, got {}",
+            "{field} must be a whole number from {} to {}, got {}",
+            input::whole(lo),
+            input::whole(hi),
             input::num(n)
         ))),
     }

@@ -296,8 +296,15 @@ pub fn num(n: f64) -> String {
     out
 }
 
+/// `v` in decimal, for messages (the u64 formatter would be one more in the wasm).
+pub fn whole(v: u64) -> String {
+    let mut out = String::new();
+    push_digits(&mut out, v, 1);
+    out
+}
+
 /// `v` in decimal, zero-padded to at least `min` digits (no formatter: see [`num`]).
-fn push_digits(out: &mut String, mut v: u64, min: usize) {
+pub fn push_digits(out: &mut String, mut v: u64, min: usize) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     while i > 0 {
@@ -395,6 +402,8 @@ mod tests {
         assert_eq!(num(1.000001), "1.000001");
         assert_eq!(num(-0.00012), "-0.00012");
         assert_eq!(num(0.0), "0");
+        assert_eq!(whole(0), "0");
+        assert_eq!(whole(u64::MAX), u64::MAX.to_string());
         assert_eq!(num(999_999_999_999_999.0), "999999999999999");
         // The same text as the formatter's.
         for i in 0..20_000u32 {

@@ -290,8 +290,8 @@ impl Json {
     }
 
     fn num(&mut self, n: u64) -> &mut Self {
-        // Integer formatting only (no float formatter in the binary); all < 2^53.
-        self.0.push_str(&n.to_string());
+        // Integer digits only (no float or u64 formatter in the binary); all < 2^53.
+        input::push_digits(&mut self.0, n, 1);
         self
     }
 
