@@ -563,7 +563,10 @@ impl Backend {
             .transfer(me, &fields(&args, requests::TRANSFER)?)
             .map_err(throw)?;
         // Flat: userId US adminOpenid.
-        Ok(format!("{user_id}{US}{admin}"))
+        let mut out = user_id.as_str().to_owned();
+        out.push(US);
+        out.push_str(admin.as_str());
+        Ok(out)
     }
 
     #[wasm_bindgen(js_name = inspectBindContactPath)]
@@ -643,7 +646,9 @@ impl Backend {
             .contact_list(&fields(&args, requests::CONTACT_LIST)?)
             .map_err(throw)?;
         // Flat: errcode US errmsg, then RS openId US role per contact.
-        let mut out = format!("{}{US}{}", reply.errcode, reply.errmsg);
+        let mut out = reply.errcode.to_string();
+        out.push(US);
+        out.push_str(reply.errmsg);
         for c in &reply.contact_list {
             out.push(RS);
             out.push_str(c.open_id.as_str());
