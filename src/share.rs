@@ -27,7 +27,8 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// `encodeURIComponent`.
 pub fn encode_component(s: &str) -> String {
-    utf8_percent_encode(s, COMPONENT).to_string()
+    // Collected from its pieces, not written through the formatter (`to_string`).
+    utf8_percent_encode(s, COMPONENT).collect()
 }
 
 /// `decodeURIComponent`; `None` where it would throw (a bad escape or invalid UTF-8).
