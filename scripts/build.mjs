@@ -21,6 +21,7 @@ const MP = path.join(DIST, 'miniprogram-plugin');
 const TOOLS = path.join(ROOT, 'tools', 'node_modules');
 const NIGHTLY = fs.readFileSync(path.join(ROOT, 'rust-nightly-version'), 'utf8').trim();
 const BUDGET_PLUGIN_BYTES = 64 * 1024; // whole plugin, compressed (SPEC §9)
+const BUDGET_WASM_BROTLI = 48 * 1024; // the wasm alone, brotli (SPEC §9)
 
 const started = Date.now();
 const step = (msg) => console.log(`\x1b[1mbuild:\x1b[0m ${msg} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
@@ -77,6 +78,11 @@ const wasmOpt = path.join(TOOLS, '.bin', 'wasm-opt');
 const optWasm = path.join(WORK, 'campus_voip_bg.opt.wasm');
 run(wasmOpt, [
   bindgenWasm,
+  '-Oz',
+  '--converge',
+  // A second round on a flattened, re-relooped body finds ~130 more bytes (brotli) on this core.
+  '--flatten',
+  '--rereloop',
   '-Oz',
   '--converge',
   '--signext-lowering',
@@ -239,13 +245,18 @@ for (const f of ['index.mjs', 'node.mjs', 'node.cjs', 'slim.mjs', 'slim-node.mjs
 const kb = (n) => (n / 1024).toFixed(1).padStart(7) + ' KB';
 console.log(`\n  ${'file'.padEnd(48)}${'raw'.padStart(11)}${'gzip'.padStart(11)}${'brotli'.padStart(11)}`);
 for (const [name, raw, g, b] of rows) console.log(`  ${name.padEnd(48)}${kb(raw)}${kb(g)}${kb(b)}`);
+const wasmBrotli = rows[0][3];
 console.log(
-  `\n  whole plugin (plugin/, brotli per file): ${kb(pluginCompressed).trim()} of ${kb(BUDGET_PLUGIN_BYTES).trim()} budget\n`,
+  `\n  wasm (brotli): ${wasmBrotli} B of ${BUDGET_WASM_BROTLI} B budget (${BUDGET_WASM_BROTLI - wasmBrotli} B left)` +
+    `\n  whole plugin (plugin/, brotli per file): ${kb(pluginCompressed).trim()} of ${kb(BUDGET_PLUGIN_BYTES).trim()} budget\n`,
 );
 fs.writeFileSync(
   path.join(DIST, 'size-report.json'),
-  JSON.stringify({ rows, pluginCompressed, budget: BUDGET_PLUGIN_BYTES }, null, 2) + '\n',
+  JSON.stringify({ rows, pluginCompressed, budget: BUDGET_PLUGIN_BYTES, wasmBrotli, wasmBudget: BUDGET_WASM_BROTLI }, null, 2) + '\n',
 );
+if (wasmBrotli > BUDGET_WASM_BROTLI) {
+  fail(`the wasm is ${wasmBrotli} bytes brotli, over the ${BUDGET_WASM_BROTLI}-byte budget`);
+}
 if (pluginCompressed > BUDGET_PLUGIN_BYTES) {
   fail(`the plugin is ${pluginCompressed} bytes compressed, over the ${BUDGET_PLUGIN_BYTES}-byte budget`);
 }
