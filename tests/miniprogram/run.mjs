@@ -10,6 +10,10 @@
 //      data: consent, admin, share path, the bind page and its component, list, transfer, delete,
 //      calls from the face-pay device, hang-up events, end-page navigation.
 //   4. the sandbox really lacks those globals (so a dependency on one would fail here).
+//   5. the compiled plugin's http backend over the fake wx.request (forwarded to loopback with
+//      Node's fetch) against the real contact service (tests/js/service.mjs: campus-voip-server
+//      --dev): sessions from getSession, share path, accept, list, a 3001, a device's token and
+//      call; the service is stopped at the end, also on failure.
 // Run after a build, from the repo root: node tests/miniprogram/run.mjs
 // Exits non-zero on any failed check. KEEP_TMP=1 keeps the temporary directory; MP_DIST=<dir>
 // tests another plugin project instead of dist/miniprogram-plugin.
@@ -27,6 +31,7 @@ import {
   instantiateComponent,
   parseQuery,
 } from './sandbox.mjs';
+import { startService } from '../js/service.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -569,6 +574,110 @@ try {
   check('no console.error besides the deliberately faulty listener', unexpectedErrors.length === 0, JSON.stringify(unexpectedErrors));
   for (const sb of sandboxes) {
     for (const inst of [sb.require('index.js').default]) inst.dispose();
+  }
+
+  // -- the http backend over wx.request -------------------------------------------------------
+  section('5. the compiled plugin over wx.request against the real service');
+  const service = await startService();
+  try {
+    console.log(`      (campus-voip-server --dev on ${service.url}, started in the run at ${secs()})`);
+    const sessionsMinted = [];
+    const httpSession = (label, openId) => {
+      const getSession = () => {
+        sessionsMinted.push(openId);
+        return service.session(openId);
+      };
+      return openSession(label, { backend: { type: 'http', url: service.url, getSession } });
+    };
+    const apisOf = (sb) => sb.wx.__log.requests.map((r) => r.url.slice(service.url.length));
+    const h1 = httpSession('dad-http', DAD);
+    const hDad = h1.voip;
+    eq('dad (http) authorizeVoip', await hDad.authorizeVoip(), { errCode: 0, errMsg: 'authorizeVoip:ok' });
+    eq('the openId came from the session', await hDad.getOpenId(), DAD);
+    eq('bindVoipAdminContact over http (Unicode userId intact)', await hDad.bindVoipAdminContact({ userId: STUDENT }), {
+      errCode: 0,
+      errMsg: 'bindVoipAdminContact:ok',
+      userId: STUDENT,
+    });
+    const httpPath = await hDad.getBindContactPath({ userId: STUDENT, userName: STUDENT_NAME, userAvatar: AVATAR });
+    // The service has no plugin AppID (no option for it), so its path is the plugin's bare page
+    // path, without the __plugin__/<appid>/ prefix the local backend adds.
+    check('the service\'s share path is the bind page with a query', typeof httpPath === 'string' && httpPath.startsWith('pages/bind-contact/bind-contact?'), httpPath);
+    eq('it decodes to the exact Unicode values', [parseQuery(httpPath).userId, parseQuery(httpPath).userName], [STUDENT, STUDENT_NAME]);
+    const dadReqs = h1.sb.wx.__log.requests;
+    eq("dad's calls went through wx.request, one POST /v1/<api> each", apisOf(h1.sb), ['/v1/authorizeVoip', '/v1/bindVoipAdminContact', '/v1/getBindContactPath']);
+    check(
+      "…with dataType 'text', a timeout, Bearer <session> and a JSON body; each answered 200",
+      dadReqs.every((r) => r.method === 'POST' && r.dataType === 'text' && r.timeout > 0 && /^Bearer v1\./.test(r.header.Authorization) && r.status === 200),
+      JSON.stringify(dadReqs.map((r) => [r.method, r.dataType, r.timeout, String(r.header.Authorization).slice(0, 10), r.status])),
+    );
+    eq('getSession was called once for dad (the session is cached)', sessionsMinted, [DAD]);
+
+    const h2 = httpSession('mum-http', MUM);
+    const hMum = h2.voip;
+    const hMumEvents = listen(hMum);
+    eq('mum (http) authorizeVoip', await hMum.authorizeVoip(), { errCode: 0, errMsg: 'authorizeVoip:ok' });
+    eq('mum acceptBindContactPath(path) → success', await hMum.acceptBindContactPath(httpPath), { type: 'success', errMsg: 'bindContact:ok', userId: STUDENT });
+    eq('…and the bindContact event fired', hMumEvents.map((e) => [e.eventName, e.data.type]), [['bindContact', 'success']]);
+    eq("dad's getVoipBindContactList shows both", await hDad.getVoipBindContactList({ userId: STUDENT }), [{ user_id: STUDENT, is_ad: 1, openid_list: [DAD, MUM] }]);
+    const notAdmin = await rejects('mum deleting dad → 3001 NOT_ADMIN, a VoipCgiError', hMum.deleteVoipBindContact({ userId: STUDENT, openidList: [DAD] }), {
+      errCode: 3001,
+      code: 'NOT_ADMIN',
+      cls: h2.plugin.VoipCgiError,
+      errMsgPrefix: 'deleteVoipBindContact:fail ',
+    });
+    check('…a real Error of her sandbox realm', notAdmin instanceof h2.sb.eval('Error'));
+    eq('getSession was called once per person', sessionsMinted, [DAD, MUM]);
+    await rejects('getDevBackend on an http backend → 1011 (no dev helpers)', hMum.getDevBackend(), { errCode: 1011, code: 'NOT_SUPPORTED' });
+
+    // The device: a device key, no session; issueVoipToken is the http backend's own (no dev: true).
+    const deviceKey = await service.device('gate');
+    const hd = openSession('device-http', { backend: { type: 'http', url: service.url, deviceKey } });
+    const hDevice = hd.voip;
+    const hCallEvents = listen(hDevice);
+    eq('the device instance has no openId', await hDevice.getOpenId(), undefined);
+    const gateBackend = await hd.plugin.createHttpBackend({ url: service.url, deviceKey });
+    check('createHttpBackend({ url, deviceKey }) offers issueVoipToken without dev: true', gateBackend.dev === false && typeof gateBackend.issueVoipToken === 'function');
+    const httpToken = await gateBackend.issueVoipToken({ userId: STUDENT });
+    check('issueVoipToken (Device credential) resolves a token string', typeof httpToken === 'string' && httpToken.length > 0, String(httpToken));
+    const httpCall = { roomType: 'video', caller: { id: STUDENT, name: STUDENT_NAME }, listener: { id: MUM, name: '妈妈 👩‍👧' }, businessType: 0, voipToken: httpToken };
+    const hOk = await hDevice.initByCaller(httpCall);
+    check(
+      'initByCaller to mum → isSuccess, roomId, groupId = roomId',
+      hOk.isSuccess === true && hOk.errCode === 0 && hOk.errMsg === 'initByCaller:ok' && typeof hOk.roomId === 'string' && hOk.roomId.length > 0 && hOk.groupId === hOk.roomId,
+      JSON.stringify(hOk),
+    );
+    hDevice.forceHangUpVoip();
+    eq('forceHangUpVoip → cancelVoip, endVoip', hCallEvents.map((e) => e.eventName), ['cancelVoip', 'endVoip']);
+    const hReused = await hDevice.initByCaller(httpCall);
+    eq('the used voipToken → isSuccess:false, errCode 4', [hReused.isSuccess, hReused.errCode], [false, 4]);
+    const devReqs = hd.sb.wx.__log.requests;
+    eq("the device's calls went through wx.request", apisOf(hd.sb), ['/v1/issueVoipToken', '/v1/initByCaller', '/v1/initByCaller']);
+    check('…each with Device <deviceKey>', devReqs.every((r) => r.header.Authorization === 'Device ' + deviceKey));
+
+    // Transport failures: wx.request's fail, as REQUEST_FAILED.
+    const deadUrl = service.url.replace(/:\d+$/, ':1');
+    const dead = await hd.plugin.createHttpBackend({ url: deadUrl, deviceKey });
+    const refused = await rejects('a refused connection → 1002 REQUEST_FAILED', dead.issueVoipToken({ userId: STUDENT }), { errCode: 1002, code: 'REQUEST_FAILED', cls: hd.plugin.VoipCgiError });
+    check("…carrying wx.request's fail errMsg (request:fail …)", refused && /request:fail /.test(refused.errMsg), refused && refused.errMsg);
+    const away = await hd.plugin.createHttpBackend({ url: 'https://voip.school.example', deviceKey });
+    await rejects('a non-loopback address is refused by the fake (no network) → 1002', away.issueVoipToken({ userId: STUDENT }), { errCode: 1002, code: 'REQUEST_FAILED' });
+
+    const httpBoxes = [h1.sb, h2.sb, hd.sb];
+    eq('wx.request calls per session (dad, mum, device)', httpBoxes.map((sb) => sb.wx.__log.requests.length), [4, 3, 5]);
+    for (const sb of httpBoxes) {
+      check(
+        `[${sb.label}] fetch is still absent inside, one WXWebAssembly.instantiate, no Math.random`,
+        sb.eval('typeof fetch') === 'undefined' && sb.eval('typeof XMLHttpRequest') === 'undefined' && sb.WXWebAssembly.__log.instantiations.length === 1 && sb.counters.mathRandom === 0,
+        JSON.stringify({ fetch: sb.eval('typeof fetch'), wasm: sb.WXWebAssembly.__log.instantiations.length, mathRandom: sb.counters.mathRandom }),
+      );
+    }
+    const httpErrors = httpBoxes.flatMap((sb) => sb.consoleLog.error);
+    check('no console.error in the http sessions', httpErrors.length === 0, JSON.stringify(httpErrors));
+    for (const h of [h1, h2, hd]) h.voip.dispose();
+    gateBackend.close();
+  } finally {
+    await service.stop();
   }
 } catch (e) {
   failed++;

@@ -6,7 +6,8 @@
 //     resolves it from the plugin root, brotli-decodes .br and instantiates with the real
 //     WebAssembly of the outer Node realm, resolving { instance, module };
 //   - an in-memory `wx` (storage shared between sandboxes = one device's plugin storage,
-//     asynchronous getRandomValues from node:crypto, getAccountInfoSync, navigation recorder);
+//     asynchronous getRandomValues from node:crypto, getAccountInfoSync, navigation recorder,
+//     wx.request forwarded to loopback addresses with the outer realm's fetch);
 //   - requireMiniProgram() returning the host's export; Component/Page stubs that capture their
 //     definitions; a CommonJS `require` over the compiled files with WeChat's module wrapper.
 import crypto from 'node:crypto';
@@ -67,7 +68,7 @@ export function createDeviceStorage() {
 
 /** An in-memory `wx` for one sandbox. Records what the plugin asked of it in `wx.__log`. */
 export function createWx({ storage, limitBytesPerKey = 1024 * 1024 }) {
-  const log = { navigations: [], randomCalls: [], storageWrites: 0 };
+  const log = { navigations: [], randomCalls: [], storageWrites: 0, requests: [] };
   const encode = (v) => JSON.stringify({ data: v });
   const wx = {
     __log: log,
@@ -115,6 +116,7 @@ export function createWx({ storage, limitBytesPerKey = 1024 * 1024 }) {
       };
     },
   };
+  wx.request = (opts) => fakeRequest(opts || {}, log);
   for (const routeType of ['redirectTo', 'switchTab', 'reLaunch', 'navigateTo']) {
     wx[routeType] = (opts) => {
       log.navigations.push({ routeType, url: opts && opts.url });
@@ -122,6 +124,83 @@ export function createWx({ storage, limitBytesPerKey = 1024 * 1024 }) {
     };
   }
   return wx;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * wx.request as WeChat answers it, forwarded with Node's fetch (of the outer realm; the sandbox
+ * has none) to a loopback address only: success({ statusCode, data, header, errMsg }) for any
+ * HTTP answer (data: the text with dataType 'text' or responseType 'text', else parsed JSON when
+ * it parses, an ArrayBuffer with responseType 'arraybuffer'); fail({ errMsg: 'request:fail …' })
+ * on a transport error, a timeout, abort() or an address that is not loopback; complete after
+ * either. Returns a task with abort(). Each call is recorded in log.requests.
+ */
+function fakeRequest(opts, log) {
+  const { url, method = 'GET', header, data, dataType = 'json', responseType = 'text', timeout = 60000, success, fail, complete } = opts;
+  const entry = { url, method, header: header ? { ...header } : {}, dataType, timeout, status: undefined, errMsg: undefined };
+  log.requests.push(entry);
+  const controller = new AbortController();
+  let settled = false;
+  let why = 'request:fail abort';
+  const finish = (ok, res) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    entry.status = res.statusCode;
+    entry.errMsg = res.errMsg;
+    if (ok && success) success(res);
+    if (!ok && fail) fail(res);
+    if (complete) complete(res);
+  };
+  const timer = setTimeout(() => {
+    why = 'request:fail timeout';
+    controller.abort();
+  }, timeout);
+  let target;
+  try {
+    target = new URL(url);
+  } catch (_) {
+    target = undefined;
+  }
+  if (!target || !/^https?:$/.test(target.protocol) || !LOOPBACK_HOSTS.has(target.hostname)) {
+    // What WeChat says for a domain not in the server domain list; here: anything not loopback.
+    setTimeout(() => finish(false, { errMsg: `request:fail url not in domain list (the sandbox reaches loopback only): ${url}` }), 0);
+    return { abort() {} };
+  }
+  const m = String(method).toUpperCase();
+  let body;
+  if (data !== undefined && data !== null && m !== 'GET' && m !== 'HEAD') {
+    if (typeof data === 'string') body = data;
+    else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) body = new Uint8Array(data.buffer || data);
+    else body = JSON.stringify(data);
+  }
+  fetch(target, { method: m, headers: header || {}, body, signal: controller.signal, redirect: 'manual' })
+    .then(async (res) => {
+      const headerOut = Object.fromEntries(res.headers.entries());
+      let out;
+      if (responseType === 'arraybuffer') out = await res.arrayBuffer();
+      else {
+        out = await res.text();
+        if (dataType === 'json') {
+          try {
+            out = JSON.parse(out);
+          } catch (_) {
+            // WeChat hands over the text when it is not JSON
+          }
+        }
+      }
+      finish(true, { statusCode: res.status, data: out, header: headerOut, errMsg: 'request:ok' });
+    })
+    .catch((e) => {
+      const cause = e && e.cause && e.cause.code ? e.cause.code : e && e.message;
+      finish(false, { errMsg: controller.signal.aborted ? why : 'request:fail ' + cause });
+    });
+  return {
+    abort() {
+      if (!settled) controller.abort();
+    },
+  };
 }
 
 /** The path-only WXWebAssembly: a package path, resolved from the plugin root. */
