@@ -24,11 +24,6 @@ const OK = 1;
 const STR = 2;
 const ARR = 3;
 const OBJ = 4;
-/**
- * The codes whose errors are VoipPluginErrors (origin Plugin in the core's table; the service
- * reports them too, for the arguments it checks). tests/js/http-backend.test.mjs checks the list.
- */
-export const PLUGIN_CODES = [20, 1001, 1004, 1005, 1011, 3006];
 
 const plain = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -237,7 +232,8 @@ function answer(api, status, j, form) {
       if (form === OK && plain(r)) return ok(api, r);
       if (form === STR ? typeof r === 'string' : form === ARR ? Array.isArray(r) : form === OBJ && plain(r)) return r;
     } else if (j.errCode !== 0 && typeof j.errMsg === 'string' && typeof j.code === 'string') {
-      const Cls = PLUGIN_CODES.indexOf(j.errCode) >= 0 ? VoipPluginError : VoipCgiError;
+      // The class is the core's (its error table's origin, sent by the service).
+      const Cls = j.origin === 'plugin' ? VoipPluginError : VoipCgiError;
       throw new Cls(j.errCode, j.code, api + ':fail ' + j.errMsg.replace(/^[A-Za-z]+:fail /, ''));
     }
   }

@@ -10,9 +10,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ROOT, VoipCgiError, VoipPluginError, assertVoipError, cv } from './helpers.mjs';
+import { VoipCgiError, VoipPluginError, assertVoipError, cv } from './helpers.mjs';
 import { startService } from './service.mjs';
 
 const USER = 'student-001';
@@ -159,18 +158,28 @@ test('errors are VoipErrors of the right class, naming the api', async () => {
   assertVoipError(await gran.initByCaller(call).catch((x) => x), { errCode: 3008, api: 'initByCaller' });
 });
 
-test('the plugin-origin codes are the core table\'s', async () => {
-  const { PLUGIN_CODES } = await import(path.join(ROOT, 'js/http-backend.js'));
+test("the service's error replies carry the core table's origin", async () => {
   const b = await cv.createLocalBackend();
-  const plugin = b._core
-    .errorTable()
-    .trim()
-    .split('\n')
-    .map((l) => l.split(' '))
-    .filter((f) => f[2] === 'plugin')
-    .map((f) => Number(f[0]));
+  const origin = new Map(
+    b._core
+      .errorTable()
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map((f) => [Number(f[0]), f[2]]),
+  );
   b.close();
-  assert.deepEqual([...PLUGIN_CODES].sort((x, y) => x - y), plugin.sort((x, y) => x - y));
+  const session = await mintSession('o_origin');
+  const post = async (apiName, body) =>
+    (await fetch(server.url + '/v1/' + apiName, { method: 'POST', headers: { authorization: 'Bearer ' + session }, body: JSON.stringify(body) })).json();
+  for (const [apiName, body, errCode] of [
+    ['getBindContactPath', {}, 1004],
+    ['bindVoipAdminContact', { userId: 'student-o' }, 8],
+  ]) {
+    const j = await post(apiName, body);
+    assert.equal(j.errCode, errCode, JSON.stringify(j));
+    assert.equal(j.origin, origin.get(errCode), apiName);
+  }
 });
 
 test('the openId comes from the session; an openId option must match it', async () => {

@@ -47,14 +47,20 @@ pub fn wechat(errcode: i64, errmsg: impl Into<String>) -> Response {
     )
 }
 
-/// `{ errCode, errMsg: '<api>:fail <reason>', code }` with this status.
+/// `{ errCode, errMsg: '<api>:fail <reason>', code, origin }` with this status; `origin`
+/// (`"plugin"` or `"backend"`, the core's error table) tells clients which error class it is.
 pub fn plugin(status: StatusCode, code: ErrorCode, api: &str, reason: &str) -> Response {
+    let origin = match code.origin() {
+        campus_voip::Origin::Plugin => "plugin",
+        campus_voip::Origin::Backend => "backend",
+    };
     json_response(
         status,
         &json!({
             "errCode": code.err_code(),
             "errMsg": format!("{api}:fail {reason}"),
             "code": code.name(),
+            "origin": origin,
         }),
     )
 }
