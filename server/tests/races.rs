@@ -5,31 +5,13 @@ mod common;
 
 use axum::body::Body;
 use axum::http::Request;
-use campus_voip_server::devices;
 use campus_voip_server::http;
-use campus_voip_server::session::SessionKey;
-use common::{app, TestApp, SESSION_SECRET, T0};
+use common::{app, bearer, device, TestApp};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn bearer(open_id: &str) -> String {
-    let key = SessionKey::new(SESSION_SECRET.as_bytes()).unwrap();
-    let o = campus_voip::ids::OpenId::parse("openId", open_id).unwrap();
-    format!("Bearer {}", key.mint(&o, T0 / 1000, T0 / 1000 + 86_400))
-}
-
-async fn device(app: &TestApp) -> String {
-    let key = app
-        .state
-        .db
-        .write(|c| devices::add(c, "door-1", T0))
-        .await
-        .unwrap();
-    format!("Device {key}")
-}
 
 /// Serves the app on 127.0.0.1 (until the test ends).
 async fn listen(app: &TestApp) -> SocketAddr {

@@ -8,14 +8,15 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-async fn read_all(mut s: TcpStream) -> String {
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_finishes_in_flight_requests_and_stops_accepting() {
+/// A `--dev` app served on a loopback port until `stop_tx` fires, with this shutdown grace.
+async fn serve_dev(
+    grace: Duration,
+) -> (
+    common::TestApp,
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let app = common::Build {
         dev: true,
         ..Default::default()
@@ -30,8 +31,20 @@ async fn shutdown_finishes_in_flight_requests_and_stops_accepting() {
         async move {
             let _ = stop_rx.await;
         },
-        Duration::from_secs(5),
+        grace,
     ));
+    (app, addr, stop_tx, server)
+}
+
+async fn read_all(mut s: TcpStream) -> String {
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_in_flight_requests_and_stops_accepting() {
+    let (app, addr, stop_tx, server) = serve_dev(Duration::from_secs(5)).await;
 
     // A request whose body is still arriving when the shutdown starts.
     let body = br#"{"openId":"o_dad"}"#;
@@ -77,22 +90,7 @@ async fn shutdown_finishes_in_flight_requests_and_stops_accepting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_gives_up_after_the_grace_period() {
-    let app = common::Build {
-        dev: true,
-        ..Default::default()
-    }
-    .start();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(http::serve(
-        listener,
-        app.router.clone(),
-        async move {
-            let _ = stop_rx.await;
-        },
-        Duration::from_millis(300),
-    ));
+    let (app, addr, stop_tx, server) = serve_dev(Duration::from_millis(300)).await;
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(b"POST /v1/dev/session HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
         .await

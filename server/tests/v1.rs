@@ -6,26 +6,8 @@ mod common;
 
 use axum::body::Body;
 use axum::http::Request;
-use campus_voip_server::devices;
-use campus_voip_server::session::SessionKey;
-use common::{app, TestApp, SESSION_SECRET, T0};
+use common::{app, bearer, device, TestApp, T0};
 use serde_json::{json, Value};
-
-pub fn bearer(open_id: &str) -> String {
-    let key = SessionKey::new(SESSION_SECRET.as_bytes()).unwrap();
-    let o = campus_voip::ids::OpenId::parse("openId", open_id).unwrap();
-    format!("Bearer {}", key.mint(&o, T0 / 1000, T0 / 1000 + 86_400))
-}
-
-async fn device(app: &TestApp) -> String {
-    let key = app
-        .state
-        .db
-        .write(|c| devices::add(c, "door-1", T0))
-        .await
-        .unwrap();
-    format!("Device {key}")
-}
 
 async fn call(app: &TestApp, api: &str, auth: &str, body: Value) -> Value {
     let r = app

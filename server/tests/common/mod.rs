@@ -166,3 +166,21 @@ impl TestApp {
             .json()
     }
 }
+
+/// `Authorization: Bearer <session>` for `open_id`, minted with the test session secret (valid a day).
+pub fn bearer(open_id: &str) -> String {
+    let key = SessionKey::new(SESSION_SECRET.as_bytes()).unwrap();
+    let o = campus_voip::ids::OpenId::parse("openId", open_id).unwrap();
+    format!("Bearer {}", key.mint(&o, T0 / 1000, T0 / 1000 + 86_400))
+}
+
+/// `Authorization: Device <key>` for a device `door-1` added to the app's database.
+pub async fn device(app: &TestApp) -> String {
+    let key = app
+        .state
+        .db
+        .write(|c| campus_voip_server::devices::add(c, "door-1", T0))
+        .await
+        .unwrap();
+    format!("Device {key}")
+}
