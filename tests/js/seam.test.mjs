@@ -352,3 +352,26 @@ describe('no hidden interleavings', () => {
     assert.deepEqual((await w2.mum.getVoipBindContactList({ userId: 's1' }))[0].openid_list, list);
   });
 });
+
+describe('options are strict', () => {
+  test('an unknown key is a 1004 naming it and the known ones, on every factory and setting', async () => {
+    const backend = await cv.createLocalBackend({ storage: cv.memoryStorage() });
+    const named = (key) => (e) => e instanceof cv.VoipError && e.errCode === 1004 && e.errMsg.includes(JSON.stringify(key)) && e.errMsg.includes('known');
+    await assert.rejects(cv.createLocalBackend({ storage: cv.memoryStorage(), maxContact: 5 }), named('maxContact'));
+    await assert.rejects(cv.createVoipPlugin({ backend, openid: 'mum' }), named('openid'));
+    const mum = await cv.createVoipPlugin({ backend, openId: 'mum' });
+    assert.throws(() => mum.setVoipEndPagePath({ key: 'Call', url: '/pages/a/a', routetype: 'reLaunch' }), named('routetype'));
+    // The default instance: a typo in voipConfig or in its backend fails its first call, and a
+    // failed configuration may be fixed with configure().
+    cv.configure({ openId: 'mum', backnd: { type: 'local' } });
+    await assert.rejects(cv.default.getOpenId(), named('backnd'));
+    cv.configure({ openId: 'mum', backend: { type: 'local', maxContact: 3 } });
+    await assert.rejects(cv.default.getOpenId(), named('maxContact'));
+    cv.configure({ openId: 'mum', backend: { type: 'local' } });
+    assert.equal(await cv.default.getOpenId(), 'mum');
+    // API arguments keep accepting extra fields (the real plugin's own, or the host's).
+    await mum.authorizeVoip();
+    assert.equal((await mum.bindVoipAdminContact({ userId: 's1', extra: 1 })).userId, 's1');
+    backend.close();
+  });
+});
