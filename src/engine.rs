@@ -287,11 +287,14 @@ impl<S: Store> Engine<S> {
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
         now: Millis,
     ) -> Result<Self> {
-        let entries: Vec<(&str, &str)> = entries.into_iter().collect();
-        // The clock never goes back: what the store last acted on is a floor for `now`.
-        let floor = storage::stored_high_water(entries.iter().copied())?;
-        let now = now.max(floor.unwrap_or(0));
-        let loaded = storage::load(entries, now)?;
+        let mut loaded = storage::load(entries, now)?;
+        // The clock never goes back: what the store last acted on is a floor for `now`, and
+        // used tokens expired by that floor are stale too.
+        let now = now.max(loaded.meta.as_ref().map_or(0, |m| m.high_water));
+        for id in loaded.registry.expired_tokens(now) {
+            loaded.registry.forget_token(&id);
+            loaded.stale.push(storage::token_key(&id));
+        }
         let mut rng = Rng::from_seed(seed);
         let meta = load_or_create_meta(&mut store, loaded.meta, &loaded.stale, now, &mut rng)?;
         Ok(Engine {

@@ -347,21 +347,6 @@ pub fn load<'a>(
     Ok(out)
 }
 
-/// The clock stored with the secrets, if the store has them (read before [`load`], which needs
-/// it as a floor for `now`).
-pub fn stored_high_water<'a>(
-    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<Option<Millis>> {
-    for (key, value) in entries {
-        if key == META_KEY {
-            if let Entry::Meta(m) = decode_entry(key, value)? {
-                return Ok(Some(m.high_water));
-            }
-        }
-    }
-    Ok(None)
-}
-
 /// Every entry of a registry, and its secrets if given, sorted by key.
 pub fn entries(meta: Option<&Meta>, registry: &Registry) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = meta
