@@ -2,7 +2,7 @@
 //! call [`run`] directly; a failure is an `Err` with the message (exit status 1).
 
 use crate::check;
-use crate::clock::{rfc3339, Clock, SystemClock};
+use crate::clock::{rfc3339, Clock, DevClock, SharedClock, SystemClock};
 use crate::config::{
     self, Cli, Command, Database, DeviceCommand, KeysCommand, Options, SessionCommand,
 };
@@ -415,9 +415,15 @@ pub async fn serve(opts: &Options, out: &mut dyn Write) -> CliResult {
     .map_err(|e| e.to_string())?;
     let result = async {
         let (app, sessions) = credentials(opts, &db, out).await?;
+        // --dev: a clock that POST /v1/dev/clock can move forward.
+        let clock: SharedClock = if opts.dev {
+            Arc::new(DevClock::default())
+        } else {
+            Arc::new(SystemClock)
+        };
         let state = ServiceState::try_new(
             db.clone(),
-            Arc::new(SystemClock),
+            clock,
             metrics,
             app,
             sessions,

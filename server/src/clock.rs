@@ -7,6 +7,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + 'static {
     fn now_ms(&self) -> u64;
+
+    /// Moves this clock `advance_ms` forward, and stops it (`freeze: Some(true)`: it then moves
+    /// only when told to) or lets it run again from where it stands (`Some(false)`); returns the
+    /// new reading. Only [`DevClock`] (behind `--dev`'s `POST /v1/dev/clock`) and the tests'
+    /// [`ManualClock`] can be moved; `None` for the wall clock.
+    fn control(&self, advance_ms: u64, freeze: Option<bool>) -> Option<u64> {
+        let _ = (advance_ms, freeze);
+        None
+    }
 }
 
 pub type SharedClock = Arc<dyn Clock>;
@@ -21,6 +30,56 @@ impl Clock for SystemClock {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0)
+    }
+}
+
+/// `--dev`: the wall clock plus an offset that only grows (`POST /v1/dev/clock`), so a test
+/// suite or the demo can let ticket, session and token lifetimes run out without waiting; it can
+/// also be frozen, so a test suite sees exact lifetimes (one millisecond before an expiry, and
+/// at it) as it does with the local backend's injected clock. Time never goes back, and the
+/// operations clock's lease keeps it so across restarts.
+#[derive(Debug, Default)]
+pub struct DevClock {
+    state: std::sync::Mutex<DevClockState>,
+}
+
+#[derive(Debug, Default)]
+struct DevClockState {
+    offset_ms: u64,
+    frozen_at: Option<u64>,
+}
+
+impl DevClockState {
+    fn now(&self) -> u64 {
+        self.frozen_at
+            .unwrap_or_else(|| SystemClock.now_ms().saturating_add(self.offset_ms))
+    }
+}
+
+impl DevClock {
+    fn lock(&self) -> std::sync::MutexGuard<'_, DevClockState> {
+        // The state is two numbers, consistent after any panic.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Clock for DevClock {
+    fn now_ms(&self) -> u64 {
+        self.lock().now()
+    }
+
+    fn control(&self, advance_ms: u64, freeze: Option<bool>) -> Option<u64> {
+        let mut s = self.lock();
+        let target = s.now().saturating_add(advance_ms);
+        let frozen = freeze.unwrap_or(s.frozen_at.is_some());
+        if frozen {
+            s.frozen_at = Some(target);
+        } else {
+            s.frozen_at = None;
+            // Running again from `target` (never behind the wall clock plus the old offset).
+            s.offset_ms = target.saturating_sub(SystemClock.now_ms()).max(s.offset_ms);
+        }
+        Some(s.now())
     }
 }
 
@@ -45,6 +104,15 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now_ms(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
+    }
+
+    /// Moves forward by `advance_ms`; it is always frozen.
+    fn control(&self, advance_ms: u64, _freeze: Option<bool>) -> Option<u64> {
+        Some(
+            self.0
+                .fetch_add(advance_ms, Ordering::SeqCst)
+                .saturating_add(advance_ms),
+        )
     }
 }
 
@@ -141,6 +209,36 @@ pub fn rfc3339(ms: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{Clock, DevClock, SystemClock};
+
+    #[test]
+    fn dev_clock_moves_forward_only_when_told() {
+        let c = DevClock::default();
+        let wall = SystemClock.now_ms();
+        assert!(c.now_ms() >= wall && c.now_ms() < wall + 60_000);
+        let moved = c
+            .control(3_600_000, None)
+            .expect("a dev clock can be moved");
+        assert!(moved >= wall + 3_600_000);
+        assert!(c.now_ms() >= moved);
+        // Frozen: it stands still, and moves by exactly what it is told.
+        let f = c.control(0, Some(true)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(c.now_ms(), f);
+        assert_eq!(c.control(1, None), Some(f + 1));
+        assert_eq!(c.now_ms(), f + 1);
+        // Running again, from where it stood.
+        let r = c.control(0, Some(false)).unwrap();
+        assert!(r > f);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(c.now_ms() > r);
+        assert_eq!(
+            SystemClock.control(1, None),
+            None,
+            "the wall clock cannot be moved"
+        );
+    }
+
     #[test]
     fn formats_utc() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");

@@ -529,3 +529,62 @@ async fn the_ops_clock_never_goes_back_and_keeps_a_lease() {
         .unwrap();
     assert!(lease > t2, "{lease} {t2}");
 }
+
+#[tokio::test]
+async fn dev_clock_and_stats() {
+    let app = common::Build {
+        dev: true,
+        ..Default::default()
+    }
+    .start();
+    // Stats count students with contacts and contacts.
+    let stats = |v: Value| (v["students"].as_u64(), v["contacts"].as_u64());
+    let s = app.post("/v1/dev/stats", "").await.json();
+    assert_eq!(stats(s), (Some(0), Some(0)));
+    admin_of_s1(&app, "o_mum").await;
+    let s = app.post("/v1/dev/stats", "").await.json();
+    assert_eq!(stats(s), (Some(1), Some(1)));
+
+    // The clock moves forward by exactly what was asked, and lifetimes run out with it.
+    let t = token(&app).await;
+    let r = app
+        .post(
+            "/v1/dev/clock",
+            json!({ "advanceMs": 7_200_000 }).to_string(),
+        )
+        .await
+        .json();
+    assert_eq!(r["errCode"], 0, "{r}");
+    assert_eq!(r["now"], T0 + 7_200_000);
+    assert_eq!(app.state.now_ms(), T0 + 7_200_000);
+    let expired = app
+        .post(
+            &format!("/wxa/business/getvoipcontactlist?access_token={t}"),
+            json!({ "user_id": "s1" }).to_string(),
+        )
+        .await
+        .json();
+    assert_eq!(expired["errcode"], 42001, "{expired}");
+
+    // Bad input is a 1004 and moves nothing.
+    for bad in [
+        json!({ "freeze": "yes" }),
+        json!({ "advanceMs": -1 }),
+        json!({ "advanceMs": "60000" }),
+        json!({ "advanceMs": 1e300 }),
+        json!([]),
+    ] {
+        let r = app.post("/v1/dev/clock", bad.to_string()).await.json();
+        assert_eq!(r["errCode"], 1004, "{bad}: {r}");
+    }
+    assert_eq!(app.state.now_ms(), T0 + 7_200_000);
+
+    // Without --dev neither route exists.
+    let plain = common::app();
+    for route in ["/v1/dev/clock", "/v1/dev/stats"] {
+        let r = plain
+            .post(route, json!({ "advanceMs": 1 }).to_string())
+            .await;
+        assert_eq!(r.status, 404, "{route}");
+    }
+}

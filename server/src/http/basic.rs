@@ -85,6 +85,8 @@ pub async fn openapi() -> Response {
         super::wechat::stable_token,
         super::dev::session,
         super::dev::device,
+        super::dev::clock,
+        super::dev::stats,
     ),
     components(schemas(
         Health,
@@ -95,6 +97,9 @@ pub async fn openapi() -> Response {
         super::dev::DevSession,
         super::dev::DevDeviceRequest,
         super::dev::DevDevice,
+        super::dev::DevClockRequest,
+        super::dev::DevClockReply,
+        super::dev::DevStats,
         super::dev::PluginError,
     )),
     tags(

@@ -108,3 +108,110 @@ pub async fn device(State(state): State<AppState>, body: RawBody) -> Response {
         Err(e) => plugin_error(API, &e.to_core()),
     }
 }
+
+/// `{ advanceMs?, freeze? }`
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DevClockRequest {
+    /// How far to move the service's clock forward (ms; whole, `0..2^48`; default 0).
+    pub advance_ms: Option<u64>,
+    /// `true`: the clock stands still from now on and moves only by `advanceMs`; `false`: it
+    /// runs again from where it stands. Absent: as it was.
+    pub freeze: Option<bool>,
+}
+
+/// `{ errCode: 0, errMsg, now }`
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DevClockReply {
+    pub err_code: u32,
+    pub err_msg: String,
+    /// The service's clock after the move (ms since the epoch).
+    pub now: u64,
+}
+
+/// Moves the service's clock forward, or freezes it (tests and the demo let lifetimes run out
+/// without waiting). Time never goes back; the operations clock follows at the next request.
+#[utoipa::path(post, path = "/v1/dev/clock", tag = "dev",
+    request_body = DevClockRequest,
+    responses(
+        (status = 200, description = "the clock after the move, or an error (1004, 1011)", body = DevClockReply),
+        (status = 404, description = "without --dev", body = PluginError),
+    ))]
+pub async fn clock(State(state): State<AppState>, body: RawBody) -> Response {
+    const API: &str = "devClock";
+    let parsed = json::parse_body(&body.0).and_then(|v| {
+        input::args(API, &v)?;
+        let ms = match input::opt_number("advanceMs", v.get("advanceMs"))? {
+            Some(n) => input::millis("advanceMs", n)?,
+            None => 0,
+        };
+        let freeze = match v.get("freeze") {
+            input::Value::Missing => None,
+            input::Value::Bool(b) => Some(*b),
+            other => {
+                return Err(campus_voip::Error::invalid_argument(format!(
+                    "freeze must be a boolean, got {}",
+                    other.describe()
+                )))
+            }
+        };
+        Ok((ms, freeze))
+    });
+    let (ms, freeze) = match parsed {
+        Ok(p) => p,
+        Err(e) => return plugin_error(API, &e),
+    };
+    match state.clock.control(ms, freeze) {
+        Some(now) => json_response(
+            StatusCode::OK,
+            &json!({ "errCode": 0, "errMsg": format!("{API}:ok"), "now": now }),
+        ),
+        None => plugin_error(
+            API,
+            &campus_voip::Error::new(
+                campus_voip::errors::ErrorCode::NotSupported,
+                "this service's clock is the wall clock".to_owned(),
+            ),
+        ),
+    }
+}
+
+/// `{ errCode: 0, errMsg, students, contacts }`
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DevStats {
+    pub err_code: u32,
+    pub err_msg: String,
+    /// Students with at least one contact.
+    pub students: u64,
+    pub contacts: u64,
+}
+
+/// How many students have contacts and how many contacts there are (the local backend's
+/// `stats()`, for test suites that check that a refused call changed nothing).
+#[utoipa::path(post, path = "/v1/dev/stats", tag = "dev",
+    responses(
+        (status = 200, description = "the counts", body = DevStats),
+        (status = 404, description = "without --dev", body = PluginError),
+    ))]
+pub async fn stats(State(state): State<AppState>) -> Response {
+    const API: &str = "devStats";
+    let counts = state
+        .db
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(DISTINCT user_id), COUNT(*) FROM contacts",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )?)
+        })
+        .await;
+    match counts {
+        Ok((students, contacts)) => json_response(
+            StatusCode::OK,
+            &json!({ "errCode": 0, "errMsg": format!("{API}:ok"), "students": students, "contacts": contacts }),
+        ),
+        Err(e) => plugin_error(API, &e.to_core()),
+    }
+}

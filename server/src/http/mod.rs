@@ -175,7 +175,9 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     if state.dev {
         routes = routes
             .route("/v1/dev/session", post(dev::session))
-            .route("/v1/dev/device", post(dev::device));
+            .route("/v1/dev/device", post(dev::device))
+            .route("/v1/dev/clock", post(dev::clock))
+            .route("/v1/dev/stats", post(dev::stats));
     }
     routes
         .merge(extra)
