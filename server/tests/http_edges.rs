@@ -178,9 +178,9 @@ async fn bodies_over_the_limit_are_413_json() {
     let mib = format!("{{\"openId\":\"{}\"}}", "a".repeat(1 << 20));
     // Declared length.
     let r = app.post("/v1/dev/session", big.clone()).await;
-    assert_plugin_error(&r, 413, 1002);
+    assert_plugin_error(&r, 413, 1004);
     let r = app.post("/v1/dev/session", mib.clone()).await;
-    assert_plugin_error(&r, 413, 1002);
+    assert_plugin_error(&r, 413, 1004);
     // Streamed without a length.
     let chunks: Vec<Result<Bytes, std::io::Error>> =
         (0..80).map(|_| Ok(Bytes::from(vec![b' '; 1024]))).collect();
@@ -191,7 +191,7 @@ async fn bodies_over_the_limit_are_413_json() {
                 .unwrap(),
         )
         .await;
-    assert_plugin_error(&r, 413, 1002);
+    assert_plugin_error(&r, 413, 1004);
     // The WeChat interface: HTTP 200, 47001.
     let r = app.post("/cgi-bin/stable_token", mib).await;
     assert_wechat(&r, 47001);

@@ -74,7 +74,10 @@ pub fn plugin_error(api: &str, e: &campus_voip::Error) -> Response {
 pub fn plugin_code_for(status: StatusCode) -> ErrorCode {
     match status.as_u16() {
         401 => ErrorCode::Unauthenticated,
-        408 | 413 | 429 => ErrorCode::RequestFailed,
+        // A body over the limit is the caller's argument (too large, as the core's input budget
+        // refuses it in a local backend): retrying cannot help.
+        413 => ErrorCode::InvalidArgument,
+        408 | 429 => ErrorCode::RequestFailed,
         s if s >= 500 => ErrorCode::RequestFailed,
         _ => ErrorCode::InvalidArgument,
     }
