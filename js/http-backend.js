@@ -19,6 +19,13 @@
 import { CODES, VoipCgiError, VoipPluginError, badResponse, invalidArgument, ok, readOptions, reason, requestFailed } from './errors.js';
 
 const TIMEOUT_MS = 15000;
+/**
+ * The service's body limit (server/src/http/mod.rs `Limits::default().body_bytes`; a server test
+ * keeps the two equal). A larger argument is refused here with 1004, as the service would
+ * refuse it (413, 1004), without sending it: a service answering 413 before it has read a
+ * large body may reset the connection under its reply.
+ */
+const MAX_BODY_BYTES = 65536;
 /** The result's form per API: ok() fields, a string, an array, or an object passed as is. */
 const OK = 1;
 const STR = 2;
@@ -26,6 +33,93 @@ const ARR = 3;
 const OBJ = 4;
 
 const plain = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * The fields each API reads (the core's src/requests.rs lists; tests/shim_tables.rs keeps this
+ * table equal to them). Only these are sent, as the local binding converts only these: whatever
+ * else a host put in the argument costs nothing and never reaches the service.
+ */
+const FIELDS = {
+  bindVoipAdminContact: ['userId'],
+  getBindContactPath: ['userId', 'userName', 'userAvatar'],
+  getVoipBindContactList: ['userId'],
+  deleteVoipBindContact: ['userId', 'openidList'],
+  transerAdmin: ['userId', 'newAdminOpenid'],
+  issueVoipToken: ['userId'],
+  initByCaller: ['roomType', 'caller', 'listener', 'businessType', 'voipToken', 'customQuery', 'timeLimit', 'miniprogramState'],
+};
+
+/** The APIs whose argument is the share path (a string) or the bind page's query object. */
+const PATH_APIS = new Set(['inspectBindContactPath', 'acceptBindContactPath', 'declineBindContactPath']);
+
+/**
+ * What is sent for `args`: only `fields` (an unreadable field is a 1004 naming it), the share
+ * path as `{ path }`; other values as they are.
+ */
+function project(api, args, fields) {
+  if (PATH_APIS.has(api)) return { path: query(args) };
+  if (!fields || !plain(args)) return args;
+  const out = {};
+  for (const f of fields) {
+    let v;
+    try {
+      v = args[f];
+      // An object value must be readable all through (a revoked Proxy, a throwing getter).
+      if (v !== null && typeof v === 'object') JSON.stringify(v, faithful);
+    } catch (e) {
+      throw invalidArgument(api, f + ' cannot be read: ' + reason(e));
+    }
+    if (v !== undefined) out[f] = v;
+  }
+  return out;
+}
+
+/**
+ * The bind page's query object as the core reads it: a value that cannot be read is left out
+ * (the core takes only string values; the rest is sent as it is, within the body limit).
+ */
+function query(path) {
+  if (!plain(path)) return path;
+  const out = {};
+  for (const k of Object.keys(path)) {
+    try {
+      const v = path[k];
+      if (typeof v !== 'string') JSON.stringify(v, faithful); // readable all through?
+      out[k] = v;
+    } catch (_) {
+      // Unreadable: like any value that is not a string, it is no parameter.
+    }
+  }
+  return out;
+}
+
+/** UTF-8 length of a string from JSON.stringify (lone surrogates come out escaped). */
+function utf8Length(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * A JSON.stringify replacer that refuses what JSON would silently drop or change (a function or
+ * a symbol would vanish, and `{ userId: fn }` would reach the service as `{}`), so the service
+ * sees the argument the caller passed or the call fails with 1004.
+ */
+function faithful(key, v) {
+  const t = typeof v;
+  if (t === 'function' || t === 'symbol') {
+    throw new TypeError((key === '' ? 'the argument' : JSON.stringify(key)) + ' is a ' + t);
+  }
+  return v;
+}
 
 function unauthenticated(api, why) {
   return new VoipCgiError(CODES.UNAUTHENTICATED, 'UNAUTHENTICATED', api + ':fail ' + why);
@@ -38,8 +132,9 @@ export function sessionOpenId(s) {
 }
 
 export class HttpBackend {
-  constructor(host, url, getSession, deviceKey, timeout) {
+  constructor(host, url, getSession, deviceKey, timeout, now) {
     this.type = 'http';
+    this._clock = now;
     this._host = host;
     this._url = url;
     this._getSession = getSession;
@@ -55,7 +150,16 @@ export class HttpBackend {
     return false;
   }
 
+  /** This device's clock (the `now` option, else Date.now): a call's start and keepTime. */
   now() {
+    if (this._clock) {
+      try {
+        const t = this._clock();
+        if (typeof t === 'number' && Number.isFinite(t)) return t;
+      } catch (_) {
+        // A broken clock option must not break a hang-up; the wall clock stands in.
+      }
+    }
     return Date.now();
   }
 
@@ -93,11 +197,22 @@ export class HttpBackend {
 
   async _call(api, args, form, device, compat) {
     if (this._closed) throw invalidArgument(api, 'this backend was closed');
+    let sent;
+    try {
+      sent = project(api, args, FIELDS[api]);
+    } catch (e) {
+      if (e instanceof VoipPluginError) throw e;
+      throw invalidArgument(api, 'the argument cannot be read: ' + reason(e)); // e.g. a revoked Proxy
+    }
     let body;
     try {
-      body = args === undefined ? '{}' : JSON.stringify(args);
+      body = sent === undefined ? '{}' : JSON.stringify(sent, faithful);
     } catch (e) {
       throw invalidArgument(api, 'the argument cannot be sent as JSON: ' + reason(e));
+    }
+    // UTF-8 bytes are at most 3 per UTF-16 unit: only a long body needs counting.
+    if (body.length * 3 > MAX_BODY_BYTES && utf8Length(body) > MAX_BODY_BYTES) {
+      throw invalidArgument(api, 'the argument is over ' + MAX_BODY_BYTES + ' bytes as JSON');
     }
     if (device && !this._key) throw unauthenticated(api, 'this backend has no deviceKey (createHttpBackend({ url, deviceKey }) on the device)');
     if (!device && !this._getSession) {
@@ -155,15 +270,15 @@ export class HttpBackend {
   }
 
   inspectBindContactPath(actor, path) {
-    return this._call('inspectBindContactPath', { path }, OBJ);
+    return this._call('inspectBindContactPath', path, OBJ);
   }
 
   acceptBindContactPath(actor, path) {
-    return this._call('acceptBindContactPath', { path }, OBJ);
+    return this._call('acceptBindContactPath', path, OBJ);
   }
 
   declineBindContactPath(actor, path) {
-    return this._call('declineBindContactPath', { path }, OBJ);
+    return this._call('declineBindContactPath', path, OBJ);
   }
 
   /** The face-scan stand-in, for a device: a signed, single-use voipToken. */
@@ -194,7 +309,7 @@ export class HttpBackend {
     const listener = plain(req.listener) ? req.listener : {};
     slot.c = {
       roomId: r.roomId,
-      at: Date.now(),
+      at: this.now(),
       callerName: typeof caller.name === 'string' ? caller.name : String(caller.id),
       listenerName: typeof listener.name === 'string' ? listener.name : String(listener.id),
       roomType: req.roomType,
@@ -211,7 +326,7 @@ export class HttpBackend {
     const c = slot.c;
     if (!c || !c.roomId || (roomId !== undefined && roomId !== c.roomId)) return undefined;
     slot.c = null;
-    const data = { keepTime: Math.max(0, Date.now() - c.at), callerName: c.callerName, listenerName: c.listenerName };
+    const data = { keepTime: Math.max(0, this.now() - c.at), callerName: c.callerName, listenerName: c.listenerName };
     data.roomType = c.roomType;
     data.isCaller = true;
     data.businessType = c.businessType;
@@ -240,11 +355,11 @@ function answer(api, status, j, form) {
   throw badResponse(api, 'the contact service answered HTTP ' + status + (j === undefined ? ' with a body that is not JSON' : ' with an unexpected reply'));
 }
 
-/** `createHttpBackend({ url, getSession, deviceKey, timeoutMs })` for a host (its request()). */
+/** `createHttpBackend({ url, getSession, deviceKey, timeoutMs, now })` for a host (its request()). */
 export function httpBackendFactory(host) {
   return async function createHttpBackend(options) {
     const api = 'createHttpBackend';
-    const o = readOptions(api, options, ['url', 'getSession', 'deviceKey', 'timeoutMs'], 'options');
+    const o = readOptions(api, options, ['url', 'getSession', 'deviceKey', 'timeoutMs', 'now'], 'options');
     if (typeof o.url !== 'string' || !/^https?:\/\/[^\s]+$/i.test(o.url)) {
       throw invalidArgument(api, 'url must be the contact service\'s http(s) address, e.g. "https://voip.school.example"');
     }
@@ -257,7 +372,8 @@ export function httpBackendFactory(host) {
     if (!o.getSession && !o.deviceKey) throw invalidArgument(api, 'needs getSession (a parent\'s app) or deviceKey (a face-pay device)');
     const t = o.timeoutMs === undefined ? TIMEOUT_MS : o.timeoutMs;
     if (typeof t !== 'number' || !(t >= 1 && t <= 120000)) throw invalidArgument(api, 'timeoutMs must be 1–120000 (default 15000)');
+    if (o.now !== undefined && typeof o.now !== 'function') throw invalidArgument(api, 'now must be a function returning ms since the epoch (default Date.now)');
     const base = o.url.replace(/\/+$/, '');
-    return new HttpBackend(host, /\/v1$/.test(base) ? base + '/' : base + '/v1/', o.getSession, o.deviceKey, t);
+    return new HttpBackend(host, /\/v1$/.test(base) ? base + '/' : base + '/v1/', o.getSession, o.deviceKey, t, o.now);
   };
 }

@@ -310,6 +310,11 @@ export interface HttpBackendOptions {
   deviceKey?: string;
   /** A request without an answer after this many ms fails with 1002 REQUEST_FAILED (default 15 000). */
   timeoutMs?: number;
+  /**
+   * **[ours]** This device's clock (ms since the epoch; default `Date.now`), used for a call's
+   * start and `keepTime`: a test or the demo can pass the same clock it moves on the service.
+   */
+  now?: () => number;
 }
 
 /**
