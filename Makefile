@@ -25,7 +25,7 @@ build: bootstrap
 demo: build
 	node scripts/serve-demo.mjs
 
-test: bootstrap lint test-rust test-server build test-wasm test-js test-miniprogram test-simulate test-types test-pack test-packaging test-e2e
+test: bootstrap lint test-rust test-server build test-wasm test-js test-js-http test-miniprogram test-simulate test-types test-pack test-packaging test-e2e
 	@echo "all tests passed"
 
 lint:
@@ -52,6 +52,14 @@ test-wasm:
 
 test-js:
 	node --test tests/js/
+
+# The same node suite against the contact service (one --dev service per test world, its clock
+# frozen and moved by the tests); the tests about the local backend itself are skipped, each with
+# its reason.
+.PHONY: test-js-http
+test-js-http:
+	cargo build -p campus-voip-server
+	CAMPUS_VOIP_BACKEND=http node --test tests/js/
 
 test-miniprogram:
 	node tests/miniprogram/run.mjs

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  BACKEND,
   MINUTE,
+  VOIP_TOKEN_TTL,
   T0,
   VoipCgiError,
   VoipError,
@@ -10,6 +12,7 @@ import {
   bindFamily,
   callRequest,
   cv,
+  localOnly,
   makeWorld,
   quietErrors,
   rejectsVoip,
@@ -71,10 +74,15 @@ describe('package exports', () => {
     }
     assert.equal(await w.mum.getOpenId(), 'mum');
     assert.equal(await w.device.getOpenId(), undefined);
-    assert.equal(await w.mum.getDevBackend(), w.backend);
     assert.equal(w.mum.getBackend, undefined, 'no instance hands out its backend');
-    assert.equal(w.backend.type, 'local');
-    assert.equal(w.backend.now(), T0);
+    assert.equal(w.backend.type, BACKEND);
+    if (BACKEND === 'local') {
+      assert.equal(await w.mum.getDevBackend(), w.backend);
+      assert.equal(w.backend.now(), T0);
+    } else {
+      // The service's helpers are its own (/v1/dev/*, /wxa): no instance hands out a dev backend.
+      await rejectsVoip(w.mum.getDevBackend(), { api: 'getDevBackend', errCode: 1011 });
+    }
   });
 });
 
@@ -97,13 +105,13 @@ describe('consent and contact APIs (§3.2, §3.3)', () => {
       errMsg: 'bindVoipAdminContact:ok',
       userId: 's1',
     });
-    assert.deepEqual(w.backend.stats(), { students: 1, contacts: 1 });
+    assert.deepEqual((await w.backend.stats()), { students: 1, contacts: 1 });
     assert.deepEqual(await w.mum.bindVoipAdminContact({ userId: 's1' }), {
       errCode: 0,
       errMsg: 'bindVoipAdminContact:ok',
       userId: 's1',
     });
-    assert.deepEqual(w.backend.stats(), { students: 1, contacts: 1 });
+    assert.deepEqual((await w.backend.stats()), { students: 1, contacts: 1 });
     await w.dad.authorizeVoip();
     await rejectsVoip(w.dad.bindVoipAdminContact({ userId: 's1' }), { api: 'bindVoipAdminContact', errCode: 3002 });
     assert.deepEqual(await w.backend.getVoipContactList({ user_id: 's1' }), {
@@ -113,8 +121,16 @@ describe('consent and contact APIs (§3.2, §3.3)', () => {
     });
   });
 
-  test('getBindContactPath resolves a string share path (§4)', async () => {
+  test('pluginAppId: share paths open the plugin page from the host (__plugin__/<appid>/)', localOnly('pluginAppId is a createLocalBackend option'), async () => {
     const w = await makeWorld({ pluginAppId: 'wx0123456789abcdef' });
+    const path = await bindFamily(w, 's1', 'mum');
+    assert.ok(path.startsWith('__plugin__/wx0123456789abcdef/pages/bind-contact/bind-contact?'), path);
+    await w.dad.authorizeVoip();
+    assert.equal((await w.dad.acceptBindContactPath(path)).type, 'success');
+  });
+
+  test('getBindContactPath resolves a string share path (§4)', async () => {
+    const w = await makeWorld();
     await bindFamily(w, 's1', 'mum');
     const userName = '小明 &=?#%+😀';
     const userAvatar = 'https://img.example/a.png?x=1&y=2#f';
@@ -123,7 +139,7 @@ describe('consent and contact APIs (§3.2, §3.3)', () => {
     assert.ok(p instanceof VoipCgiError && p.errCode === 3001);
     const path = await w.mum.getBindContactPath({ userId: 's1', userName, userAvatar });
     assert.equal(typeof path, 'string');
-    assert.ok(path.startsWith('__plugin__/wx0123456789abcdef/pages/bind-contact/bind-contact?'), path);
+    assert.ok(path.startsWith('pages/bind-contact/bind-contact?'), path);
     const q = new URLSearchParams(path.split('?')[1]);
     assert.deepEqual([...q.keys()], ['userId', 'userName', 'userAvatar', 'ticket']);
     assert.equal(q.get('userName'), userName);
@@ -192,7 +208,7 @@ describe('consent and contact APIs (§3.2, §3.3)', () => {
       api: 'deleteVoipBindContact',
       errCode: 3003,
     });
-    assert.equal(w.backend.stats().contacts, 4, 'nothing was deleted by the failed calls');
+    assert.equal((await w.backend.stats()).contacts, 4, 'nothing was deleted by the failed calls');
     assert.deepEqual(await w.mum.deleteVoipBindContact({ userId: 's1', openidList: ['dad', 'uncle', 'dad'] }), {
       errCode: 0,
       errMsg: 'deleteVoipBindContact:ok',
@@ -245,7 +261,7 @@ describe('consent and contact APIs (§3.2, §3.3)', () => {
     });
     assert.equal((await w.backend.resetStudent({ userId: 's1' })).removed, false);
     assert.equal((await w.backend.getVoipContactList({ user_id: 's1' })).errcode, 1);
-    assert.deepEqual(w.backend.stats(), { students: 0, contacts: 0 });
+    assert.deepEqual((await w.backend.stats()), { students: 0, contacts: 0 });
     const tok = await w.backend.issueVoipToken({ userId: 's1' });
     assert.equal(typeof tok, 'string');
     assert.ok(tok.length > 16);
@@ -273,7 +289,7 @@ describe('device instances (no openId)', () => {
     for (const [api, call] of Object.entries(calls)) {
       await rejectsVoip(call(), { api, errCode: 3008, cls: VoipCgiError });
     }
-    assert.deepEqual(w.backend.stats(), { students: 1, contacts: 1 });
+    assert.deepEqual((await w.backend.stats()), { students: 1, contacts: 1 });
   });
 });
 
@@ -317,7 +333,7 @@ describe('events and navigation (§3.5)', () => {
     const w = await makeWorld();
     const path = await bindFamily(w, 's1', 'mum');
     const navs = [];
-    const gran = await cv.createVoipPlugin({ backend: w.backend, openId: 'gran', navigate: (r) => navs.push(r) });
+    const gran = await w.plugin({ openId: 'gran', navigate: (r) => navs.push(r) });
     assert.equal(
       gran.setVoipEndPagePath({ key: 'BindContact', url: '/pages/done/done', options: 'from=bind&x=1' }),
       undefined,
@@ -347,7 +363,7 @@ describe('events and navigation (§3.5)', () => {
     assert.equal(navs[3].routeType, 'switchTab');
     assert.equal(navs[3].path, '/pages/tab/tab');
     // No end page for Call → nothing on hang-up until set.
-    const dev = await cv.createVoipPlugin({ backend: w.backend, navigate: (r) => navs.push(r) });
+    const dev = await w.plugin({ navigate: (r) => navs.push(r) });
     dev.setVoipEndPagePath({ key: 'Call', url: '/pages/after-call/index', options: 'a=b', routeType: 'reLaunch' });
     await w.mum.authorizeVoip();
     const tok = await w.backend.issueVoipToken({ userId: 's1' });
@@ -421,7 +437,7 @@ describe('initByCaller (§3.6)', () => {
   test("businessType 3: 'license' from 2.3.8; rejected 1011 with compatVersion '2.3.7'; 1 and 2 rejected 1011", async () => {
     const w = await callWorld();
     const tok = await w.backend.issueVoipToken({ userId: 's1' });
-    const old = await cv.createVoipPlugin({ backend: w.backend, compatVersion: '2.3.7' });
+    const old = await w.plugin({ compatVersion: '2.3.7' });
     await rejectsVoip(old.initByCaller(callRequest('s1', 'mum', tok, { businessType: 3 })), {
       api: 'initByCaller',
       errCode: 1011,
@@ -434,7 +450,7 @@ describe('initByCaller (§3.6)', () => {
       });
     }
     // The token was not consumed by the refused attempts.
-    const exact = await cv.createVoipPlugin({ backend: w.backend, compatVersion: '2.3.8' });
+    const exact = await w.plugin({ compatVersion: '2.3.8' });
     const r = await exact.initByCaller(callRequest('s1', 'mum', tok, { businessType: 3 }));
     assert.equal(r.isSuccess, true);
     assert.equal(r.chargeType, 'license');
@@ -466,7 +482,7 @@ describe('initByCaller (§3.6)', () => {
   });
 
   test('backend refusals in order: token (4) before consent (8) before contact (9)', async () => {
-    const w = await callWorld({ voipTokenTtlMs: 60_000 });
+    const w = await callWorld();
     const issue = () => w.backend.issueVoipToken({ userId: 's1' });
     const refusal = async (req, errCode) => {
       const r = await w.device.initByCaller(req);
@@ -484,7 +500,7 @@ describe('initByCaller (§3.6)', () => {
     await refusal(callRequest('s2', 'mum', await issue()), 4);
     // Expired.
     const tok = await issue();
-    w.clock.advance(60_000);
+    await w.clock.advance(VOIP_TOKEN_TTL);
     await refusal(callRequest('s1', 'mum', tok), 4);
     // Reused.
     const tok2 = await issue();
@@ -512,7 +528,7 @@ describe('initByCaller (§3.6)', () => {
     const tok2 = await w.backend.issueVoipToken({ userId: 's1' });
     await rejectsVoip(w.device.initByCaller(callRequest('s1', 'mum', tok2)), { api: 'initByCaller', errCode: 1005 });
     // Another device instance on the same backend is not busy.
-    const dev2 = await cv.createVoipPlugin({ backend: w.backend });
+    const dev2 = await w.plugin();
     const r2 = await dev2.initByCaller(callRequest('s1', 'mum', tok2));
     assert.equal(r2.isSuccess, true);
     assert.notEqual(r2.roomId, r.roomId);
@@ -521,7 +537,7 @@ describe('initByCaller (§3.6)', () => {
     assert.equal(w.device.forceHangUpVoip('some-other-room'), undefined);
     assert.deepEqual(events, []);
     await rejectsVoip(w.device.initByCaller(callRequest('s1', 'mum', tok2)), { api: 'initByCaller', errCode: 1005 });
-    w.clock.advance(83_456);
+    await w.clock.advance(83_456);
     w.device.forceHangUpVoip(r.roomId);
     assert.deepEqual(events, [
       { eventName: 'cancelVoip', data: { status: 'forceFromApp' }, roomId: r.roomId, groupId: r.roomId },
@@ -546,7 +562,7 @@ describe('initByCaller (§3.6)', () => {
     const tok3 = await w.backend.issueVoipToken({ userId: 's1' });
     const r3 = await w.device.initByCaller(callRequest('s1', 'mum', tok3));
     assert.equal(r3.isSuccess, true);
-    w.clock.advance(1500);
+    await w.clock.advance(1500);
     w.device.forceHangUpVoip(); // no argument ends the current call
     assert.equal(events.length, 4);
     assert.equal(events[3].eventName, 'endVoip');
@@ -570,7 +586,7 @@ describe('initByCaller (§3.6)', () => {
     ]);
     off();
     // A fresh device never called: forceHangUpVoip does nothing.
-    const fresh = await cv.createVoipPlugin({ backend: w.backend });
+    const fresh = await w.plugin();
     assert.equal(fresh.forceHangUpVoip(), undefined);
     assert.equal(fresh.forceHangUpVoip('x'), undefined);
   });

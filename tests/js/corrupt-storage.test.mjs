@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
+  localOnly,
   VoipCgiError,
   b64urlDecode,
   bindFamily,
@@ -59,7 +60,7 @@ async function expectStorageFailure(storage, clock, label) {
   return err;
 }
 
-describe('loading corrupt data', () => {
+describe('loading corrupt data', localOnly("stored entries of a local backend (the service's: check)"), () => {
   const corruptions = {
     'one character flipped': (k, v) => flipChar(v),
     'first character flipped': (k, v) => (v[0] === 'A' ? 'B' : 'A') + v.slice(1),
@@ -175,7 +176,7 @@ describe('loading corrupt data', () => {
   });
 });
 
-describe('a storage whose writes fail', () => {
+describe('a storage whose writes fail', localOnly("storage adapters"), () => {
   test('every writing operation rejects with STORAGE; state unchanged now and for a new backend', async () => {
     const storage = failingStorage();
     const clock = makeClock();
@@ -195,7 +196,7 @@ describe('a storage whose writes fail', () => {
     const navs = [];
     w.gran.onVoipEvent((e) => events.push(e));
     w.device.onVoipEvent((e) => events.push(e));
-    const gran2 = await cv.createVoipPlugin({ backend: w.backend, openId: 'gran', navigate: (r) => navs.push(r) });
+    const gran2 = await w.plugin({ openId: 'gran', navigate: (r) => navs.push(r) });
     gran2.setVoipEndPagePath({ key: 'BindContact', url: '/done' });
 
     storage.failWrites = true;

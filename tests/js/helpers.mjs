@@ -24,6 +24,8 @@ export const T0 = 1_700_000_000_000;
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
+/** A face-pay token's lifetime by default (the core's token::DEFAULT_TTL_MS), on both backends. */
+export const VOIP_TOKEN_TTL = 5 * MINUTE;
 
 /** An injectable clock: `clock.now` is what the backend gets; `clock.advance(ms)` moves time. */
 export function makeClock(start = T0) {
@@ -67,30 +69,55 @@ export async function makeWorld(opts = {}) {
     backend,
     ...(opts.compatVersion ? { compatVersion: opts.compatVersion } : {}),
   });
-  return { cv, clock, storage, backend, people, device, ...people };
+  /** A new plugin instance on this world's backend (`openId` for a parent, none for a device). */
+  const plugin = (o = {}) => cv.createVoipPlugin({ backend, ...o });
+  return { cv, clock, storage, backend, plugin, people, device, ...people };
 }
 
 /**
  * CAMPUS_VOIP_BACKEND=http: makeWorld runs on the contact service (one `--dev` service per
  * world, tests/js/service.mjs) through createHttpBackend: one backend per person (its own
  * session), the device on a device key. `backend` stands for the whole service: issueVoipToken
- * (the device's), getVoipContactList and resetStudent (the school server's /wxa interface). The
- * clock cannot be injected (tests that move time do not hold), and storage, stats and snapshots
- * are the service's own.
+ * (the device's), getVoipContactList and resetStudent (the school server's /wxa interface), and
+ * stats (`/v1/dev/stats`). The service's clock is frozen (`/v1/dev/clock`) and
+ * `clock.advance(ms)` moves it, returning a promise: tests `await` it on both backends. Storage and snapshots are the service's
+ * own: the tests about them are marked `localOnly`.
  */
 export const BACKEND = process.env.CAMPUS_VOIP_BACKEND || 'local';
 
+/**
+ * Options for a test (or suite) that is about the local backend itself (its storage adapter,
+ * snapshots, its wasm instance, an identity given as `openId`): skipped, with the reason, when
+ * the suite runs against the contact service.
+ */
+export function localOnly(reason) {
+  return BACKEND === 'http' ? { skip: `local backend only: ${reason}` } : {};
+}
+
 async function makeHttpWorld(opts) {
+  for (const k of ['storage', 'clock', 'voipTokenTtlMs', 'pluginAppId', 'pathPrefix', 'namespace']) {
+    if (opts[k] !== undefined) throw new Error(`makeWorld({ ${k} }) has no meaning on the contact service: mark the test localOnly`);
+  }
   const { startService } = await import('./service.mjs');
-  const clock = opts.clock || makeClock(Date.now());
   const flags = ['--max-contacts', String(opts.maxContacts ?? 4), '--ticket-ttl', String(Math.round((opts.ticketTtlMs ?? 10 * MINUTE) / 1000))];
   const svc = await startService(flags);
-  const deviceBackend = await cv.createHttpBackend({ url: svc.url, deviceKey: await svc.device('gate-1') });
+  // The service's clock, frozen (as the local backend's injected clock): it moves only when a
+  // test moves it, so lifetimes are exact.
+  let t = await svc.clock({ freeze: true });
+  const clock = {
+    now: () => t,
+    async advance(ms) {
+      t = await svc.clock({ advanceMs: ms });
+      return t;
+    },
+  };
+  // The device measures a call's keepTime on the same clock.
+  const deviceBackend = await cv.createHttpBackend({ url: svc.url, deviceKey: await svc.device('gate-1'), now: clock.now });
   const backend = {
     type: 'http',
     dev: true,
     service: svc,
-    now: () => Date.now(),
+    now: clock.now,
     issueVoipToken: (args) => deviceBackend.issueVoipToken(args),
     getVoipContactList: (args) => svc.wxa('getvoipcontactlist', args),
     async resetStudent(args) {
@@ -98,18 +125,21 @@ async function makeHttpWorld(opts) {
       if (r.errcode !== 0) throw new Error('resetvoipcontact: ' + JSON.stringify(r));
       return { errCode: 0, errMsg: 'resetStudent:ok', userId: args.userId, removed: r.removed };
     },
+    stats: () => svc.stats(),
     close: () => deviceBackend.close(),
   };
+  const backendFor = (openId) =>
+    openId === undefined
+      ? deviceBackend
+      : cv.createHttpBackend({ url: svc.url, getSession: () => svc.session(openId) });
+  /** A new plugin instance: a parent's (`openId`, on its own session) or the device's. */
+  const plugin = async ({ openId, ...rest } = {}) => cv.createVoipPlugin({ backend: await backendFor(openId), ...rest });
   const people = {};
   for (const openId of opts.people || ['mum', 'dad', 'gran', 'uncle', 'aunt']) {
-    const b = await cv.createHttpBackend({ url: svc.url, getSession: () => svc.session(openId) });
-    people[openId] = await cv.createVoipPlugin({ backend: b });
+    people[openId] = await plugin({ openId });
   }
-  const device = await cv.createVoipPlugin({
-    backend: deviceBackend,
-    ...(opts.compatVersion ? { compatVersion: opts.compatVersion } : {}),
-  });
-  return { cv, clock, storage: undefined, backend, people, device, ...people };
+  const device = await plugin(opts.compatVersion ? { compatVersion: opts.compatVersion } : {});
+  return { cv, clock, storage: undefined, backend, plugin, people, device, ...people };
 }
 
 /**
@@ -215,6 +245,16 @@ export function throwsVoip(fn, expect) {
 }
 
 /** A full copy of a storage adapter's contents (key → value). */
+/**
+ * Everything a backend keeps, to check that a refused call changed nothing: the storage byte for
+ * byte and the snapshot (local), or the contact lists and counts of `userIds` (both).
+ */
+export async function stateOf(w, userIds) {
+  const view = await registryView(w.backend, userIds);
+  if (BACKEND === 'http') return { view };
+  return { view, storage: dump(w.storage), snapshot: w.backend.exportSnapshot() };
+}
+
 export function dump(storage) {
   const out = {};
   for (const k of storage.keys().slice().sort()) out[k] = storage.get(k);
@@ -254,7 +294,7 @@ export function failingStorage(inner = cv.memoryStorage()) {
 
 /** The state as the developer query sees it, for several students. */
 export async function registryView(backend, userIds) {
-  const out = { stats: backend.stats() };
+  const out = { stats: await backend.stats() };
   for (const u of userIds) out[u] = await backend.getVoipContactList({ user_id: u });
   return out;
 }

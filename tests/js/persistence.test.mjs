@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
+  localOnly,
   bindFamily,
   callRequest,
   cv,
@@ -103,7 +104,7 @@ async function persistenceStory(storage1, openStorage2) {
   return w3;
 }
 
-describe('a new backend on the same storage', () => {
+describe('a new backend on the same storage', localOnly("storage adapters (the service's durability: server/tests)"), () => {
   test('memoryStorage shared between backends', async () => {
     const s = cv.memoryStorage();
     await persistenceStory(s, () => s);
@@ -154,7 +155,7 @@ describe('a new backend on the same storage', () => {
     // A registry with many students: a change still writes one key.
     let p0;
     for (let i = 0; i < 40; i++) {
-      const p = await cv.createVoipPlugin({ backend: w.backend, openId: 'p' + i });
+      const p = await w.plugin({ openId: 'p' + i });
       await p.authorizeVoip();
       await p.bindVoipAdminContact({ userId: 'student' + i });
       p0 = p0 || p;
@@ -209,7 +210,7 @@ describe('a new backend on the same storage', () => {
   });
 });
 
-describe('one open backend per storage', () => {
+describe('one open backend per storage', localOnly("storage adapters"), () => {
   // Each backend keeps the registry in memory and reads the storage only when it opens: two open
   // at once would each miss the other's changes, so the second is refused until the first closes.
   const refused = (p) =>
@@ -243,7 +244,7 @@ describe('one open backend per storage', () => {
   });
 });
 
-describe('exportSnapshot / restore', () => {
+describe('exportSnapshot / restore', localOnly("snapshots of a local backend (the service's: export / import)"), () => {
   test('round trip into an empty storage: same entries, links and tokens still valid', async () => {
     const s1 = cv.memoryStorage();
     const clock = makeClock();
@@ -268,7 +269,7 @@ describe('exportSnapshot / restore', () => {
     dev.forceHangUpVoip();
     assert.equal((await dev.initByCaller(callRequest('s1', 'mum', usedTok))).errCode, 4);
     // The original is unaffected by what happened on the copy.
-    assert.equal(w1.backend.stats().contacts, 2);
+    assert.equal((await w1.backend.stats()).contacts, 2);
     // Restoring into another (empty) namespace of a non-empty storage is fine.
     const r2 = await cv.createLocalBackend({ storage: s1, namespace: 'copy/', dev: true, restore: snap });
     assert.equal(r2.stats().contacts, 2);

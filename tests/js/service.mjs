@@ -35,6 +35,10 @@ export async function startService(flags = []) {
   const child = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   const s = { child, dir };
   running.add(s);
+  // A test file's process ends when its tests are done; the exit handler kills what is left.
+  child.unref();
+  child.stdout.unref();
+  child.stderr.unref();
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const out = await new Promise((resolve, reject) => {
@@ -71,13 +75,34 @@ export async function startService(flags = []) {
     appSecret,
     session: async (openId) => (await dev('session', { openId })).session,
     device: async (name) => (await dev('device', { name })).deviceKey,
-    /** The school server's WeChat-compatible interface: POST /wxa/business/<route>. */
+    /**
+     * The school server's WeChat-compatible interface: POST /wxa/business/<route>. Like a WeChat
+     * SDK, it fetches a new access token when the one it holds is refused (40001 / 42001: the
+     * service's clock may have been moved past its lifetime).
+     */
     async wxa(route, body) {
-      if (!token) {
-        const r = await (await fetch(url + '/cgi-bin/token?grant_type=client_credential&appid=' + appId + '&secret=' + appSecret)).json();
-        token = r.access_token;
+      for (let attempt = 0; ; attempt++) {
+        if (!token) {
+          const r = await (await fetch(url + '/cgi-bin/token?grant_type=client_credential&appid=' + appId + '&secret=' + appSecret)).json();
+          token = r.access_token;
+        }
+        const r = await post('/wxa/business/' + route + '?access_token=' + token, body);
+        if ((r.errcode === 40001 || r.errcode === 42001) && attempt === 0) {
+          token = undefined;
+          continue;
+        }
+        return r;
       }
-      return post('/wxa/business/' + route + '?access_token=' + token, body);
+    },
+    /**
+     * --dev: moves the service's clock `advanceMs` forward and/or freezes it (`freeze: true`: it
+     * then moves only when told to); resolves its new reading.
+     */
+    clock: async (args) => (await dev('clock', args)).now,
+    /** --dev: `{ students, contacts }` (what the local backend's stats() returns). */
+    async stats() {
+      const { students, contacts } = await dev('stats', {});
+      return { students, contacts };
     },
     stop() {
       running.delete(s);
