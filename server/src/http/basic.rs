@@ -83,6 +83,7 @@ pub async fn openapi() -> Response {
         openapi,
         super::wechat::token,
         super::wechat::stable_token,
+        super::session_wx::exchange,
         super::dev::session,
         super::dev::device,
     ),
@@ -91,6 +92,10 @@ pub async fn openapi() -> Response {
         super::wechat::AccessToken,
         super::wechat::WxError,
         super::wechat::StableTokenRequest,
+        super::session_wx::WxLoginRequest,
+        super::session_wx::WxSessionResult,
+        super::session_wx::WxSessionReply,
+        super::session_wx::WxLoginRefused,
         super::dev::DevSessionRequest,
         super::dev::DevSession,
         super::dev::DevDeviceRequest,
@@ -99,6 +104,7 @@ pub async fn openapi() -> Response {
     )),
     tags(
         (name = "developer", description = "WeChat-compatible: HTTP 200 and { errcode, errmsg } for every outcome"),
+        (name = "plugin", description = "the plugin interface (/v1): { errCode, errMsg, … }, 401 + 3008 for a refused credential"),
         (name = "dev", description = "only with --dev"),
         (name = "operations", description = "health, readiness, metrics, this document"),
     )
