@@ -9,6 +9,7 @@
 pub mod basic;
 pub mod business;
 pub mod dev;
+pub mod docs;
 pub mod errors;
 pub mod extract;
 pub mod session_wx;
