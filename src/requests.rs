@@ -33,6 +33,8 @@ pub const INIT_BY_CALLER: &[&str] = &[
     "timeLimit",
     "miniprogramState",
 ];
+/// The contact service's `POST /v1/session/wx` (a `wx.login` code to exchange for a session).
+pub const WX_LOGIN: &[&str] = &["code"];
 /// `createLocalBackend` options the core reads (the shim adds its own: storage, now, …).
 pub const BACKEND_OPTIONS: &[&str] = &[
     "maxContacts",
@@ -199,6 +201,42 @@ impl ContactListReq {
     }
 }
 
+/// Longest `wx.login` code accepted (WeChat's are 32 characters; the rest is headroom).
+pub const WX_LOGIN_CODE_MAX_BYTES: usize = 128;
+
+/// `POST /v1/session/wx { code }`: the code `wx.login` gave the Mini Program, 1–128 visible
+/// ASCII characters (it is sent on to WeChat's `jscode2session` as a query parameter).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WxLoginReq {
+    pub code: String,
+}
+
+impl core::fmt::Debug for WxLoginReq {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // A login code is a one-time credential: never in logs.
+        f.write_str("WxLoginReq { code: <redacted> }")
+    }
+}
+
+impl WxLoginReq {
+    pub fn parse(v: &Value) -> Result<Self> {
+        let code = input::string("code", input::args("sessionWx", v)?.get("code"))?;
+        let ok = !code.is_empty()
+            && code.len() <= WX_LOGIN_CODE_MAX_BYTES
+            && code.bytes().all(|b| b.is_ascii_graphic());
+        if !ok {
+            // The code itself is not echoed: it is a credential.
+            return Err(Error::invalid_argument(format!(
+                "code must be the wx.login code: 1–{WX_LOGIN_CODE_MAX_BYTES} visible ASCII characters, got {} bytes",
+                code.len()
+            )));
+        }
+        Ok(WxLoginReq {
+            code: code.to_owned(),
+        })
+    }
+}
+
 /// The argument of the bind-page APIs (inspect, accept, decline): a share path, or the query
 /// object the page got.
 pub fn share_query(v: &Value) -> Result<ShareQuery> {
@@ -218,5 +256,35 @@ pub fn share_query(v: &Value) -> Result<ShareQuery> {
             "path must be a share path string or the bind page's query object, got {}",
             other.describe()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn wx_login_code() {
+        let ok = WxLoginReq::parse(&Value::object([("code", Value::str("0a1B2c3D"))])).unwrap();
+        assert_eq!(ok.code, "0a1B2c3D");
+        assert!(!format!("{ok:?}").contains("0a1B"));
+        let long = "x".repeat(WX_LOGIN_CODE_MAX_BYTES + 1);
+        for bad in [
+            Value::Missing,
+            Value::str("code"),
+            Value::object([]),
+            Value::object([("code", Value::Null)]),
+            Value::object([("code", Value::Num(1.0))]),
+            Value::object([("code", Value::str(""))]),
+            Value::object([("code", Value::str("a b"))]),
+            Value::object([("code", Value::str("é"))]),
+            Value::object([("code", Value::str(&long))]),
+        ] {
+            let e = WxLoginReq::parse(&bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidArgument, "{bad:?}");
+        }
+        let max = "y".repeat(WX_LOGIN_CODE_MAX_BYTES);
+        assert!(WxLoginReq::parse(&Value::object([("code", Value::str(&max))])).is_ok());
     }
 }

@@ -2,6 +2,8 @@
 // initWasm(source); a file: URL or a path is read from disk, http(s) URLs are fetched.
 import { readFile } from 'node:fs/promises';
 import { buildApi } from '../api.js';
+import { loadCore } from '../core.js';
+import { makeMintSession } from '../mint-session.js';
 import base from '../hosts/node-base.js';
 import { slimHost } from '../hosts/slim.js';
 import { compileBytes, fixFor, loadError, message } from '../hosts/wasm-source.js';
@@ -30,3 +32,5 @@ export const createLocalBackend = api.createLocalBackend;
 export const createHttpBackend = api.createHttpBackend;
 export * from './common.js';
 export { fileStorage } from '../file-storage.js';
+/** Node only: a contact-service session minted with its session secret (js/mint-session.js). */
+export const mintSession = makeMintSession(host, loadCore);

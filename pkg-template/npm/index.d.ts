@@ -334,6 +334,27 @@ export interface HttpBackend {
 
 export function createHttpBackend(options: HttpBackendOptions): Promise<HttpBackend>;
 
+export interface MintSessionOptions {
+  /** The service's `--session-secret` text (its UTF-8 bytes are the key): at least 32 bytes. */
+  secret: string;
+  /** The parent's openId (`^[A-Za-z0-9_-]{1,64}$`, checked by the core: 20 INVALID_OPENID). */
+  openId: string;
+  /** Lifetime in whole seconds, 1 to 366 days (`session mint --ttl`'s range); default 7 days. */
+  ttlSeconds?: number;
+  /** Clock in ms (default `Date.now`); `iat` is its whole second. */
+  now?: () => number;
+}
+
+/**
+ * **Node only** (`campus-voip` and `campus-voip/slim` under Node; the browser and Mini Program
+ * entries do not export it): a parent session `v1.<kid>.<openId>.<iat>.<exp>.<mac>` for the
+ * contact service, exactly what `campus-voip-server session mint` prints for the same secret,
+ * for the school's server to hand to its Mini Program (which passes it to `getSession`). Bad
+ * options reject with a VoipPluginError 1004 (20 for a malformed openId). With
+ * `campus-voip/slim`, call `initWasm()` first (the core checks the openId).
+ */
+export function mintSession(options: MintSessionOptions): Promise<string>;
+
 export interface CreateVoipPluginOptions {
   backend: LocalBackend | HttpBackend;
   /** The current WeChat user's openId; omit for a face-pay device instance. */

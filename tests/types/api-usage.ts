@@ -14,6 +14,7 @@ import wmpfVoip, {
   createVoipPlugin,
   fileStorage,
   memoryStorage,
+  mintSession,
   webStorage,
   wxStorage,
 } from 'campus-voip';
@@ -34,6 +35,7 @@ import type {
   HttpBackendOptions,
   LocalBackend,
   LocalBackendOptions,
+  MintSessionOptions,
   NavigateRequest,
   PluginEnterOptions,
   SharePath,
@@ -477,7 +479,14 @@ async function httpBackends(): Promise<void> {
   await createHttpBackend({ url: 'https://voip.example.com', session: 's' });
   // @ts-expect-error the developer query is the school server's interface, not the plugin's
   await parent.getVoipContactList({ user_id: 'student-001' });
-  use(dad, token, t);
+  const minted: string = await mintSession({ secret: 'a session secret of at least 32 bytes', openId: 'o_dad', ttlSeconds: 3600 });
+  const mintOptions: MintSessionOptions = { secret: 's', openId: 'o', now: () => Date.now() };
+  await createHttpBackend({ url: 'https://voip.example.com', getSession: () => mintSession(mintOptions) });
+  // @ts-expect-error openId is required
+  await mintSession({ secret: 's' });
+  // @ts-expect-error unknown option (excess property)
+  await mintSession({ secret: 's', openId: 'o', ttl: 60 });
+  use(dad, token, t, minted);
 }
 
 use(httpBackends, backends, instances, contacts, errorClasses, bindPage, events, calls, configuring);

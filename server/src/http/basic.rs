@@ -1,5 +1,6 @@
 //! `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
 
+use super::docs::SecuritySchemes;
 use super::errors::json_response;
 use super::AppState;
 use axum::extract::State;
@@ -83,16 +84,37 @@ pub async fn openapi() -> Response {
         openapi,
         super::wechat::token,
         super::wechat::stable_token,
+        super::session_wx::exchange,
+        super::v1::authorize_voip,
+        super::v1::revoke_voip,
+        super::v1::get_voip_consent,
+        super::v1::bind_voip_admin_contact,
+        super::v1::get_bind_contact_path,
+        super::v1::get_voip_bind_contact_list,
+        super::v1::delete_voip_bind_contact,
+        super::v1::transer_admin,
+        super::v1::inspect_bind_contact_path,
+        super::v1::accept_bind_contact_path,
+        super::v1::decline_bind_contact_path,
+        super::v1::issue_voip_token,
+        super::v1::init_by_caller,
+        super::business::get_voip_contact_list,
+        super::business::reset_voip_contact,
         super::dev::session,
         super::dev::device,
         super::dev::clock,
         super::dev::stats,
     ),
+    modifiers(&SecuritySchemes),
     components(schemas(
         Health,
         super::wechat::AccessToken,
         super::wechat::WxError,
         super::wechat::StableTokenRequest,
+        super::session_wx::WxLoginRequest,
+        super::session_wx::WxSessionResult,
+        super::session_wx::WxSessionReply,
+        super::session_wx::WxLoginRefused,
         super::dev::DevSessionRequest,
         super::dev::DevSession,
         super::dev::DevDeviceRequest,
@@ -103,7 +125,8 @@ pub async fn openapi() -> Response {
         super::dev::PluginError,
     )),
     tags(
-        (name = "developer", description = "WeChat-compatible: HTTP 200 and { errcode, errmsg } for every outcome"),
+        (name = "developer", description = "WeChat-compatible: HTTP 200 and { errcode, errmsg } for every outcome (/cgi-bin/token, /cgi-bin/stable_token, /wxa/business/*)"),
+        (name = "plugin", description = "the plugin interface (/v1): { errCode, errMsg, … }, 401 + 3008 for a refused credential"),
         (name = "dev", description = "only with --dev"),
         (name = "operations", description = "health, readiness, metrics, this document"),
     )

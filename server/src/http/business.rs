@@ -10,6 +10,7 @@
 //! - 44002 `empty post data`, 47001 `data format error` (not JSON, not an object, a bad
 //!   `user_id`), -1 `system error` (the database failed).
 
+use super::docs::{ContactList, Reset, UserIdBody};
 use super::errors::{self, json_response};
 use super::extract::{DeveloperAuth, RawBody};
 use super::AppState;
@@ -56,6 +57,14 @@ fn system_error(state: &AppState, e: &DbError) -> Response {
     fail(state, -1, "system error")
 }
 
+/// A student's contacts and their roles (the seed's interface).
+#[utoipa::path(post, path = "/wxa/business/getvoipcontactlist", tag = "developer",
+    security(("access_token" = []), ("cloudbase_access_token" = [])),
+    request_body(content = UserIdBody, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "the reply", body = ContactList),
+        (status = "default", description = "HTTP 200 with errcode 41001 / 40001 / 42001 (token), 44002 / 47001 (body), -1 (system error)", body = super::wechat::WxError),
+    ))]
 pub async fn get_voip_contact_list(
     State(state): State<AppState>,
     _auth: DeveloperAuth,
@@ -84,6 +93,14 @@ pub async fn get_voip_contact_list(
     }
 }
 
+/// [ours] Removes every contact of a student (the admin reset).
+#[utoipa::path(post, path = "/wxa/business/resetvoipcontact", tag = "developer",
+    security(("access_token" = []), ("cloudbase_access_token" = [])),
+    request_body(content = UserIdBody, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "the reply", body = Reset),
+        (status = "default", description = "HTTP 200 with errcode 41001 / 40001 / 42001 (token), 44002 / 47001 (body), -1 (system error)", body = super::wechat::WxError),
+    ))]
 pub async fn reset_voip_contact(
     State(state): State<AppState>,
     _auth: DeveloperAuth,

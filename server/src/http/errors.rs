@@ -50,19 +50,21 @@ pub fn wechat(errcode: i64, errmsg: impl Into<String>) -> Response {
 /// `{ errCode, errMsg: '<api>:fail <reason>', code, origin }` with this status; `origin`
 /// (`"plugin"` or `"backend"`, the core's error table) tells clients which error class it is.
 pub fn plugin(status: StatusCode, code: ErrorCode, api: &str, reason: &str) -> Response {
+    json_response(status, &plugin_body(code, api, reason))
+}
+
+/// The body [`plugin`] answers (for a handler that adds a field).
+pub fn plugin_body(code: ErrorCode, api: &str, reason: &str) -> serde_json::Value {
     let origin = match code.origin() {
         campus_voip::Origin::Plugin => "plugin",
         campus_voip::Origin::Backend => "backend",
     };
-    json_response(
-        status,
-        &json!({
-            "errCode": code.err_code(),
-            "errMsg": format!("{api}:fail {reason}"),
-            "code": code.name(),
-            "origin": origin,
-        }),
-    )
+    json!({
+        "errCode": code.err_code(),
+        "errMsg": format!("{api}:fail {reason}"),
+        "code": code.name(),
+        "origin": origin,
+    })
 }
 
 /// A core error answered on the plugin interface: HTTP 200 (rule outcomes and errors).

@@ -9,8 +9,10 @@
 pub mod basic;
 pub mod business;
 pub mod dev;
+pub mod docs;
 pub mod errors;
 pub mod extract;
+pub mod session_wx;
 pub mod v1;
 pub mod wechat;
 
@@ -170,6 +172,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/openapi.json", get(basic::openapi))
         .route("/cgi-bin/token", get(wechat::token))
         .route("/cgi-bin/stable_token", post(wechat::stable_token))
+        .route("/v1/session/wx", post(session_wx::exchange))
         .merge(v1::routes())
         .merge(business::routes());
     if state.dev {

@@ -14,6 +14,8 @@
 //! - Mutations run in one `db.write` job (the writer's transaction, a savepoint each), reads in
 //!   one `db.read` snapshot.
 
+use super::dev::PluginError;
+use super::docs::*;
 use super::errors::{json_response, plugin_error};
 use super::extract::{DeviceCaller, Parent, RawBody};
 use super::AppState;
@@ -35,6 +37,9 @@ use campus_voip::requests::{
 use campus_voip::share::BindType;
 use campus_voip::{Error, Result};
 use serde_json::{json, Map, Value as Json};
+
+/// The failure replies every `/v1` entry documents.
+const ERRORS: &str = "HTTP 200 for rule errors and bad arguments (the core's error table); 401 + 3008 for a missing or refused credential; 408 / 413 / 503 + 1002 and 404 / 405 + 1004 for transport failures";
 
 /// The header carrying the caller's API level for `initByCaller` (default: the plugin's).
 pub const COMPAT_HEADER: &str = "x-compat-version";
@@ -191,6 +196,14 @@ async fn set_consent(
     reply(&state, api, r)
 }
 
+/// Grants VoIP consent (scope.voip) for the session's openId.
+#[utoipa::path(post, path = "/v1/authorizeVoip", tag = "plugin",
+    security(("session" = [])),
+    request_body(content = NoArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<Empty>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn authorize_voip(
     State(state): State<AppState>,
     Parent(me): Parent,
@@ -199,6 +212,14 @@ pub async fn authorize_voip(
     set_consent(state, "authorizeVoip", me, body, true).await
 }
 
+/// Withdraws the session's VoIP consent.
+#[utoipa::path(post, path = "/v1/revokeVoip", tag = "plugin",
+    security(("session" = [])),
+    request_body(content = NoArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<Empty>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn revoke_voip(
     State(state): State<AppState>,
     Parent(me): Parent,
@@ -207,6 +228,14 @@ pub async fn revoke_voip(
     set_consent(state, "revokeVoip", me, body, false).await
 }
 
+/// Whether the session's openId has granted VoIP consent.
+#[utoipa::path(post, path = "/v1/getVoipConsent", tag = "plugin",
+    security(("session" = [])),
+    request_body(content = NoArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<Consent>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn get_voip_consent(
     State(state): State<AppState>,
     Parent(me): Parent,
@@ -221,6 +250,14 @@ pub async fn get_voip_consent(
     reply(&state, "getVoipConsent", r)
 }
 
+/// Binds the session's openId as the student's first contact, its administrator (3002 if another one exists).
+#[utoipa::path(post, path = "/v1/bindVoipAdminContact", tag = "plugin",
+    security(("session" = [])),
+    request_body(content = UserIdArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<Student>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn bind_voip_admin_contact(
     State(state): State<AppState>,
     Parent(me): Parent,
@@ -239,6 +276,14 @@ pub async fn bind_voip_admin_contact(
     reply(&state, API, r)
 }
 
+/// The administrator's share path for the bind-contact page (3001 if not the administrator).
+#[utoipa::path(post, path = "/v1/getBindContactPath", tag = "plugin",
+    security(("session" = [])),
+    request_body(content = SharePathArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<String>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn get_bind_contact_path(
     State(state): State<AppState>,
     Parent(me): Parent,
@@ -254,6 +299,14 @@ pub async fn get_bind_contact_path(
     reply(&state, API, r)
 }
 
+/// The session's students and their contacts.
+#[utoipa::path(post, path = "/v1/getVoipBindContactList", tag = "plugin",
+    security(("session" = [])),
+    request_body(content = ListArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<Vec<BindListEntry>>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn get_voip_bind_contact_list(
     State(state): State<AppState>,
     Parent(me): Parent,
@@ -279,6 +332,14 @@ pub async fn get_voip_bind_contact_list(
     reply(&state, API, r)
 }
 
+/// The administrator removes contacts (all or nothing; 3001, 3003, 3004).
+#[utoipa::path(post, path = "/v1/deleteVoipBindContact", tag = "plugin",
+    security(("session" = [])),
+    request_body(content = DeleteArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<Deleted>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn delete_voip_bind_contact(
     State(state): State<AppState>,
     Parent(me): Parent,
@@ -298,6 +359,14 @@ pub async fn delete_voip_bind_contact(
     reply(&state, API, r)
 }
 
+/// The administrator hands the role to another contact (the real plugin's spelling).
+#[utoipa::path(post, path = "/v1/transerAdmin", tag = "plugin",
+    security(("session" = [])),
+    request_body(content = TransferArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<Transferred>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn transer_admin(
     State(state): State<AppState>,
     Parent(me): Parent,
@@ -314,6 +383,14 @@ pub async fn transer_admin(
     reply(&state, API, r)
 }
 
+/// What the bind page shows for a link, without binding.
+#[utoipa::path(post, path = "/v1/inspectBindContactPath", tag = "plugin",
+    security(("session" = [])),
+    request_body(content = PathArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<Inspected>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn inspect_bind_contact_path(
     State(state): State<AppState>,
     Parent(me): Parent,
@@ -340,6 +417,14 @@ pub async fn inspect_bind_contact_path(
     reply(&state, API, r)
 }
 
+/// Binds the session's openId through a share link; the outcome is the page's event.
+#[utoipa::path(post, path = "/v1/acceptBindContactPath", tag = "plugin",
+    security(("session" = [])),
+    request_body(content = PathArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<BindEvent>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn accept_bind_contact_path(
     State(state): State<AppState>,
     Parent(me): Parent,
@@ -355,6 +440,14 @@ pub async fn accept_bind_contact_path(
     reply(&state, API, r)
 }
 
+/// Declines a share link (changes nothing).
+#[utoipa::path(post, path = "/v1/declineBindContactPath", tag = "plugin",
+    security(("session" = [])),
+    request_body(content = PathArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<BindEvent>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn decline_bind_contact_path(
     State(state): State<AppState>,
     Parent(_me): Parent,
@@ -365,6 +458,14 @@ pub async fn decline_bind_contact_path(
     reply(&state, API, r)
 }
 
+/// A face-pay voipToken for the student (single use, 5 minutes): the face-scan stand-in.
+#[utoipa::path(post, path = "/v1/issueVoipToken", tag = "plugin",
+    security(("device" = [])),
+    request_body(content = UserIdArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<String>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn issue_voip_token(
     State(state): State<AppState>,
     DeviceCaller(_device): DeviceCaller,
@@ -398,6 +499,15 @@ fn compat_version(headers: &HeaderMap) -> Result<Version> {
     }
 }
 
+/// Call admission: token, consent, contact (the token is used up by an admitted call).
+#[utoipa::path(post, path = "/v1/initByCaller", tag = "plugin",
+    security(("device" = [])),
+    params(("x-compat-version" = Option<String>, Header, description = "the caller's API level (default the plugin's, 2.4.0)")),
+    request_body(content = InitByCallerArgs, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "success", body = V1Ok<CallAdmission>),
+        (status = "default", description = ERRORS, body = PluginError),
+    ))]
 pub async fn init_by_caller(
     State(state): State<AppState>,
     DeviceCaller(_device): DeviceCaller,

@@ -58,6 +58,8 @@ pub struct Build {
     pub dev: bool,
     pub limits: Limits,
     pub access_token_ttl_s: u64,
+    /// `--wechat-api` (a fake WeChat on loopback in the jscode2session tests).
+    pub wechat_api: String,
     pub extra: Router<AppState>,
 }
 
@@ -67,6 +69,7 @@ impl Default for Build {
             dev: false,
             limits: Limits::default(),
             access_token_ttl_s: 7200,
+            wechat_api: "https://api.weixin.qq.com".into(),
             extra: Router::new(),
         }
     }
@@ -91,7 +94,7 @@ impl Build {
                 ticket_ttl_ms: 259_200_000,
                 ring_timeout_ms: 30_000,
                 access_token_ttl_ms: self.access_token_ttl_s * 1000,
-                wechat_api: "https://api.weixin.qq.com".into(),
+                wechat_api: self.wechat_api,
             },
             self.limits,
             self.dev,
