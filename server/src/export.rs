@@ -590,7 +590,7 @@ fn apply(conn: &Connection, n: u64, line: Line, counts: &mut Counts) -> Result<(
                 .map_err(|e| insert_error(n, &format!("used token {token_id}"), e))?;
             counts.used_token += 1;
         }
-        Line::End { .. } => unreachable!("the end line is handled by the reader"),
+        Line::End { .. } => return Err(at(n, "the end line must be the last line")),
     }
     Ok(())
 }

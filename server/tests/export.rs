@@ -521,7 +521,7 @@ async fn export_refuses_a_database_that_fails_check() {
     assert!(!out.exists());
 }
 
-/// A large school (20 000 students by default, `EXPORT_TEST_STUDENTS=100000` for the size
+/// A large school (10 000 students by default, `EXPORT_TEST_STUDENTS=100000` for the size
 /// SPEC §7 has in mind), two contacts each, a removal every tenth, a consent every second and a
 /// used token every hundredth: export, import, export again.
 #[tokio::test]
@@ -529,7 +529,7 @@ async fn a_large_school_round_trips() {
     let students: usize = std::env::var("EXPORT_TEST_STUDENTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+        .unwrap_or(10_000);
     let dir = tempfile::tempdir().unwrap();
     let db = common::open_db(dir.path());
     let started = Instant::now();
