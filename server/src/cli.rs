@@ -8,6 +8,7 @@ use crate::config::{
 };
 use crate::db::{self, Db, DbError, OpenOptions};
 use crate::devices;
+use crate::export;
 use crate::http::{self, AppCredentials, Limits, RuleSettings, ServiceState};
 use crate::metrics::Metrics;
 use crate::schema;
@@ -25,7 +26,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub type CliResult<T = ()> = Result<T, String>;
 
-fn db_path(opts: &Options) -> CliResult<PathBuf> {
+pub(crate) fn db_path(opts: &Options) -> CliResult<PathBuf> {
     match config::parse_database(&opts.database)? {
         Database::Sqlite(p) => Ok(p),
     }
@@ -48,7 +49,7 @@ fn open(opts: &Options, migrate: bool) -> CliResult<Db> {
     .map_err(|e| e.to_string())
 }
 
-fn say(out: &mut dyn Write, text: impl std::fmt::Display) -> CliResult {
+pub(crate) fn say(out: &mut dyn Write, text: impl std::fmt::Display) -> CliResult {
     writeln!(out, "{text}").map_err(|e| format!("cannot write the output: {e}"))
 }
 
@@ -71,12 +72,8 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
             command: KeysCommand::Rotate,
         } => keys_rotate(&opts, out).await,
         Command::Backup { file } => backup(&opts, &file, out),
-        Command::Export => {
-            Err("export: not yet (it comes with the core's operations on the service)".into())
-        }
-        Command::Import => {
-            Err("import: not yet (it comes with the core's operations on the service)".into())
-        }
+        Command::Export { output } => export::export_cmd(&opts, output.as_deref(), out),
+        Command::Import { input } => export::import_cmd(&opts, input.as_deref(), out),
         Command::Check => check_cmd(&opts, out).map(|_| ()),
     }
 }

@@ -142,10 +142,18 @@ pub enum Command {
     },
     /// Copy the database to FILE (a consistent snapshot, while serving).
     Backup { file: PathBuf },
-    /// Backend-neutral JSON lines on stdout (not built yet).
-    Export,
-    /// Backend-neutral JSON lines from stdin (not built yet).
-    Import,
+    /// Write the whole store as backend-neutral JSON lines (stdout, or --output FILE).
+    Export {
+        /// Write to FILE (created 0600, never overwritten) instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Read an export (stdin, or --input FILE) into a new, empty database.
+    Import {
+        /// Read FILE instead of stdin.
+        #[arg(long, short = 'i', value_name = "FILE")]
+        input: Option<PathBuf>,
+    },
     /// Integrity and invariants of the stored data.
     Check,
 }

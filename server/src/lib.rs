@@ -13,6 +13,7 @@ pub mod config;
 pub mod core;
 pub mod db;
 pub mod devices;
+pub mod export;
 pub mod http;
 pub mod json;
 pub mod metrics;

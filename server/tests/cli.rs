@@ -278,16 +278,6 @@ async fn session_mint_and_keys_rotate() {
 }
 
 #[tokio::test]
-async fn export_and_import_are_not_built_yet() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cv.sqlite3");
-    for cmd in ["export", "import"] {
-        let e = run(&db, &[cmd]).await.unwrap_err();
-        assert!(e.contains("not yet"), "{e}");
-    }
-}
-
-#[tokio::test]
 async fn serve_refuses_without_credentials_before_touching_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("sub/cv.sqlite3");

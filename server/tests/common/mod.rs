@@ -77,7 +77,11 @@ impl Default for Build {
 
 impl Build {
     pub fn start(self) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
+        self.start_in(tempfile::tempdir().unwrap())
+    }
+
+    /// [`Build::start`] on the database `test.sqlite3` in `dir` (created if missing).
+    pub fn start_in(self, dir: tempfile::TempDir) -> TestApp {
         let db = open_db(dir.path());
         let clock = ManualClock::new(T0);
         let state = ServiceState::new(
