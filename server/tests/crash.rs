@@ -15,6 +15,7 @@
 //! races the clients on shared students (one administrator wins, accepts stop at maxContacts),
 //! and face-pay tokens admitted before a kill must be refused as reused after it.
 
+use campus_voip_server::clock::CLOCK_LEASE_AHEAD_MS;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -32,6 +33,8 @@ const CLIENTS: usize = 6;
 const PARENTS: usize = 6;
 const STUDENTS: usize = 3;
 const REUSED: &str = "voipToken was already used; scan the face again";
+/// `--ticket-ttl`: a share link's `expiresAt` minus it is the service's clock when it issued it.
+const TICKET_TTL_S: u64 = 86_400;
 
 // --- a seeded RNG (splitmix64) -------------------------------------------------------------
 
@@ -229,7 +232,8 @@ fn start(dir: &Path, wait: bool) -> Server {
             "--listen",
             "127.0.0.1:0",
         ])
-        .args(["--max-contacts", &MAX_CONTACTS.to_string(), "serve"])
+        .args(["--max-contacts", &MAX_CONTACTS.to_string()])
+        .args(["--ticket-ttl", &TICKET_TTL_S.to_string(), "serve"])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -1013,17 +1017,21 @@ fn acknowledged_writes_survive_kill_9() {
     let mut device = String::new();
     let mut contention = Contention::default();
     let mut killed_early = 0;
+    let mut last_ops_now = 0;
+    let mut starts: i64 = 0;
 
     for cycle in 0..=cycles {
         // Now and then the kill comes while the service is still starting.
         if cycle > 0 && cycle < cycles && rng.chance(15) {
             let s = start(dir.path(), false);
+            starts += 1;
             std::thread::sleep(Duration::from_millis(rng.below(60) as u64));
             s.kill();
             killed_early += 1;
         }
         let t = Instant::now();
         let server = start(dir.path(), true);
+        starts += 1;
         let addr = server.addr.unwrap();
         let access_token = server.access_token();
         if cycle == 0 {
@@ -1125,6 +1133,28 @@ fn acknowledged_writes_survive_kill_9() {
         .as_str()
         .unwrap()
         .to_owned();
+        // The operations' clock never goes back, across restarts too (the stored lease).
+        let body = json!({ "path": net.hot_path });
+        let link = v1(addr, "inspectBindContactPath", &hot_auth, &body).unwrap();
+        let ops_now =
+            result_ok("inspect", &link)["expiresAt"].as_u64().unwrap() - TICKET_TTL_S * 1000;
+        assert!(
+            ops_now >= last_ops_now,
+            "cycle {cycle}: the service's clock went back from {last_ops_now} to {ops_now}"
+        );
+        last_ops_now = ops_now;
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let ahead_s = (ops_now as i64 - wall) as f64 / 1000.0;
+        // Each start may begin at the stored lease, up to CLOCK_LEASE_AHEAD_MS past anything
+        // handed out: in a crash loop the clock gains at most that much per start (and holds
+        // until the wall clock catches up). Never more.
+        assert!(
+            ops_now as i64 - wall <= starts * CLOCK_LEASE_AHEAD_MS as i64 + 5_000,
+            "cycle {cycle}: the service's clock is {ahead_s} s ahead after {starts} starts"
+        );
         {
             let mut c = net.contention.lock().unwrap();
             c.races
@@ -1165,7 +1195,7 @@ fn acknowledged_writes_survive_kill_9() {
         run_check(dir.path());
         contention = net.contention.into_inner().unwrap();
         eprintln!(
-            "cycle {cycle:2}: verified in {verified:.0?}, killed after {load_ms} ms of load: {} writes acknowledged, {in_flight} in flight; check ok ({:.1?} so far)",
+            "cycle {cycle:2}: verified in {verified:.0?}, killed after {load_ms} ms of load: {} writes acknowledged, {in_flight} in flight; check ok; the service's clock {ahead_s:+.0} s from the wall clock ({:.1?} so far)",
             clients.iter().map(|c| c.acked).sum::<usize>() - acked_before,
             started.elapsed()
         );
