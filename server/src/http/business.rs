@@ -52,6 +52,24 @@ fn object(body: &[u8]) -> Result<Value, (i64, &'static str)> {
     }
 }
 
+/// `getvoipcontactlist`'s request, or the errcode and errmsg to reply.
+pub fn contact_list_request(body: &[u8]) -> Result<ContactListReq, (i64, String)> {
+    let v = object(body).map_err(|(code, msg)| (code, msg.to_owned()))?;
+    ContactListReq::parse(&v).map_err(|e| (47001, format!("data format error: {}", e.message)))
+}
+
+/// `resetvoipcontact`'s request (`user_id` read as the core's `userId`), or the errcode and
+/// errmsg to reply.
+pub fn reset_request(body: &[u8]) -> Result<ResetReq, (i64, String)> {
+    let v = object(body).map_err(|(code, msg)| (code, msg.to_owned()))?;
+    match v.get("user_id") {
+        Value::Missing => Err(campus_voip::Error::invalid_argument("user_id is missing")),
+        id => Ok(Value::Object(vec![("userId".into(), id.clone())])),
+    }
+    .and_then(|args| ResetReq::parse(&args))
+    .map_err(|e| (47001, format!("data format error: {}", e.message)))
+}
+
 fn system_error(state: &AppState, e: &DbError) -> Response {
     tracing::error!(error = %e, "developer interface: database failure");
     fail(state, -1, "system error")
@@ -70,13 +88,9 @@ pub async fn get_voip_contact_list(
     _auth: DeveloperAuth,
     body: RawBody,
 ) -> Response {
-    let v = match object(&body.0) {
-        Ok(v) => v,
-        Err((code, msg)) => return fail(&state, code, msg),
-    };
-    let req = match ContactListReq::parse(&v) {
+    let req = match contact_list_request(&body.0) {
         Ok(r) => r,
-        Err(e) => return fail(&state, 47001, &format!("data format error: {}", e.message)),
+        Err((code, msg)) => return fail(&state, code, &msg),
     };
     let now = state.core.now(&state.db).await;
     let r = state
@@ -106,18 +120,9 @@ pub async fn reset_voip_contact(
     _auth: DeveloperAuth,
     body: RawBody,
 ) -> Response {
-    let v = match object(&body.0) {
-        Ok(v) => v,
-        Err((code, msg)) => return fail(&state, code, msg),
-    };
-    let req = match v.get("user_id") {
-        Value::Missing => Err(campus_voip::Error::invalid_argument("user_id is missing")),
-        id => Ok(Value::Object(vec![("userId".into(), id.clone())])),
-    }
-    .and_then(|args| ResetReq::parse(&args));
-    let req = match req {
+    let req = match reset_request(&body.0) {
         Ok(r) => r,
-        Err(e) => return fail(&state, 47001, &format!("data format error: {}", e.message)),
+        Err((code, msg)) => return fail(&state, code, &msg),
     };
     let now = state.core.now(&state.db).await;
     let r = state

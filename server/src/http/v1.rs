@@ -95,7 +95,7 @@ fn reply(state: &AppState, api: &str, r: Result<Json>) -> Response {
 }
 
 /// The body as the core's value: `Missing` when empty (an API without arguments).
-fn body_value(body: &[u8]) -> Result<Value> {
+pub fn body_value(body: &[u8]) -> Result<Value> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Missing);
     }
@@ -103,14 +103,14 @@ fn body_value(body: &[u8]) -> Result<Value> {
 }
 
 /// The body of an API that takes an argument object (it must be one).
-fn args_value(api: &str, body: &[u8]) -> Result<Value> {
+pub fn args_value(api: &str, body: &[u8]) -> Result<Value> {
     let v = json::parse_body(body)?;
     input::args(api, &v)?;
     Ok(v)
 }
 
 /// The `path` of a bind-page API's body.
-fn path_value(api: &str, body: &[u8]) -> Result<campus_voip::share::ShareQuery> {
+pub fn path_value(api: &str, body: &[u8]) -> Result<campus_voip::share::ShareQuery> {
     let v = args_value(api, body)?;
     requests::share_query(v.get("path"))
 }
