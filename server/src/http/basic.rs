@@ -121,6 +121,7 @@ pub async fn openapi() -> Response {
         super::dev::DevDevice,
         super::dev::DevClockRequest,
         super::dev::DevClockReply,
+        super::dev::DevStatsRequest,
         super::dev::DevStats,
         super::dev::PluginError,
     )),

@@ -177,6 +177,10 @@ pub async fn clock(State(state): State<AppState>, body: RawBody) -> Response {
     }
 }
 
+/// `{}` (nothing is read).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct DevStatsRequest {}
+
 /// `{ errCode: 0, errMsg, students, contacts }`
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -191,6 +195,7 @@ pub struct DevStats {
 /// How many students have contacts and how many contacts there are (the local backend's
 /// `stats()`, for test suites that check that a refused call changed nothing).
 #[utoipa::path(post, path = "/v1/dev/stats", tag = "dev",
+    request_body = DevStatsRequest,
     responses(
         (status = 200, description = "the counts", body = DevStats),
         (status = 404, description = "without --dev", body = PluginError),
