@@ -430,6 +430,7 @@ pub async fn serve(opts: &Options, out: &mut dyn Write) -> CliResult {
                 ring_timeout_ms: opts.ring_timeout * 1000,
                 access_token_ttl_ms: opts.access_token_ttl * 1000,
                 wechat_api: opts.wechat_api.clone(),
+                plugin_app_id: opts.plugin_app_id.clone(),
             },
             Limits::default(),
             opts.dev,

@@ -19,6 +19,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "CAMPUS_VOIP_TICKET_TTL",
     "CAMPUS_VOIP_RING_TIMEOUT",
     "CAMPUS_VOIP_ACCESS_TOKEN_TTL",
+    "CAMPUS_VOIP_PLUGIN_APP_ID",
     "CAMPUS_VOIP_DEV",
 ];
 
@@ -97,6 +98,10 @@ pub struct Options {
         global = true
     )]
     pub wechat_api: String,
+    /// **[ours]** The plugin's AppID: share paths start `__plugin__/<appid>/` so a host app can
+    /// open the plugin's bind page from a share (what `createLocalBackend({ pluginAppId })` does).
+    #[arg(long, env = "CAMPUS_VOIP_PLUGIN_APP_ID", global = true)]
+    pub plugin_app_id: Option<String>,
     /// Contacts per student, the administrator included (1–100).
     #[arg(long, env = "CAMPUS_VOIP_MAX_CONTACTS", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=100), global = true)]

@@ -588,3 +588,66 @@ async fn dev_clock_and_stats() {
         assert_eq!(r.status, 404, "{route}");
     }
 }
+
+#[tokio::test]
+async fn plugin_app_id_prefixes_share_paths() {
+    let app = common::Build {
+        plugin_app_id: Some("wx0123456789abcdef".into()),
+        ..Default::default()
+    }
+    .start();
+    admin_of_s1(&app, "o_mum").await;
+    let r = call(
+        &app,
+        "getBindContactPath",
+        &bearer("o_mum"),
+        json!({ "userId": "s1", "userName": "n" }),
+    )
+    .await;
+    let path = assert_ok("getBindContactPath", &r);
+    let path = path.as_str().unwrap();
+    assert!(
+        path.starts_with("__plugin__/wx0123456789abcdef/pages/bind-contact/bind-contact?"),
+        "{path}"
+    );
+    let dad = bearer("o_dad");
+    assert_ok(
+        "authorizeVoip",
+        &call(&app, "authorizeVoip", &dad, json!({})).await,
+    );
+    let r = call(&app, "acceptBindContactPath", &dad, json!({ "path": path })).await;
+    assert_eq!(
+        assert_ok("acceptBindContactPath", &r)["type"],
+        "success",
+        "{r}"
+    );
+}
+
+#[test]
+fn a_bad_plugin_app_id_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::open_db(dir.path());
+    let err = campus_voip_server::http::ServiceState::try_new(
+        db,
+        campus_voip_server::clock::ManualClock::new(T0),
+        std::sync::Arc::new(campus_voip_server::metrics::Metrics::new()),
+        campus_voip_server::http::AppCredentials {
+            app_id: common::APP_ID.into(),
+            app_secret: common::APP_SECRET.into(),
+        },
+        campus_voip_server::session::SessionKey::new(common::SESSION_SECRET.as_bytes()).unwrap(),
+        campus_voip_server::http::RuleSettings {
+            max_contacts: 10,
+            ticket_ttl_ms: 259_200_000,
+            ring_timeout_ms: 30_000,
+            access_token_ttl_ms: 7_200_000,
+            wechat_api: "https://api.weixin.qq.com".into(),
+            plugin_app_id: Some("wx app".into()),
+        },
+        campus_voip_server::http::Limits::default(),
+        false,
+    )
+    .err()
+    .expect("a bad plugin app id is refused");
+    assert!(err.contains("pluginAppId"), "{err}");
+}

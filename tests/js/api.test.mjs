@@ -12,7 +12,6 @@ import {
   bindFamily,
   callRequest,
   cv,
-  localOnly,
   makeWorld,
   quietErrors,
   rejectsVoip,
@@ -121,7 +120,7 @@ describe('consent and contact APIs (§3.2, §3.3)', () => {
     });
   });
 
-  test('pluginAppId: share paths open the plugin page from the host (__plugin__/<appid>/)', localOnly('pluginAppId is a createLocalBackend option'), async () => {
+  test('pluginAppId (the service: --plugin-app-id): share paths open the plugin page from the host (__plugin__/<appid>/)', async () => {
     const w = await makeWorld({ pluginAppId: 'wx0123456789abcdef' });
     const path = await bindFamily(w, 's1', 'mum');
     assert.ok(path.startsWith('__plugin__/wx0123456789abcdef/pages/bind-contact/bind-contact?'), path);

@@ -95,11 +95,12 @@ export function localOnly(reason) {
 }
 
 async function makeHttpWorld(opts) {
-  for (const k of ['storage', 'clock', 'voipTokenTtlMs', 'pluginAppId', 'pathPrefix', 'namespace']) {
+  for (const k of ['storage', 'clock', 'voipTokenTtlMs', 'pathPrefix', 'namespace']) {
     if (opts[k] !== undefined) throw new Error(`makeWorld({ ${k} }) has no meaning on the contact service: mark the test localOnly`);
   }
   const { startService } = await import('./service.mjs');
   const flags = ['--max-contacts', String(opts.maxContacts ?? 4), '--ticket-ttl', String(Math.round((opts.ticketTtlMs ?? 10 * MINUTE) / 1000))];
+  if (opts.pluginAppId !== undefined) flags.push('--plugin-app-id', opts.pluginAppId);
   const svc = await startService(flags);
   // The service's clock, frozen (as the local backend's injected clock): it moves only when a
   // test moves it, so lifetimes are exact.

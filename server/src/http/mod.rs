@@ -84,6 +84,8 @@ pub struct RuleSettings {
     pub ring_timeout_ms: u64,
     pub access_token_ttl_ms: u64,
     pub wechat_api: String,
+    /// Share paths start `__plugin__/<appid>/` (the core's rule for `pluginAppId`).
+    pub plugin_app_id: Option<String>,
 }
 
 /// Everything a handler can reach.
@@ -132,11 +134,20 @@ impl ServiceState {
         dev: bool,
     ) -> Result<AppState, String> {
         let in_flight = Arc::new(Semaphore::new(limits.max_in_flight));
-        let config = campus_voip::ops::Config {
-            max_contacts: rules.max_contacts as usize,
-            ticket_ttl_ms: rules.ticket_ttl_ms,
-            ..campus_voip::ops::Config::default()
-        };
+        // The core reads and checks the settings, as it does createLocalBackend's options.
+        use campus_voip::input::Value;
+        let config = campus_voip::engine::Config::from_value(&Value::object([
+            ("maxContacts", Value::Num(f64::from(rules.max_contacts))),
+            ("ticketTtlMs", Value::Num(rules.ticket_ttl_ms as f64)),
+            (
+                "pluginAppId",
+                rules
+                    .plugin_app_id
+                    .clone()
+                    .map_or(Value::Missing, Value::Str),
+            ),
+        ]))
+        .map_err(|e| format!("the rule settings: {}", e.message))?;
         let core = Core::load(&db, clock.clone(), config)?;
         Ok(Arc::new(ServiceState {
             db,

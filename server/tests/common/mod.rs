@@ -61,6 +61,8 @@ pub struct Build {
     /// `--wechat-api` (a fake WeChat on loopback in the jscode2session tests).
     pub wechat_api: String,
     pub extra: Router<AppState>,
+    /// `--plugin-app-id`.
+    pub plugin_app_id: Option<String>,
 }
 
 impl Default for Build {
@@ -71,6 +73,7 @@ impl Default for Build {
             access_token_ttl_s: 7200,
             wechat_api: "https://api.weixin.qq.com".into(),
             extra: Router::new(),
+            plugin_app_id: None,
         }
     }
 }
@@ -99,6 +102,7 @@ impl Build {
                 ring_timeout_ms: 30_000,
                 access_token_ttl_ms: self.access_token_ttl_s * 1000,
                 wechat_api: self.wechat_api,
+                plugin_app_id: self.plugin_app_id,
             },
             self.limits,
             self.dev,
