@@ -11,3 +11,4 @@ export const createLocalBackend = api.createLocalBackend;
 export const createHttpBackend = api.createHttpBackend;
 export * from './common.js';
 export { fileStorage } from '../no-file-storage.js';
+export { mintSession } from '../no-mint-session.js';

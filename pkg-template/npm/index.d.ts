@@ -346,8 +346,9 @@ export interface MintSessionOptions {
 }
 
 /**
- * **Node only** (`campus-voip` and `campus-voip/slim` under Node; the browser and Mini Program
- * entries do not export it): a parent session `v1.<kid>.<openId>.<iat>.<exp>.<mac>` for the
+ * **Node only** (`campus-voip` and `campus-voip/slim` under Node; in browsers and the Mini
+ * Program plugin it rejects with 1011 NOT_SUPPORTED: the session secret never ships in a
+ * client): a parent session `v1.<kid>.<openId>.<iat>.<exp>.<mac>` for the
  * contact service, exactly what `campus-voip-server session mint` prints for the same secret,
  * for the school's server to hand to its Mini Program (which passes it to `getSession`). Bad
  * options reject with a VoipPluginError 1004 (20 for a malformed openId). With

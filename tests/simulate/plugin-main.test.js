@@ -1,6 +1,7 @@
 // The built plugin main (dist/miniprogram-plugin/plugin/index.js) exports what
 // tests/types/plugin-module.d.ts says requirePlugin('campus-voip') returns: the npm package's
-// declared value exports (dist/npm/index.d.ts); its fileStorage throws NOT_SUPPORTED (no file system).
+// declared value exports (dist/npm/index.d.ts); its fileStorage throws NOT_SUPPORTED (no file system)
+// and its mintSession rejects NOT_SUPPORTED (no session secret in a client).
 'use strict';
 
 const fs = require('node:fs');
@@ -21,4 +22,8 @@ test('plugin main exports = index.d.ts value exports; fileStorage is NOT_SUPPORT
   expect(typeof main.default.inspectBindContactPath).toBe('function');
   expect(new main.VoipPluginError(1004, 'INVALID_ARGUMENT', 'x:fail y')).toBeInstanceOf(main.VoipError);
   expect(() => main.fileStorage('/tmp/x')).toThrow(expect.objectContaining({ errCode: 1011, code: 'NOT_SUPPORTED' }));
+  // mintSession is the school server's (Node): in the plugin it rejects NOT_SUPPORTED.
+  return expect(main.mintSession({ secret: 'x'.repeat(32), openId: 'o_dad' })).rejects.toEqual(
+    expect.objectContaining({ errCode: 1011, code: 'NOT_SUPPORTED' }),
+  );
 });
