@@ -14,6 +14,7 @@
 
 use crate::metrics::Metrics;
 use crate::schema;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -209,6 +210,11 @@ pub fn connect(path: &Path, create: bool, metrics: &Arc<Metrics>) -> DbResult<Co
         )));
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    // The query planner stability guarantee: without it SQLite (3.54) marks a statement with
+    // ORDER BY and a bound parameter in its WHERE to be re-planned whenever that parameter is
+    // bound again, so every cached `SELECT … WHERE user_id = ?1 ORDER BY …` was parsed and
+    // planned anew on every call.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(conn)
 }
 

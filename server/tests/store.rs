@@ -183,6 +183,26 @@ async fn settings_are_pragmas_we_asked_for() {
     db.close();
 }
 
+#[tokio::test]
+async fn cached_statements_are_not_planned_again_on_each_call() {
+    // A `WHERE … = ?1 … ORDER BY` statement (load_student, students_of) stays prepared when
+    // bound to another value, on the readers and on the writer.
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::open_db(dir.path());
+    let sql = "SELECT open_id, role FROM contacts WHERE user_id = ?1 ORDER BY position";
+    let run = move |c: &rusqlite::Connection| -> Result<i32, DbError> {
+        for id in ["s1", "s2", "s3", "s4"] {
+            let mut st = c.prepare_cached(sql)?;
+            let _ = st.query_map([id], |_| Ok(()))?.count();
+        }
+        let st = c.prepare_cached(sql)?;
+        Ok(st.get_status(rusqlite::StatementStatus::RePrepare))
+    };
+    assert_eq!(db.read(run).await.unwrap(), 0, "reader");
+    assert_eq!(db.write(run).await.unwrap(), 0, "writer");
+    db.close();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_are_committed_and_batched() {
     let dir = tempfile::tempdir().unwrap();
