@@ -79,11 +79,11 @@ bench: build
 	cargo bench --bench core
 	node benches/shim.mjs
 
-# The contact service in release under wrk on loopback (installs wrk with apt-get if missing):
+# The contact service (its production build, --profile server) under wrk on loopback (installs wrk with apt-get if missing):
 # reads against /healthz, acknowledged mutations with and without group commit, RSS and database
 # size at 100 000 students (benches/SERVICE.md). BENCH_SECONDS, BENCH_REPS, BENCH_CONNS tune it.
 bench-service:
-	cargo build --release -p campus-voip-server --bins --example populate
+	cargo build --profile server -p campus-voip-server --bins --example populate
 	node benches/service.mjs
 
 fuzz:

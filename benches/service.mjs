@@ -1,6 +1,7 @@
-// `make bench-service`: throughput and latency of the contact service (campus-voip-server, release
-// build, --dev) under wrk on loopback, its memory and database size at 100 000 students. Prints
-// figures; asserts nothing (SPEC §9: benchmarks, not timed tests). See benches/SERVICE.md.
+// `make bench-service`: throughput and latency of the contact service (campus-voip-server, its
+// production build `--profile server`, --dev) under wrk on loopback, its memory and database
+// size at 100 000 students. Prints figures; asserts nothing (SPEC §9: benchmarks, not timed
+// tests). See benches/SERVICE.md.
 //
 // 1. Populate: BENCH_HTTP_STUDENTS (2000) students through the service's own endpoints (timed, and
 //    extrapolated to the full count), the rest up to BENCH_STUDENTS (100 000) with the service's
@@ -27,8 +28,11 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
-const SERVER_BIN = path.join(TARGET, 'release', 'campus-voip-server');
-const POPULATE_BIN = path.join(TARGET, 'release', 'examples', 'populate');
+// The service's production build: `--profile server` (opt-level 3, panics unwind; the workspace's
+// release profile is tuned for size for the wasm core and aborts on panic, server/README.md).
+const PROFILE = 'server';
+const SERVER_BIN = path.join(TARGET, PROFILE, 'campus-voip-server');
+const POPULATE_BIN = path.join(TARGET, PROFILE, 'examples', 'populate');
 const LUA = path.join(ROOT, 'benches', 'service.lua');
 
 const int = (name, dflt) => (process.env[name] ? Number.parseInt(process.env[name], 10) : dflt);
@@ -64,8 +68,8 @@ function ensureWrk() {
 
 function ensureBuilt() {
   if (fs.existsSync(SERVER_BIN) && fs.existsSync(POPULATE_BIN)) return;
-  log('building the service in release (cargo build --release -p campus-voip-server --bins --example populate)');
-  const r = spawnSync('cargo', ['build', '--release', '-p', 'campus-voip-server', '--bins', '--example', 'populate'], { cwd: ROOT, stdio: 'inherit' });
+  log(`building the service (cargo build --profile ${PROFILE} -p campus-voip-server --bins --example populate)`);
+  const r = spawnSync('cargo', ['build', '--profile', PROFILE, '-p', 'campus-voip-server', '--bins', '--example', 'populate'], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('cargo build failed');
 }
 
@@ -398,7 +402,7 @@ async function main() {
   const row = (cells, widths) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
   const W = [44, 5, 9, 8, 8, 10];
   console.log('');
-  console.log(`campus-voip-server (release, --dev, RUST_LOG=warn), wrk on loopback, ${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), load before start ${os.loadavg()[0].toFixed(2)}`);
+  console.log(`campus-voip-server (--profile ${PROFILE}, --dev, RUST_LOG=warn), wrk on loopback, ${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), load before start ${os.loadavg()[0].toFixed(2)}`);
   console.log(`medians of ${REPS} runs of ${SECONDS} s; wrk threads = min(connections, 2); ${STUDENTS} students × 3 contacts`);
   console.log('');
   console.log(row(['reads', 'conns', 'rps', 'p50 ms', 'p99 ms', '× hello'], W));
