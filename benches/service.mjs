@@ -140,6 +140,24 @@ function dbBytes() {
 
 const MB = (b) => (b / 1048576).toFixed(1) + ' MiB';
 
+/** The disk's sync latency next to the database: 100 × (4 KiB append + fdatasync), ms. */
+function fsyncProbe() {
+  const f = path.join(DIR, 'fsync-probe');
+  const fd = fs.openSync(f, 'w');
+  const block = Buffer.alloc(4096, 1);
+  const ms = [];
+  for (let i = 0; i < 100; i++) {
+    fs.writeSync(fd, block);
+    const t = performance.now();
+    fs.fdatasyncSync(fd);
+    ms.push(performance.now() - t);
+  }
+  fs.closeSync(fd);
+  fs.rmSync(f);
+  ms.sort((a, b) => a - b);
+  return { p50: ms[50], p99: ms[98] };
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP for the preparation (node:http, keep-alive; Node's fetch is 2–3× slower here)
 
@@ -389,7 +407,9 @@ async function main() {
   for (let rep = 1; rep <= REPS; rep++) {
     for (const mode of modes) {
       await useMode(mode);
-      log(`acceptBindContactPath rep ${rep}, ${mode.label}:`);
+      const sync = fsyncProbe();
+      (facts.fsync ||= []).push(sync);
+      log(`acceptBindContactPath rep ${rep}, ${mode.label} (fdatasync here now: p50 ${sync.p50.toFixed(2)} ms, p99 ${sync.p99.toFixed(2)} ms):`);
       for (const c of CONNS) {
         const before = await batches();
         const run = await acceptRun(c);
@@ -450,6 +470,8 @@ async function main() {
       }
     }
   }
+  const fs50 = facts.fsync.map((x) => x.p50);
+  console.log(`fdatasync of 4 KiB next to the database, probed before each mode of each rep: p50 ${median(fs50).toFixed(2)} ms (${Math.min(...fs50).toFixed(2)}–${Math.max(...fs50).toFixed(2)}), p99 ${median(facts.fsync.map((x) => x.p99)).toFixed(2)} ms`);
   console.log('');
   console.log(`memory: server RSS ${MB(facts.rssIdle)} after start, ${MB(facts.rssAfterReads)} after the reads (peak ${MB(facts.hwmAfterReads)})`);
   console.log(`database at ${STUDENTS} students × 3 contacts: ${MB(facts.dbStart.file)} file + ${MB(facts.dbStart.wal)} WAL = ${MB(facts.dbStart.file + facts.dbStart.wal)} (${facts.dbStart.file + facts.dbStart.wal} bytes; shm ${facts.dbStart.shm})`);
