@@ -7,13 +7,14 @@ JEST := tools/node_modules/.bin/jest
 TSC := tools/node_modules/.bin/tsc
 
 .PHONY: help bootstrap build demo test lint test-rust test-wasm test-js test-miniprogram \
-        test-simulate test-types test-pack test-e2e bench fuzz clean
+        test-simulate test-types test-pack test-e2e bench bench-service fuzz clean
 
 help:
 	@echo "make demo   build and serve the browser demo at http://127.0.0.1:8080/"
 	@echo "make test   run every test (Rust, wasm in Node and Chrome, JS, Mini Program, e2e)"
 	@echo "make build  build dist/npm and dist/miniprogram-plugin (with the size report)"
 	@echo "make bench  native benchmark of the core, and the shim benchmark in Node"
+	@echo "make bench-service  the contact service under wrk (rps, p50/p99, group commit, memory)"
 	@echo "make fuzz   run every fuzz target (FUZZ_SECONDS=60 each by default)"
 
 bootstrap:
@@ -85,6 +86,13 @@ test-e2e:
 bench: build
 	cargo bench --bench core
 	node benches/shim.mjs
+
+# The contact service (its production build, --profile server) under wrk on loopback (installs wrk with apt-get if missing):
+# reads against /healthz, acknowledged mutations with and without group commit, RSS and database
+# size at 100 000 students (benches/SERVICE.md). BENCH_SECONDS, BENCH_REPS, BENCH_CONNS tune it.
+bench-service:
+	cargo build --profile server -p campus-voip-server --bins --example populate
+	node benches/service.mjs
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)

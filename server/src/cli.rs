@@ -410,6 +410,7 @@ pub async fn serve(opts: &Options, out: &mut dyn Write) -> CliResult {
         metrics.clone(),
     )
     .map_err(|e| e.to_string())?;
+    db.set_max_batch(opts.max_batch as usize);
     let result = async {
         let (app, sessions) = credentials(opts, &db, out).await?;
         // --dev: a clock that POST /v1/dev/clock can move forward.

@@ -21,6 +21,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "CAMPUS_VOIP_ACCESS_TOKEN_TTL",
     "CAMPUS_VOIP_PLUGIN_APP_ID",
     "CAMPUS_VOIP_DEV",
+    "CAMPUS_VOIP_MAX_BATCH",
 ];
 
 /// The `CAMPUS_VOIP_*` variables of `vars` that the service does not know (sorted).
@@ -122,6 +123,11 @@ pub struct Options {
     #[arg(long, env = "CAMPUS_VOIP_DEV", global = true, action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub dev: bool,
+    /// Most writes committed in one transaction (1 = no group commit). Hidden: for benchmarks.
+    #[arg(long, env = "CAMPUS_VOIP_MAX_BATCH", default_value_t = crate::db::MAX_BATCH as u64,
+          value_parser = clap::value_parser!(u64).range(1..=crate::db::MAX_BATCH as u64),
+          hide = true, global = true)]
+    pub max_batch: u64,
 }
 
 #[derive(Subcommand, Debug, Clone)]

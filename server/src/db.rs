@@ -2,17 +2,19 @@
 //!
 //! - Writes go through [`Db::write`]: the closure runs on the writer thread inside
 //!   `BEGIN IMMEDIATE` and its own `SAVEPOINT`. The writer takes every job waiting in its queue
-//!   (up to [`MAX_BATCH`]), runs them one after the other in one transaction and commits once
-//!   (group commit: one `fsync` for the batch with `synchronous=FULL`). A job is acknowledged
-//!   (its future resolves `Ok`) only after that commit returned; if the commit fails, every job
-//!   of the batch gets the error and none of its changes exist. A job that returns `Err` or
-//!   panics is rolled back to its savepoint alone; the others of the batch still commit.
+//!   (up to [`MAX_BATCH`], or fewer after [`Db::set_max_batch`]), runs them one after the other
+//!   in one transaction and commits once (group commit: one `fsync` for the batch with
+//!   `synchronous=FULL`). A job is acknowledged (its future resolves `Ok`) only after that
+//!   commit returned; if the commit fails, every job of the batch gets the error and none of its
+//!   changes exist. A job that returns `Err` or panics is rolled back to its savepoint alone;
+//!   the others of the batch still commit.
 //! - Reads go through [`Db::read`]: the closure runs on the calling task with one of the pool's
 //!   read-only connections, inside one read transaction (one consistent snapshot). Reads must
 //!   be short (point queries); a read never waits for the writer (WAL).
 
 use crate::metrics::Metrics;
 use crate::schema;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -24,7 +26,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Semaphore};
 
-/// Most jobs committed in one transaction.
+/// Most jobs committed in one transaction (the default; [`Db::set_max_batch`] may lower it).
 pub const MAX_BATCH: usize = 256;
 /// Read connections in the pool.
 pub const READERS: usize = 4;
@@ -153,6 +155,8 @@ struct Inner {
     fail_next_commit: Arc<AtomicBool>,
     /// Writes submitted and not yet taken by the writer.
     queued: Arc<AtomicUsize>,
+    /// Most jobs the writer takes into one transaction (1 = no group commit).
+    max_batch: Arc<AtomicUsize>,
     metrics: Arc<Metrics>,
 }
 
@@ -206,6 +210,11 @@ pub fn connect(path: &Path, create: bool, metrics: &Arc<Metrics>) -> DbResult<Co
         )));
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    // The query planner stability guarantee: without it SQLite (3.54) marks a statement with
+    // ORDER BY and a bound parameter in its WHERE to be re-planned whenever that parameter is
+    // bound again, so every cached `SELECT … WHERE user_id = ?1 ORDER BY …` was parsed and
+    // planned anew on every call.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(conn)
 }
 
@@ -241,13 +250,15 @@ impl Db {
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         let fail_next_commit = Arc::new(AtomicBool::new(false));
         let queued = Arc::new(AtomicUsize::new(0));
+        let max_batch = Arc::new(AtomicUsize::new(MAX_BATCH));
         let writer = {
             let fail = fail_next_commit.clone();
             let metrics = metrics.clone();
             let queued = queued.clone();
+            let max_batch = max_batch.clone();
             std::thread::Builder::new()
                 .name("campus-voip-db-writer".into())
-                .spawn(move || writer_loop(conn, rx, fail, queued, metrics))
+                .spawn(move || writer_loop(conn, rx, fail, queued, max_batch, metrics))
                 .map_err(|e| DbError::Other(format!("cannot start the writer thread: {e}")))?
         };
         Ok(Db {
@@ -259,6 +270,7 @@ impl Db {
                 reader_permits: Semaphore::new(READERS),
                 fail_next_commit,
                 queued,
+                max_batch,
                 metrics,
             }),
         })
@@ -372,6 +384,15 @@ impl Db {
         r
     }
 
+    /// At most `n` jobs per transaction from the next batch on (clamped to 1..=[`MAX_BATCH`]);
+    /// 1 turns group commit off (one commit, one `fsync`, per write: `--max-batch`, for
+    /// benchmarks).
+    pub fn set_max_batch(&self, n: usize) {
+        self.inner
+            .max_batch
+            .store(n.clamp(1, MAX_BATCH), Ordering::SeqCst);
+    }
+
     /// Writes waiting for the writer (not yet taken into a transaction).
     pub fn queued(&self) -> usize {
         self.inner.queued.load(Ordering::SeqCst)
@@ -434,12 +455,14 @@ fn writer_loop(
     rx: mpsc::Receiver<Box<dyn Job>>,
     fail_next_commit: Arc<AtomicBool>,
     queued: Arc<AtomicUsize>,
+    max_batch: Arc<AtomicUsize>,
     metrics: Arc<Metrics>,
 ) {
     // Ends when every sender is gone and the queue is empty (Db::close).
     while let Ok(first) = rx.recv() {
+        let max = max_batch.load(Ordering::SeqCst);
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < max {
             match rx.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,

@@ -5,6 +5,7 @@ mod common;
 
 use campus_voip_server::cli;
 use campus_voip_server::config::{self, Cli};
+use campus_voip_server::db::MAX_BATCH;
 use campus_voip_server::devices;
 use campus_voip_server::session::SessionKey;
 use clap::Parser;
@@ -322,9 +323,18 @@ fn configuration_rules() {
         (10, 259_200, 30, 7200)
     );
     assert!(!c.opts.dev);
+    assert_eq!(
+        c.opts.max_batch, MAX_BATCH as u64,
+        "group commit on by default"
+    );
+    let one = Cli::try_parse_from(["campus-voip-server", "--max-batch", "1"]).unwrap();
+    assert_eq!(one.opts.max_batch, 1);
     assert!(c.command.is_none(), "no subcommand: serve");
+    let over = (MAX_BATCH + 1).to_string();
     for bad in [
-        &["--max-contacts", "0"][..],
+        &["--max-batch", "0"][..],
+        &["--max-batch", over.as_str()],
+        &["--max-contacts", "0"],
         &["--max-contacts", "101"],
         &["--ticket-ttl", "59"],
         &["--ticket-ttl", "2592001"],
@@ -369,6 +379,7 @@ fn configuration_rules() {
         ("CAMPUS_VOIP_SESSION_SECRET_FILE".into(), "x".into()),
         ("PATH".into(), "x".into()),
         ("CAMPUS_VOIP_".into(), "x".into()),
+        ("CAMPUS_VOIP_MAX_BATCH".into(), "1".into()),
     ]);
     assert_eq!(unknown, ["CAMPUS_VOIP_", "CAMPUS_VOIP_LISTNE"]);
 }

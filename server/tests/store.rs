@@ -183,6 +183,26 @@ async fn settings_are_pragmas_we_asked_for() {
     db.close();
 }
 
+#[tokio::test]
+async fn cached_statements_are_not_planned_again_on_each_call() {
+    // A `WHERE … = ?1 … ORDER BY` statement (load_student, students_of) stays prepared when
+    // bound to another value, on the readers and on the writer.
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::open_db(dir.path());
+    let sql = "SELECT open_id, role FROM contacts WHERE user_id = ?1 ORDER BY position";
+    let run = move |c: &rusqlite::Connection| -> Result<i32, DbError> {
+        for id in ["s1", "s2", "s3", "s4"] {
+            let mut st = c.prepare_cached(sql)?;
+            let _ = st.query_map([id], |_| Ok(()))?.count();
+        }
+        let st = c.prepare_cached(sql)?;
+        Ok(st.get_status(rusqlite::StatementStatus::RePrepare))
+    };
+    assert_eq!(db.read(run).await.unwrap(), 0, "reader");
+    assert_eq!(db.write(run).await.unwrap(), 0, "writer");
+    db.close();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_are_committed_and_batched() {
     let dir = tempfile::tempdir().unwrap();
@@ -236,6 +256,82 @@ async fn acknowledged_writes_are_committed_and_batched() {
         batches, 2,
         "201 writes in {batches} transactions (group commit)"
     );
+    db.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_batch_of_one_each_write_commits_and_is_acknowledged_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let db = Db::open(
+        &OpenOptions {
+            path: dir.path().join("one.sqlite3"),
+            migrate: true,
+            now_ms: 0,
+        },
+        metrics.clone(),
+    )
+    .unwrap();
+    db.set_max_batch(1);
+    // The same queue as the group commit test: 20 writes waiting behind a held one.
+    let (release_tx, blocker) = hold_writer(&db).await;
+    // The first queued job makes its own commit fail: with a batch of one, only it is refused.
+    let trigger = {
+        let db = db.clone();
+        let db2 = db.clone();
+        tokio::spawn(async move {
+            db.write(move |c| {
+                db2.fail_next_commit();
+                c.execute("INSERT INTO consents VALUES ('o_trigger', 1)", [])?;
+                Ok(())
+            })
+            .await
+        })
+    };
+    wait_queued(&db, 1).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            let who = format!("o_{i:02}");
+            insert_consent(&db, who.clone()).await.unwrap();
+            let seen: bool = db
+                .read(move |c| {
+                    Ok(c.query_row(
+                        "SELECT EXISTS (SELECT 1 FROM consents WHERE open_id = ?1)",
+                        [&who],
+                        |r| r.get(0),
+                    )?)
+                })
+                .await
+                .unwrap();
+            assert!(seen, "acknowledged means committed");
+        }));
+    }
+    wait_queued(&db, 21).await;
+    release_tx.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    assert!(matches!(
+        trigger.await.unwrap(),
+        Err(DbError::CommitFailed(_))
+    ));
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let stored = consents(&db).await;
+    assert_eq!(stored.len(), 20);
+    assert!(!stored.contains(&"o_trigger".to_owned()));
+    let batches: u64 = metrics
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix("campus_voip_db_write_batch_jobs_count "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(batches, 22, "22 writes, one transaction each");
+    // Out of range is clamped: 0 still commits one job at a time.
+    db.set_max_batch(0);
+    insert_consent(&db, "o_last".into()).await.unwrap();
     db.close();
 }
 
