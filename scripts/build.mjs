@@ -54,7 +54,7 @@ run('cargo', [
     ...process.env,
     // MVP instructions only; panics abort without formatting (no input reaches a panic, and a
     // panic would end the instance anyway); no location strings or Debug output in the binary.
-    RUSTFLAGS: '-C target-cpu=mvp -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none',
+    RUSTFLAGS: '-C target-cpu=mvp -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none --cfg sha2_backend_soft="compact"',
   },
 });
 
