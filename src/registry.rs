@@ -110,16 +110,21 @@ impl StudentRecord {
             .filter(|c| c.role == Role::Admin)
             .count();
         if admins != 1 {
-            return Err(format!(
-                "student {} has {admins} administrators",
-                crate::input::quote(self.user_id.as_str())
+            return Err(crate::cat!(
+                "student ",
+                crate::input::quote(self.user_id.as_str()),
+                " has ",
+                crate::input::whole(admins as u64),
+                " administrators"
             ));
         }
         if self.contacts.len() > hard_max {
-            return Err(format!(
-                "student {} has {} contacts",
+            return Err(crate::cat!(
+                "student ",
                 crate::input::quote(self.user_id.as_str()),
-                self.contacts.len()
+                " has ",
+                crate::input::whole(self.contacts.len() as u64),
+                " contacts"
             ));
         }
         let unique = self.contacts.iter().enumerate().all(|(i, c)| {
@@ -128,9 +133,10 @@ impl StudentRecord {
                 .all(|earlier| earlier.open_id != c.open_id)
         });
         if !unique {
-            return Err(format!(
-                "student {} lists a contact twice",
-                crate::input::quote(self.user_id.as_str())
+            return Err(crate::cat!(
+                "student ",
+                crate::input::quote(self.user_id.as_str()),
+                " lists a contact twice"
             ));
         }
         let removals_ok = self.removed.len() <= MAX_REMOVALS
@@ -139,9 +145,10 @@ impl StudentRecord {
                     && self.removed[..i].iter().all(|e| e.open_id != r.open_id)
             });
         if !removals_ok {
-            return Err(format!(
-                "student {} has an inconsistent removal list",
-                crate::input::quote(self.user_id.as_str())
+            return Err(crate::cat!(
+                "student ",
+                crate::input::quote(self.user_id.as_str()),
+                " has an inconsistent removal list"
             ));
         }
         Ok(())

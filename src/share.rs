@@ -51,11 +51,16 @@ pub fn decode_component(s: &str) -> Option<String> {
 
 /// Builds `<prefix>pages/bind-contact/bind-contact?userId=…&userName=…&userAvatar=…&ticket=…`.
 pub fn build_path(prefix: &str, subject: &Subject, ticket: &str) -> String {
-    format!(
-        "{prefix}{PAGE}?userId={}&userName={}&userAvatar={}&ticket={}",
+    crate::cat!(
+        prefix,
+        PAGE,
+        "?userId=",
         encode_component(subject.user_id),
+        "&userName=",
         encode_component(subject.user_name),
+        "&userAvatar=",
         encode_component(subject.user_avatar),
+        "&ticket=",
         ticket
     )
 }
