@@ -15,9 +15,14 @@ macro_rules! cat {
     };
 }
 
-/// The function behind [`cat!`] (one instantiation for every message).
+/// The function behind [`cat!`], shared by every message. (A plain loop: `[&str]::concat` is
+/// a generic join, ~0.9 KB of wasm.)
 pub fn concat(parts: &[&str]) -> String {
-    parts.concat()
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
 }
 
 /// Longest string (in UTF-16 code units, as JS counts) a binding copies in. Anything longer is

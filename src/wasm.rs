@@ -766,7 +766,14 @@ pub fn error_table() -> String {
 /// The `createLocalBackend` options the core reads, comma-separated.
 #[wasm_bindgen(js_name = backendOptionNames)]
 pub fn backend_option_names() -> String {
-    requests::BACKEND_OPTIONS.join(",")
+    let mut out = String::new();
+    for (i, name) in requests::BACKEND_OPTIONS.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+    }
+    out
 }
 
 /// Ends this wasm instance with a trap, as a bug in the core would: only for the tests that
