@@ -2,9 +2,10 @@
 //! compatibility version, the per-instance call slot (busy, hang-up), and the backend's
 //! admission rule (token, consent, contact) with its order.
 
+use crate::cat;
 use crate::errors::{Error, ErrorCode, Result};
 use crate::ids::{self, Millis, OpenId, UserId};
-use crate::input::{self, Value};
+use crate::input::{self, whole, Value};
 use crate::registry::StudentRecord;
 use crate::token::{Rejection, TokenClaims};
 use serde::Serialize;
@@ -44,8 +45,9 @@ impl Version {
 }
 
 fn bad_version(field: &str, s: &str) -> Error {
-    Error::invalid_argument(format!(
-        "{field} must be a version like \"2.3.8\", got {}",
+    Error::invalid_argument(cat!(
+        field,
+        " must be a version like \"2.3.8\", got ",
         input::quote(s)
     ))
 }
@@ -117,8 +119,9 @@ fn camera(field: &str, v: &Value) -> Result<u8> {
     match input::opt_number(field, v)? {
         None => Ok(0),
         Some(n) if n == 0.0 || n == 1.0 => Ok(n as u8),
-        Some(n) => Err(Error::invalid_argument(format!(
-            "{field} must be 0 (camera on) or 1 (camera off), got {}",
+        Some(n) => Err(Error::invalid_argument(cat!(
+            field,
+            " must be 0 (camera on) or 1 (camera off), got ",
             input::num(n)
         ))),
     }
@@ -139,8 +142,8 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
         "voice" => RoomType::Voice,
         "video" => RoomType::Video,
         other => {
-            return Err(Error::invalid_argument(format!(
-                "roomType must be \"voice\" or \"video\", got {}",
+            return Err(Error::invalid_argument(cat!(
+                "roomType must be \"voice\" or \"video\", got ",
                 input::quote(other)
             )));
         }
@@ -148,8 +151,8 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
     let caller = match args.get("caller") {
         v @ Value::Object(_) => v,
         other => {
-            return Err(Error::invalid_argument(format!(
-                "caller must be an object, got {}",
+            return Err(Error::invalid_argument(cat!(
+                "caller must be an object, got ",
                 other.describe()
             )))
         }
@@ -157,8 +160,8 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
     let listener = match args.get("listener") {
         v @ Value::Object(_) => v,
         other => {
-            return Err(Error::invalid_argument(format!(
-                "listener must be an object, got {}",
+            return Err(Error::invalid_argument(cat!(
+                "listener must be an object, got ",
                 other.describe()
             )))
         }
@@ -173,17 +176,19 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
         None => 0,
         Some(n) if n == 0.0 || n == 1.0 || n == 2.0 || n == 3.0 => n as u8,
         Some(n) => {
-            return Err(Error::invalid_argument(format!(
-                "businessType must be 0, 1, 2 or 3, got {}",
+            return Err(Error::invalid_argument(cat!(
+                "businessType must be 0, 1, 2 or 3, got ",
                 input::num(n)
             )))
         }
     };
     let custom_query = match input::opt_string("customQuery", args.get("customQuery"))? {
         Some(q) if q.len() > CUSTOM_QUERY_MAX_BYTES => {
-            return Err(Error::invalid_argument(format!(
-                "customQuery must be at most {CUSTOM_QUERY_MAX_BYTES} bytes, got {}",
-                q.len()
+            return Err(Error::invalid_argument(cat!(
+                "customQuery must be at most ",
+                whole(CUSTOM_QUERY_MAX_BYTES as u64),
+                " bytes, got ",
+                whole(q.len() as u64)
             )))
         }
         Some(q) if q.chars().any(|c| c.is_control()) => {
@@ -195,8 +200,8 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
     };
     let time_limit = match input::opt_number("timeLimit", args.get("timeLimit"))? {
         Some(n) if n <= 0.0 => {
-            return Err(Error::invalid_argument(format!(
-                "timeLimit must be a number of seconds > 0, got {}",
+            return Err(Error::invalid_argument(cat!(
+                "timeLimit must be a number of seconds > 0, got ",
                 input::num(n)
             )))
         }
@@ -208,8 +213,8 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
             Some("trial") => "trial",
             Some("developer") => "developer",
             Some(other) => {
-                return Err(Error::invalid_argument(format!(
-                    "miniprogramState must be \"formal\", \"trial\" or \"developer\", got {}",
+                return Err(Error::invalid_argument(cat!(
+                    "miniprogramState must be \"formal\", \"trial\" or \"developer\", got ",
                     input::quote(other)
                 )));
             }
@@ -222,14 +227,16 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
             let what = match other {
                 Value::Str(_) => "empty".to_owned(),
                 Value::Missing => "missing".to_owned(),
-                v => format!("not a string ({})", v.describe()),
+                v => cat!("not a string (", v.describe(), ")"),
             };
             return Err(Error::new(
                 ErrorCode::VoipTokenMissing,
-                // (u32: no u8 formatter in the wasm for these two messages.)
-                format!(
-                    "voipToken is {what}; businessType {} needs the face-pay voip_token",
-                    u32::from(business_type)
+                cat!(
+                    "voipToken is ",
+                    what,
+                    "; businessType ",
+                    whole(business_type.into()),
+                    " needs the face-pay voip_token"
                 ),
             ));
         }
@@ -237,21 +244,23 @@ pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
     if !campus {
         return Err(Error::new(
             ErrorCode::NotSupported,
-            format!(
-                "businessType {} (hardware-device mode) is not part of the campus plugin; use 0 or 3",
-                u32::from(business_type)
+            cat!(
+                "businessType ",
+                whole(business_type.into()),
+                " (hardware-device mode) is not part of the campus plugin; use 0 or 3"
             ),
         ));
     }
     if business_type == 3 && compat < LICENSE_MODE_SINCE {
         return Err(Error::new(
             ErrorCode::NotSupported,
-            format!(
-                "businessType 3 needs plugin 2.3.8 or later; compatVersion is {}.{}.{}",
-                // As u32: the u16 formatter would be one more in the wasm for this message.
-                u32::from(compat.0),
-                u32::from(compat.1),
-                u32::from(compat.2)
+            cat!(
+                "businessType 3 needs plugin 2.3.8 or later; compatVersion is ",
+                whole(compat.0.into()),
+                ".",
+                whole(compat.1.into()),
+                ".",
+                whole(compat.2.into())
             ),
         ));
     }
@@ -298,18 +307,18 @@ pub fn admit(
     if !listener_consented {
         return Err(Error::new(
             ErrorCode::NotAuthorized,
-            format!(
-                "{} has not granted VoIP consent (scope.voip)",
-                req.listener_id
+            cat!(
+                req.listener_id,
+                " has not granted VoIP consent (scope.voip)"
             ),
         ));
     }
     if !record.is_some_and(|r| r.contains(&req.listener_id)) {
         return Err(Error::new(
             ErrorCode::NotContactOfCaller,
-            format!(
-                "{} is not a contact of student {}",
+            cat!(
                 req.listener_id,
+                " is not a contact of student ",
                 input::quote(req.caller_id.as_str())
             ),
         ));
@@ -359,9 +368,10 @@ impl CallSlot {
         match &self.active {
             Some(call) => Err(Error::new(
                 ErrorCode::Busy,
-                format!(
-                    "a call is already in progress (roomId {}); forceHangUpVoip() first",
-                    call.room_id
+                cat!(
+                    "a call is already in progress (roomId ",
+                    call.room_id,
+                    "); forceHangUpVoip() first"
                 ),
             )),
             None => Ok(()),

@@ -1,9 +1,6 @@
 //! A tiny big-endian binary codec for tickets, tokens and stored entries. The reader never
 //! panics: every read is bounds-checked and a short input is a [`Truncated`] error.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Truncated;
 
@@ -97,13 +94,57 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The URL-safe base64 alphabet (RFC 4648 §5).
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// URL-safe base64 without padding. (Hand-written: the `base64` crate's general engine is
+/// ~5 KB of wasm for what these few lines do.)
 pub fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let mut n = 0u32;
+        for (i, &b) in chunk.iter().enumerate() {
+            n |= u32::from(b) << (16 - 8 * i);
+        }
+        // 3 bytes → 4 characters, 2 → 3, 1 → 2.
+        for i in 0..=chunk.len() {
+            out.push(B64[(n >> (18 - 6 * i)) as usize & 63] as char);
+        }
+    }
+    out
 }
 
-/// Strict URL-safe base64 without padding; `None` for anything else.
+/// Strict URL-safe base64 without padding; `None` for anything else: a character outside the
+/// alphabet (padding included), a length of 4n+1, or non-zero bits after the last byte (so
+/// every byte string has exactly one accepted text).
 pub fn unb64(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text).ok()
+    let text = text.as_bytes();
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
+    for chunk in text.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            let v = match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'-' => 62,
+                b'_' => 63,
+                _ => return None,
+            };
+            n |= u32::from(v) << (18 - 6 * i);
+        }
+        let bytes = chunk.len() - 1;
+        if n & (0xff_ffff >> (8 * bytes)) != 0 {
+            return None;
+        }
+        for i in 0..bytes {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    Some(out)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -159,5 +200,40 @@ mod tests {
         assert_eq!(unb64("+/8"), None);
         assert_eq!(unb64("-_8="), None);
         assert_eq!(hex(&[0, 0xab]), "00ab");
+    }
+
+    /// The hand-written codec accepts and produces exactly what the `base64` crate's strict
+    /// URL-safe, no-padding engine does: every text of up to 5 characters over the alphabet
+    /// and a few outsiders, and encodings of byte strings of every length up to 64.
+    #[test]
+    fn base64_matches_the_base64_crate() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        let all: Vec<u8> = B64.iter().copied().chain(*b"=+/ .").collect();
+        // Up to 3 characters over the whole alphabet and the outsiders; 4 and 5 over the edge
+        // letters of each range and the outsiders.
+        let few = b"AQPgfwz09-_=+";
+        let mut texts = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for len in 1..=5 {
+            let set: &[u8] = if len <= 3 { &all } else { few };
+            last = last
+                .iter()
+                .filter(|t: &&Vec<u8>| t.iter().all(|c| few.contains(c)))
+                .flat_map(|t| set.iter().map(move |&c| [t.as_slice(), &[c]].concat()))
+                .collect();
+            texts.extend(last.iter().cloned());
+        }
+        for t in &texts {
+            let t = std::str::from_utf8(t).unwrap();
+            assert_eq!(unb64(t), URL_SAFE_NO_PAD.decode(t).ok(), "{t:?}");
+        }
+        let mut bytes = Vec::new();
+        for i in 0..64u32 {
+            assert_eq!(b64(&bytes), URL_SAFE_NO_PAD.encode(&bytes));
+            assert_eq!(unb64(&b64(&bytes)), Some(bytes.clone()));
+            bytes.push((i.wrapping_mul(0x9e37_79b9) >> 13) as u8);
+        }
+        assert_eq!(unb64("\u{e9}"), None);
     }
 }

@@ -73,10 +73,13 @@ fn whole_in(field: &str, v: &Value, lo: u64, hi: u64, default: u64) -> Result<u6
     match input::opt_number(field, v)? {
         None => Ok(default),
         Some(n) if n.fract() == 0.0 && n >= lo as f64 && n <= hi as f64 => Ok(n as u64),
-        Some(n) => Err(Error::invalid_argument(format!(
-            "{field} must be a whole number from {} to {}, got {}",
+        Some(n) => Err(Error::invalid_argument(crate::cat!(
+            field,
+            " must be a whole number from ",
             input::whole(lo),
+            " to ",
             input::whole(hi),
+            ", got ",
             input::num(n)
         ))),
     }
@@ -123,14 +126,16 @@ impl Config {
                     || p.chars()
                         .any(|c| c.is_control() || matches!(c, '?' | '&' | '#' | '=' | ' '))
                 {
-                    return Err(Error::invalid_argument(format!(
-                        "pathPrefix must be at most {PREFIX_MAX_BYTES} bytes without spaces, control characters, ?, &, # or ="
+                    return Err(Error::invalid_argument(crate::cat!(
+                        "pathPrefix must be at most ",
+                        input::whole(PREFIX_MAX_BYTES as u64),
+                        " bytes without spaces, control characters, ?, &, # or ="
                     )));
                 }
                 p.to_owned()
             }
             None => app_id
-                .map(|id| format!("__plugin__/{id}/"))
+                .map(|id| crate::cat!("__plugin__/", id, "/"))
                 .unwrap_or_default(),
         };
         Ok(Config {
@@ -210,8 +215,10 @@ impl<S: Store> Repo for MemRepo<S> {
             None => self.store.remove(&key),
         };
         written.map_err(|e| {
-            Error::storage(format!(
-                "could not persist the change ({e}); nothing was changed"
+            Error::storage(crate::cat!(
+                "could not persist the change (",
+                e,
+                "); nothing was changed"
             ))
         })?;
         self.registry.apply(change);
@@ -257,7 +264,7 @@ fn load_or_create_meta<S: Store>(
             store
                 .put(storage::META_KEY, &storage::encode_meta(&meta))
                 .map_err(|e| {
-                    Error::storage(format!("could not write the backend's secrets: {e}"))
+                    Error::storage(crate::cat!("could not write the backend's secrets: ", e))
                 })?;
             Ok(meta)
         }

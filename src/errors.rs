@@ -130,7 +130,7 @@ impl Error {
 
     /// The WeChat-style `errMsg`: `'<api>:fail <reason>'`.
     pub fn err_msg(&self, api: &str) -> String {
-        format!("{api}:fail {}", self.message)
+        crate::cat!(api, ":fail ", self.message)
     }
 }
 

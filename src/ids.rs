@@ -1,8 +1,9 @@
 //! Identifiers and their limits (SPEC §1). A value of these types has passed its check, so the
 //! rest of the core never re-validates. Messages name the field and the limit.
 
+use crate::cat;
 use crate::errors::{Error, ErrorCode, Result};
-use crate::input::{self, Value};
+use crate::input::{self, whole, Value};
 use serde::Serialize;
 use std::fmt;
 
@@ -24,9 +25,18 @@ fn control_char_error(field: &str, s: &str) -> Option<Error> {
     s.char_indices()
         .find(|(_, c)| is_control(*c))
         .map(|(i, c)| {
-            Error::invalid_argument(format!(
-                "{field} must not contain control characters (U+{:04X} at byte {i})",
-                c as u32
+            // U+0000–U+001F or U+007F: "U+00" and two upper-case hex digits.
+            let hex = [
+                b"0123456789ABCDEF"[c as usize >> 4],
+                b"0123456789ABCDEF"[c as usize & 15],
+            ];
+            Error::invalid_argument(cat!(
+                field,
+                " must not contain control characters (U+00",
+                std::str::from_utf8(&hex).unwrap_or("??"),
+                " at byte ",
+                whole(i as u64),
+                ")"
             ))
         })
 }
@@ -41,8 +51,12 @@ impl UserId {
     pub fn parse(field: &str, s: &str) -> Result<UserId> {
         let n = s.len();
         if n == 0 || n > USER_ID_MAX_BYTES {
-            return Err(Error::invalid_argument(format!(
-                "{field} must be 1–{USER_ID_MAX_BYTES} bytes of UTF-8, got {n}"
+            return Err(Error::invalid_argument(cat!(
+                field,
+                " must be 1–",
+                whole(USER_ID_MAX_BYTES as u64),
+                " bytes of UTF-8, got ",
+                whole(n as u64)
             )));
         }
         if let Some(e) = control_char_error(field, s) {
@@ -77,8 +91,11 @@ impl OpenId {
         } else {
             Err(Error::new(
                 ErrorCode::InvalidOpenId,
-                format!(
-                    "{field} must be 1–{OPEN_ID_MAX_CHARS} characters of A-Z a-z 0-9 _ -, got {}",
+                cat!(
+                    field,
+                    " must be 1–",
+                    whole(OPEN_ID_MAX_CHARS as u64),
+                    " characters of A-Z a-z 0-9 _ -, got ",
                     input::quote(s)
                 ),
             ))
@@ -91,6 +108,18 @@ impl OpenId {
     }
 
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for OpenId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for UserId {
+    fn as_ref(&self) -> &str {
         &self.0
     }
 }
@@ -112,8 +141,12 @@ impl fmt::Display for UserId {
 pub fn user_name(field: &str, s: &str) -> Result<String> {
     let n = s.chars().count();
     if n == 0 || n > USER_NAME_MAX_CHARS {
-        return Err(Error::invalid_argument(format!(
-            "{field} must be 1–{USER_NAME_MAX_CHARS} characters, got {n}"
+        return Err(Error::invalid_argument(cat!(
+            field,
+            " must be 1–",
+            whole(USER_NAME_MAX_CHARS as u64),
+            " characters, got ",
+            whole(n as u64)
         )));
     }
     if let Some(e) = control_char_error(field, s) {
@@ -129,9 +162,12 @@ pub fn user_avatar(field: &str, s: &str) -> Result<String> {
         return Ok(String::new());
     }
     if s.len() > AVATAR_MAX_BYTES {
-        return Err(Error::invalid_argument(format!(
-            "{field} must be at most {AVATAR_MAX_BYTES} bytes, got {}",
-            s.len()
+        return Err(Error::invalid_argument(cat!(
+            field,
+            " must be at most ",
+            whole(AVATAR_MAX_BYTES as u64),
+            " bytes, got ",
+            whole(s.len() as u64)
         )));
     }
     let scheme_ok = AVATAR_SCHEMES.iter().any(|scheme| {
@@ -140,16 +176,18 @@ pub fn user_avatar(field: &str, s: &str) -> Result<String> {
             && s[..scheme.len()].eq_ignore_ascii_case(scheme)
     });
     if !scheme_ok {
-        return Err(Error::invalid_argument(format!(
-            "{field} must be empty or a URL starting with https:, http:, cloud: or wxfile:"
+        return Err(Error::invalid_argument(cat!(
+            field,
+            " must be empty or a URL starting with https:, http:, cloud: or wxfile:"
         )));
     }
     if let Some(e) = control_char_error(field, s) {
         return Err(e);
     }
     if s.bytes().any(|b| b == b' ') {
-        return Err(Error::invalid_argument(format!(
-            "{field} must not contain spaces (percent-encode them as %20)"
+        return Err(Error::invalid_argument(cat!(
+            field,
+            " must not contain spaces (percent-encode them as %20)"
         )));
     }
     Ok(s.to_owned())
@@ -159,14 +197,17 @@ pub fn user_avatar(field: &str, s: &str) -> Result<String> {
 pub fn openid_list(field: &str, v: &Value) -> Result<Vec<OpenId>> {
     let items = input::array(field, v)?;
     if items.is_empty() || items.len() > OPENID_LIST_MAX {
-        return Err(Error::invalid_argument(format!(
-            "{field} must have 1–{OPENID_LIST_MAX} items, got {}",
-            items.len()
+        return Err(Error::invalid_argument(cat!(
+            field,
+            " must have 1–",
+            whole(OPENID_LIST_MAX as u64),
+            " items, got ",
+            whole(items.len() as u64)
         )));
     }
     let mut out: Vec<OpenId> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let id = OpenId::from_value(&format!("{field}[{i}]"), item)?;
+        let id = OpenId::from_value(&cat!(field, "[", whole(i as u64), "]"), item)?;
         if !out.contains(&id) {
             out.push(id);
         }
@@ -193,6 +234,35 @@ mod tests {
         }
         // C1 controls and other Unicode are allowed (the spec names U+0000–U+001F, U+007F).
         assert!(UserId::parse("userId", "学生\u{85}😀").is_ok());
+    }
+
+    /// The messages are built without the formatter (`cat!`): the exact texts.
+    #[test]
+    fn messages_built_by_hand() {
+        let msg = |r: Result<UserId>| r.unwrap_err().message;
+        assert_eq!(
+            msg(UserId::parse("userId", "ab\u{1f}")),
+            "userId must not contain control characters (U+001F at byte 2)"
+        );
+        assert_eq!(
+            msg(UserId::parse("caller.id", "\u{7f}")),
+            "caller.id must not contain control characters (U+007F at byte 0)"
+        );
+        assert_eq!(
+            msg(UserId::parse("userId", "学\n")),
+            "userId must not contain control characters (U+000A at byte 3)"
+        );
+        let list = Value::Array(vec![Value::str("a"), Value::str("b c")]);
+        assert_eq!(
+            openid_list("openidList", &list).unwrap_err().message,
+            "openidList[1] must be 1–64 characters of A-Z a-z 0-9 _ -, got \"b c\""
+        );
+        assert_eq!(
+            user_avatar("userAvatar", &"h".repeat(1025))
+                .unwrap_err()
+                .message,
+            "userAvatar must be at most 1024 bytes, got 1025"
+        );
     }
 
     #[test]

@@ -4,6 +4,27 @@
 
 use crate::errors::{Error, Result};
 
+/// Joins message pieces into a `String`: what `format!` does for the core's messages, without
+/// `core::fmt` (its machinery, and the argument tables of every call site, are kilobytes of
+/// the wasm). Each piece is anything `AsRef<str>`: literals, `String`s, ids,
+/// `&whole(n)`, `&quote(s)`, `&num(x)`.
+#[macro_export]
+macro_rules! cat {
+    ($($part:expr),+ $(,)?) => {
+        $crate::input::concat(&[$(::core::convert::AsRef::<str>::as_ref(&$part)),+])
+    };
+}
+
+/// The function behind [`cat!`], shared by every message. (A plain loop: `[&str]::concat` is
+/// a generic join, ~0.9 KB of wasm.)
+pub fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
 /// Longest string (in UTF-16 code units, as JS counts) a binding copies in. Anything longer is
 /// kept as [`Value::Overlong`] and rejected by whichever check reads it, without being copied.
 pub const MAX_STRING_UNITS: usize = 8192;
@@ -77,8 +98,12 @@ impl Budget {
     /// The error for an argument that did not fit, if it did not.
     pub fn check(&self) -> Result<()> {
         if self.exceeded {
-            Err(Error::invalid_argument(format!(
-                "the argument is too large (over {MAX_VALUES} values or {MAX_TOTAL_UNITS} characters of text in all)"
+            Err(Error::invalid_argument(crate::cat!(
+                "the argument is too large (over ",
+                whole(MAX_VALUES as u64),
+                " values or ",
+                whole(MAX_TOTAL_UNITS as u64),
+                " characters of text in all)"
             )))
         } else {
             Ok(())
@@ -141,9 +166,9 @@ impl Value {
             Value::Array(_) => "array".into(),
             Value::Object(_) => "object".into(),
             Value::Overlong { kind, len } => match kind {
-                Kind::String => format!("a string of {len} characters"),
-                Kind::Array => format!("an array of {len} items"),
-                Kind::Object => format!("an object with {len} properties"),
+                Kind::String => crate::cat!("a string of ", whole(*len as u64), " characters"),
+                Kind::Array => crate::cat!("an array of ", whole(*len as u64), " items"),
+                Kind::Object => crate::cat!("an object with ", whole(*len as u64), " properties"),
             },
             Value::LoneSurrogate => "a string with a lone surrogate (not valid Unicode)".into(),
             Value::Other(t) => (*t).into(),
@@ -169,14 +194,21 @@ fn wrong_type(field: &str, expected: &str, got: &Value) -> Error {
         Value::Overlong {
             kind: Kind::String,
             len,
-        } if expected == "a string" => {
-            Error::invalid_argument(format!("{field} is too long ({len} characters)"))
-        }
-        Value::LoneSurrogate if expected == "a string" => Error::invalid_argument(format!(
-            "{field} is not valid Unicode (it has a lone surrogate)"
+        } if expected == "a string" => Error::invalid_argument(crate::cat!(
+            field,
+            " is too long (",
+            whole(*len as u64),
+            " characters)"
         )),
-        _ => Error::invalid_argument(format!(
-            "{field} must be {expected}, got {}",
+        Value::LoneSurrogate if expected == "a string" => Error::invalid_argument(crate::cat!(
+            field,
+            " is not valid Unicode (it has a lone surrogate)"
+        )),
+        _ => Error::invalid_argument(crate::cat!(
+            field,
+            " must be ",
+            expected,
+            ", got ",
             got.describe()
         )),
     }
@@ -186,8 +218,9 @@ fn wrong_type(field: &str, expected: &str, got: &Value) -> Error {
 pub fn args<'a>(api: &str, v: &'a Value) -> Result<&'a Value> {
     match v {
         Value::Object(_) => Ok(v),
-        other => Err(Error::invalid_argument(format!(
-            "{api} expects an object argument, got {}",
+        other => Err(Error::invalid_argument(crate::cat!(
+            api,
+            " expects an object argument, got ",
             other.describe()
         ))),
     }
@@ -214,8 +247,9 @@ pub fn opt_number(field: &str, v: &Value) -> Result<Option<f64>> {
     match v {
         Value::Missing => Ok(None),
         Value::Num(n) if n.is_finite() => Ok(Some(*n)),
-        Value::Num(_) => Err(Error::invalid_argument(format!(
-            "{field} must be a finite number"
+        Value::Num(_) => Err(Error::invalid_argument(crate::cat!(
+            field,
+            " must be a finite number"
         ))),
         other => Err(wrong_type(field, "a number", other)),
     }
@@ -252,7 +286,11 @@ pub fn quote(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if c.is_control() => {
+                out.push_str("\\u{");
+                push_base(&mut out, c as u64, 1, 16);
+                out.push('}');
+            }
             c => out.push(c),
         }
     }
@@ -304,13 +342,18 @@ pub fn whole(v: u64) -> String {
 }
 
 /// `v` in decimal, zero-padded to at least `min` digits (no formatter: see [`num`]).
-pub fn push_digits(out: &mut String, mut v: u64, min: usize) {
+pub fn push_digits(out: &mut String, v: u64, min: usize) {
+    push_base(out, v, min, 10)
+}
+
+/// `v` in base 10 or 16 (lower-case), zero-padded to at least `min` digits.
+pub fn push_base(out: &mut String, mut v: u64, min: usize, base: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     while i > 0 {
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
+        buf[i] = b"0123456789abcdef"[(v % base) as usize];
+        v /= base;
         if v == 0 && buf.len() - i >= min {
             break;
         }
@@ -323,8 +366,9 @@ pub fn millis(field: &str, n: f64) -> Result<u64> {
     if n.is_finite() && n >= 0.0 && n < (1u64 << 48) as f64 {
         Ok(n as u64)
     } else {
-        Err(Error::invalid_argument(format!(
-            "{field} must be a time in milliseconds between 0 and 2^48, got {}",
+        Err(Error::invalid_argument(crate::cat!(
+            field,
+            " must be a time in milliseconds between 0 and 2^48, got ",
             num(n)
         )))
     }

@@ -299,8 +299,12 @@ pub fn ring_timeout_ms(v: Option<f64>) -> Result<Millis> {
         {
             Ok(n as Millis)
         }
-        Some(n) => Err(Error::invalid_argument(format!(
-            "ringTimeoutMs must be a whole number {MIN_RING_TIMEOUT_MS}–{MAX_RING_TIMEOUT_MS}, got {}",
+        Some(n) => Err(Error::invalid_argument(crate::cat!(
+            "ringTimeoutMs must be a whole number ",
+            input::whole(MIN_RING_TIMEOUT_MS),
+            "–",
+            input::whole(MAX_RING_TIMEOUT_MS),
+            ", got ",
             input::num(n)
         ))),
     }
@@ -308,11 +312,11 @@ pub fn ring_timeout_ms(v: Option<f64>) -> Result<Millis> {
 
 /// 1004 for a roomId no call has (for the shells' look-up).
 pub fn unknown_room(room_id: &str) -> Error {
-    Error::invalid_argument(format!("no call with roomId {}", input::quote(room_id)))
+    Error::invalid_argument(crate::cat!("no call with roomId ", input::quote(room_id)))
 }
 
 fn ended_room(call: &Call) -> Error {
-    Error::invalid_argument(format!("the call {} has ended", call.room_id))
+    Error::invalid_argument(crate::cat!("the call ", call.room_id, " has ended"))
 }
 
 /// An admitted call (`initByCaller` succeeded): ringing, or ended at once as `busy` when the
@@ -427,10 +431,12 @@ pub fn step(call: &mut Call, what: Happening<'_>, now: Millis) -> Step {
             } else if by != Some(&call.listener_id) {
                 s.refused = Some(Error::new(
                     ErrorCode::NotContactOfCaller,
-                    format!(
-                        "only the listener of call {} may {} it",
+                    crate::cat!(
+                        "only the listener of call ",
                         call.room_id,
-                        if answer { "answer" } else { "reject" }
+                        " may ",
+                        if answer { "answer" } else { "reject" },
+                        " it"
                     ),
                 ));
             } else if call.phase == Phase::Ringing && answer {
@@ -442,9 +448,10 @@ pub fn step(call: &mut Call, what: Happening<'_>, now: Millis) -> Step {
             } else if call.phase == Phase::Ringing {
                 end(call, Ending::Rejected, t, &mut s);
             } else if !answer {
-                s.refused = Some(Error::invalid_argument(format!(
-                    "the call {} is connected; hang up with forceHangUpVoip",
-                    call.room_id
+                s.refused = Some(Error::invalid_argument(crate::cat!(
+                    "the call ",
+                    call.room_id,
+                    " is connected; hang up with forceHangUpVoip"
                 )));
             } // answering a connected call again: nothing to do
         }
@@ -595,8 +602,9 @@ fn seconds(field: &str, v: &Value) -> Result<Option<Millis>> {
     match input::opt_number(field, v)? {
         None => Ok(None),
         Some(n) if n.fract() == 0.0 && (0.0..=MAX_SECONDS).contains(&n) => Ok(Some(n as Millis)),
-        Some(n) => Err(Error::invalid_argument(format!(
-            "{field} must be a whole number of seconds ≥ 0, got {}",
+        Some(n) => Err(Error::invalid_argument(crate::cat!(
+            field,
+            " must be a whole number of seconds ≥ 0, got ",
             input::num(n)
         ))),
     }

@@ -204,10 +204,12 @@ pub fn share_path(
     let t = ticket::issue(ctx.secrets.ticket_keys.current(), &claims, &subject);
     let path = share::build_path(&ctx.config.path_prefix, &subject, &t);
     if path.len() > share::MAX_PATH_BYTES {
-        return Err(Error::invalid_argument(format!(
-            "the share path would be {} bytes, over the limit of {}; use a shorter userName or userAvatar",
-            path.len(),
-            share::MAX_PATH_BYTES
+        return Err(Error::invalid_argument(crate::cat!(
+            "the share path would be ",
+            crate::input::whole(path.len() as u64),
+            " bytes, over the limit of ",
+            crate::input::whole(share::MAX_PATH_BYTES as u64),
+            "; use a shorter userName or userAvatar"
         )));
     }
     Ok(path)

@@ -226,9 +226,12 @@ impl WxLoginReq {
             && code.bytes().all(|b| b.is_ascii_graphic());
         if !ok {
             // The code itself is not echoed: it is a credential.
-            return Err(Error::invalid_argument(format!(
-                "code must be the wx.login code: 1–{WX_LOGIN_CODE_MAX_BYTES} visible ASCII characters, got {} bytes",
-                code.len()
+            return Err(Error::invalid_argument(crate::cat!(
+                "code must be the wx.login code: 1–",
+                crate::input::whole(WX_LOGIN_CODE_MAX_BYTES as u64),
+                " visible ASCII characters, got ",
+                crate::input::whole(code.len() as u64),
+                " bytes"
             )));
         }
         Ok(WxLoginReq {
@@ -252,8 +255,8 @@ pub fn share_query(v: &Value) -> Result<ShareQuery> {
                 })
                 .collect(),
         }),
-        other => Err(Error::invalid_argument(format!(
-            "path must be a share path string or the bind page's query object, got {}",
+        other => Err(Error::invalid_argument(crate::cat!(
+            "path must be a share path string or the bind page's query object, got ",
             other.describe()
         ))),
     }

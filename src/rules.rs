@@ -11,9 +11,10 @@ use serde::Serialize;
 fn not_admin(user_id: &UserId) -> Error {
     Error::new(
         ErrorCode::NotAdmin,
-        format!(
-            "only the administrator of student {} may do this",
-            quote(user_id.as_str())
+        crate::cat!(
+            "only the administrator of student ",
+            quote(user_id.as_str()),
+            " may do this"
         ),
     )
 }
@@ -21,7 +22,10 @@ fn not_admin(user_id: &UserId) -> Error {
 fn not_authorized(actor: &OpenId) -> Error {
     Error::new(
         ErrorCode::NotAuthorized,
-        format!("{actor} has not granted VoIP consent (scope.voip); call authorizeVoip() after the user agrees"),
+        crate::cat!(
+            actor,
+            " has not granted VoIP consent (scope.voip); call authorizeVoip() after the user agrees"
+        ),
     )
 }
 
@@ -69,9 +73,10 @@ pub fn bind_admin(
         Some(r) if r.is_admin(actor) => Ok(None),
         Some(_) => Err(Error::new(
             ErrorCode::AdminExists,
-            format!(
-                "student {} already has another administrator",
-                quote(user_id.as_str())
+            crate::cat!(
+                "student ",
+                quote(user_id.as_str()),
+                " already has another administrator"
             ),
         )),
     }
@@ -126,9 +131,11 @@ pub fn delete_contacts(
     if let Some(missing) = targets.iter().find(|t| !record.contains(t)) {
         return Err(Error::new(
             ErrorCode::NotContact,
-            format!(
-                "{missing} is not a contact of student {}; nothing was deleted",
-                quote(user_id.as_str())
+            crate::cat!(
+                missing,
+                " is not a contact of student ",
+                quote(user_id.as_str()),
+                "; nothing was deleted"
             ),
         ));
     }
@@ -174,9 +181,11 @@ pub fn transfer_admin(
     if !record.contains(new_admin) {
         return Err(Error::new(
             ErrorCode::NotContact,
-            format!(
-                "{new_admin} is not a contact of student {}; bind them first",
-                quote(user_id.as_str())
+            crate::cat!(
+                new_admin,
+                " is not a contact of student ",
+                quote(user_id.as_str()),
+                "; bind them first"
             ),
         ));
     }

@@ -6,56 +6,61 @@ use crate::ids::{self, Millis, OpenId, UserId};
 use crate::keys::Keyring;
 use crate::registry::{Contact, Role, StudentRecord};
 use crate::ticket::{self, Claims, Subject};
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// The plugin page a share path opens.
 pub const PAGE: &str = "pages/bind-contact/bind-contact";
 /// Longest share path `getBindContactPath` returns.
 pub const MAX_PATH_BYTES: usize = 1024;
 
-/// Exactly what `encodeURIComponent` leaves alone: `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
-
-/// `encodeURIComponent`.
+/// `encodeURIComponent`: every byte but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` as `%XX`. (By hand:
+/// the `percent-encoding` crate brings a 768-byte `%00`…`%FF` table into the wasm.)
 pub fn encode_component(s: &str) -> String {
-    // Collected from its pieces, not written through the formatter (`to_string`).
-    utf8_percent_encode(s, COMPONENT).collect()
-}
-
-/// `decodeURIComponent`; `None` where it would throw (a bad escape or invalid UTF-8).
-pub fn decode_component(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    // percent_decode passes malformed escapes through; decodeURIComponent throws on them.
-    for (i, b) in bytes.iter().enumerate() {
-        if *b == b'%'
-            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-        {
-            return None;
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
     }
-    percent_decode_str(s)
-        .decode_utf8()
-        .ok()
-        .map(|c| c.into_owned())
+    out
+}
+
+/// `decodeURIComponent`; `None` where it would throw (a `%` not followed by two hex digits,
+/// or bytes that are not UTF-8).
+pub fn decode_component(s: &str) -> Option<String> {
+    let hex = |b: Option<&u8>| (char::from(*b?)).to_digit(16);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let v = hex(bytes.get(i + 1))? << 4 | hex(bytes.get(i + 2))?;
+            out.push(v as u8);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Builds `<prefix>pages/bind-contact/bind-contact?userId=…&userName=…&userAvatar=…&ticket=…`.
 pub fn build_path(prefix: &str, subject: &Subject, ticket: &str) -> String {
-    format!(
-        "{prefix}{PAGE}?userId={}&userName={}&userAvatar={}&ticket={}",
+    crate::cat!(
+        prefix,
+        PAGE,
+        "?userId=",
         encode_component(subject.user_id),
+        "&userName=",
         encode_component(subject.user_name),
+        "&userAvatar=",
         encode_component(subject.user_avatar),
+        "&ticket=",
         ticket
     )
 }
@@ -266,6 +271,75 @@ pub fn accept(
 mod tests {
     use super::*;
     use crate::keys::Key;
+
+    /// The hand-written `encodeURIComponent` / `decodeURIComponent` give what the
+    /// `percent-encoding` crate did (a dev-dependency for this comparison).
+    #[test]
+    fn components_match_the_percent_encoding_crate() {
+        use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet};
+        const COMPONENT: &AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'_')
+            .remove(b'.')
+            .remove(b'!')
+            .remove(b'~')
+            .remove(b'*')
+            .remove(b'\'')
+            .remove(b'(')
+            .remove(b')');
+        fn reference(s: &str) -> Option<String> {
+            let bytes = s.as_bytes();
+            for (i, b) in bytes.iter().enumerate() {
+                if *b == b'%'
+                    && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                        && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+                {
+                    return None;
+                }
+            }
+            percent_decode_str(s)
+                .decode_utf8()
+                .ok()
+                .map(|c| c.into_owned())
+        }
+        let mut all: String = (0u8..0x80).map(char::from).collect();
+        all.push_str("é学😀\u{85}\u{ffff}");
+        let enc: String = utf8_percent_encode(&all, COMPONENT).collect();
+        assert_eq!(encode_component(&all), enc);
+        assert_eq!(decode_component(&enc).as_deref(), Some(all.as_str()));
+        for c in all.chars() {
+            let one = c.to_string();
+            assert_eq!(
+                encode_component(&one),
+                utf8_percent_encode(&one, COMPONENT).to_string()
+            );
+        }
+        // Every text of up to 4 characters over escapes, hex digits of both cases and others.
+        let alphabet = ['%', '0', '9', 'a', 'F', 'g', 'C', '3', 'A', 'e', '+', 'é'];
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
+                .collect();
+            texts.extend(longer);
+        }
+        texts.extend(
+            [
+                "%C3%A9",
+                "%c3%a9",
+                "%C3",
+                "%FF",
+                "%E5%AD%A6",
+                "%F0%9F%98%80x",
+                "%ED%A0%80",
+            ]
+            .map(String::from),
+        );
+        for t in &texts {
+            assert_eq!(decode_component(t), reference(t), "{t:?}");
+        }
+    }
 
     #[test]
     fn from_path_splits_as_str_split_does() {

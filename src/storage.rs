@@ -7,6 +7,7 @@
 use crate::codec::{b64, hex, unb64, Reader, Truncated, Writer};
 use crate::errors::{Error, Result};
 use crate::ids::{Millis, OpenId, UserId};
+use crate::input::whole;
 use crate::keys::{Key, Keyring, SECRET_LEN};
 use crate::ops::Secrets;
 use crate::registry::{Change, Contact, Registry, Removal, Role, StudentRecord, MAX_REMOVALS};
@@ -51,15 +52,15 @@ pub enum Entry {
 /// whatever the userId holds.
 pub fn student_key(user_id: &UserId) -> String {
     let digest = Sha256::digest(user_id.as_str().as_bytes());
-    format!("s.{}", hex(&digest[..16]))
+    crate::cat!("s.", hex(&digest[..16]))
 }
 
 pub fn consent_key(open_id: &OpenId) -> String {
-    format!("c.{open_id}")
+    crate::cat!("c.", open_id)
 }
 
 pub fn token_key(id: &[u8; 12]) -> String {
-    format!("t.{}", hex(id))
+    crate::cat!("t.", hex(id))
 }
 
 fn checksum(key: &str, body: &[u8]) -> [u8; CHECKSUM_LEN] {
@@ -139,9 +140,11 @@ pub fn encode_change(change: &Change) -> (String, Option<String>) {
 }
 
 fn corrupt(key: &str, what: &str) -> Error {
-    Error::storage(format!(
-        "stored entry {} is corrupt: {what}",
-        crate::input::quote(key)
+    Error::storage(crate::cat!(
+        "stored entry ",
+        crate::input::quote(key),
+        " is corrupt: ",
+        what
     ))
 }
 
@@ -165,14 +168,16 @@ pub fn decode_entry(key: &str, value: &str) -> Result<Entry> {
     }
     let version = raw[0];
     if !(OLDEST_READABLE..=FORMAT_VERSION).contains(&version) {
-        return Err(Error::storage(format!(
-            "stored entry {} has format version {}, this build reads versions {} to {}; \
-             upgrade the plugin or restore a backup",
+        return Err(Error::storage(crate::cat!(
+            "stored entry ",
             crate::input::quote(key),
-            // As u32: no u8 formatter in the wasm.
-            u32::from(raw[0]),
-            u32::from(OLDEST_READABLE),
-            u32::from(FORMAT_VERSION)
+            " has format version ",
+            whole(raw[0].into()),
+            ", this build reads versions ",
+            whole(OLDEST_READABLE.into()),
+            " to ",
+            whole(FORMAT_VERSION.into()),
+            "; upgrade the plugin or restore a backup"
         )));
     }
     let (body, sum) = raw.split_at(raw.len() - CHECKSUM_LEN);
@@ -425,7 +430,7 @@ pub fn snapshot(meta: Option<&Meta>, registry: &Registry) -> Vec<u8> {
 /// Reads a snapshot back into entries (then [`load`] them). Truncated, altered or
 /// unknown-version data is a `STORAGE` error.
 pub fn read_snapshot(data: &[u8]) -> Result<Vec<(String, String)>> {
-    let bad = |what: &str| Error::storage(format!("the snapshot is corrupt: {what}"));
+    let bad = |what: &str| Error::storage(crate::cat!("the snapshot is corrupt: ", what));
     if data.len() < SNAPSHOT_MAGIC.len() + 1 + 4 + 32 {
         return Err(bad("too short"));
     }
@@ -434,10 +439,11 @@ pub fn read_snapshot(data: &[u8]) -> Result<Vec<(String, String)>> {
     }
     let version = data[SNAPSHOT_MAGIC.len()];
     if version != SNAPSHOT_VERSION {
-        return Err(Error::storage(format!(
-            "the snapshot has version {}, this build reads version {}",
-            u32::from(version),
-            u32::from(SNAPSHOT_VERSION)
+        return Err(Error::storage(crate::cat!(
+            "the snapshot has version ",
+            whole(version.into()),
+            ", this build reads version ",
+            whole(SNAPSHOT_VERSION.into())
         )));
     }
     let (body, sum) = data.split_at(data.len() - 32);

@@ -401,9 +401,11 @@ impl Backend {
         let config =
             Config::from_value(&fields(&options, requests::BACKEND_OPTIONS)?).map_err(throw)?;
         let seed: [u8; SEED_LEN] = seed.try_into().map_err(|_| {
-            throw(Error::invalid_argument(format!(
-                "the entropy seed must be {SEED_LEN} bytes, got {}",
-                seed.len()
+            throw(Error::invalid_argument(crate::cat!(
+                "the entropy seed must be ",
+                input::whole(SEED_LEN as u64),
+                " bytes, got ",
+                input::whole(seed.len() as u64)
             )))
         })?;
         let now = now_ms(now)?;
@@ -418,9 +420,10 @@ impl Backend {
             match (keys.get(i).as_string(), values.get(i).as_string()) {
                 (Some(k), Some(v)) => entries.push((k, v)),
                 (k, _) => {
-                    return Err(throw(Error::storage(format!(
-                        "stored entry {} is not text",
-                        input::quote(&k.unwrap_or_default())
+                    return Err(throw(Error::storage(crate::cat!(
+                        "stored entry ",
+                        input::quote(&k.unwrap_or_default()),
+                        " is not text"
                     ))))
                 }
             }
@@ -646,7 +649,7 @@ impl Backend {
             .contact_list(&fields(&args, requests::CONTACT_LIST)?)
             .map_err(throw)?;
         // Flat: errcode US errmsg, then RS openId US role per contact.
-        let mut out = reply.errcode.to_string();
+        let mut out = input::whole(reply.errcode.into());
         out.push(US);
         out.push_str(reply.errmsg);
         for c in &reply.contact_list {
@@ -752,12 +755,10 @@ pub fn plugin_version() -> String {
 pub fn error_table() -> String {
     let mut out = String::new();
     for c in crate::ErrorCode::ALL {
-        out.push_str(&format!(
-            "{} {} {}\n",
-            c.err_code(),
-            c.name(),
-            origin_name(c.origin())
-        ));
+        input::push_digits(&mut out, c.err_code().into(), 1);
+        for s in [" ", c.name(), " ", origin_name(c.origin()), "\n"] {
+            out.push_str(s);
+        }
     }
     out
 }
@@ -765,7 +766,14 @@ pub fn error_table() -> String {
 /// The `createLocalBackend` options the core reads, comma-separated.
 #[wasm_bindgen(js_name = backendOptionNames)]
 pub fn backend_option_names() -> String {
-    requests::BACKEND_OPTIONS.join(",")
+    let mut out = String::new();
+    for (i, name) in requests::BACKEND_OPTIONS.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+    }
+    out
 }
 
 /// Ends this wasm instance with a trap, as a bug in the core would: only for the tests that
