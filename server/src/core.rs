@@ -9,6 +9,7 @@ use campus_voip::ids::Millis;
 use campus_voip::ops::{Config, Secrets};
 use campus_voip::rng::{Rng, SEED_LEN};
 use rusqlite::Connection;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 pub struct Core {
@@ -16,6 +17,17 @@ pub struct Core {
     pub config: Config,
     pub clock: OpsClock,
     rng: Mutex<Rng>,
+    /// A lease renewal is under way: the requests meanwhile do not queue one each.
+    renewing: AtomicBool,
+}
+
+/// Clears [`Core::renewing`] when the renewal ends, also if its request is dropped.
+struct Renewing<'a>(&'a AtomicBool);
+
+impl Drop for Renewing<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for Core {
@@ -61,6 +73,7 @@ impl Core {
                     config,
                     clock,
                     rng: Mutex::new(Rng::from_seed(schema::random_bytes::<SEED_LEN>())),
+                    renewing: AtomicBool::new(false),
                 })
             })
             .join()
@@ -80,8 +93,16 @@ impl Core {
     }
 
     /// The time an operation acts at, renewing the stored clock lease first when it runs low.
+    /// One request renews; the others meanwhile go on at once (half of the margin is still
+    /// ahead, and if the wall clock reaches the lease the clock holds there: never back).
     pub async fn now(&self, db: &Db) -> Millis {
-        if self.clock.needs_renewal() {
+        if self.clock.needs_renewal()
+            && self
+                .renewing
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            let _done = Renewing(&self.renewing);
             let next = self.clock.next_lease();
             match db.write(move |c| store_lease(c, next)).await {
                 Ok(stored) => self.clock.renewed(stored),

@@ -651,3 +651,70 @@ fn a_bad_plugin_app_id_is_refused_at_start() {
     .expect("a bad plugin app id is refused");
     assert!(err.contains("pluginAppId"), "{err}");
 }
+
+/// Write calls the store has answered so far (from its metrics).
+fn writes(metrics: &campus_voip_server::metrics::Metrics) -> u64 {
+    let text = metrics.render();
+    text.lines()
+        .find(|l| l.starts_with("campus_voip_db_duration_seconds_count{op=\"write\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_request_renews_the_clock_lease_the_others_go_on() {
+    use campus_voip_server::{clock::ManualClock, core::Core, db, metrics::Metrics};
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = std::sync::Arc::new(Metrics::new());
+    let db = db::Db::open(
+        &db::OpenOptions {
+            path: dir.path().join("t.sqlite3"),
+            migrate: true,
+            now_ms: T0,
+        },
+        metrics.clone(),
+    )
+    .unwrap();
+    let clock = ManualClock::new(T0);
+    let core = Core::load(&db, clock.clone(), Default::default()).unwrap();
+    let before = writes(&metrics);
+    // Past the point where the lease needs renewing: 64 requests at once.
+    clock.set(T0 + 86_400_000);
+    let times = futures_join_all((0..64).map(|_| core.now(&db))).await;
+    assert!(times.iter().all(|&t| t >= T0), "{times:?}");
+    let renewals = writes(&metrics) - before;
+    assert_eq!(renewals, 1, "lease writes for 64 concurrent requests");
+    // The renewal landed: the clock is at the wall clock again.
+    assert_eq!(core.now(&db).await, T0 + 86_400_000);
+    db.close();
+}
+
+async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut out = Vec::new();
+    let fs: Vec<_> = fs.map(Box::pin).collect();
+    // Poll them all together (no extra dependency).
+    let mut pending: Vec<Option<std::pin::Pin<Box<F>>>> = fs.into_iter().map(Some).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (i, slot) in pending.iter_mut().enumerate() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        results[i] = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out.extend(results.into_iter().map(Option::unwrap));
+    out
+}
