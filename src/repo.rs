@@ -70,3 +70,60 @@ pub fn token_already_used() -> Error {
 pub fn is_token_already_used(e: &Error) -> bool {
     e.code == ErrorCode::BadVoipToken
 }
+
+/// A store's read snapshot as a [`Repo`] whose commit refuses and remembers that it was asked:
+/// an operation run over it answers at once when it changes nothing (a refusal, an outcome
+/// such as `binded`), and says so through [`ReadFirst::wanted_write`] when it needs the write
+/// path after all (where it runs again, deciding anew in the write transaction). The answer
+/// from the snapshot is the one a serial order would give at the snapshot's moment.
+pub struct ReadFirst<'r, R> {
+    repo: &'r R,
+    wanted: bool,
+}
+
+impl<'r, R: ReadRepo> ReadFirst<'r, R> {
+    pub fn new(repo: &'r R) -> Self {
+        ReadFirst {
+            repo,
+            wanted: false,
+        }
+    }
+
+    /// Whether the operation tried to commit a change (its `Err` then means only that).
+    pub fn wanted_write(&self) -> bool {
+        self.wanted
+    }
+}
+
+impl<R: ReadRepo> ReadRepo for ReadFirst<'_, R> {
+    type Record<'a>
+        = R::Record<'a>
+    where
+        Self: 'a;
+    type Ids<'a>
+        = R::Ids<'a>
+    where
+        Self: 'a;
+    fn student(&self, id: &UserId) -> Result<Option<Self::Record<'_>>> {
+        self.repo.student(id)
+    }
+    fn consented(&self, who: &OpenId) -> Result<bool> {
+        self.repo.consented(who)
+    }
+    fn token_used(&self, nonce: &[u8; 12]) -> Result<bool> {
+        self.repo.token_used(nonce)
+    }
+    fn students_of(&self, who: &OpenId) -> Result<Self::Ids<'_>> {
+        self.repo.students_of(who)
+    }
+}
+
+impl<R: ReadRepo> Repo for ReadFirst<'_, R> {
+    fn commit(&mut self, _change: Change) -> Result<()> {
+        self.wanted = true;
+        Err(Error::new(
+            ErrorCode::Internal,
+            "a read snapshot cannot commit (the write path runs instead)",
+        ))
+    }
+}

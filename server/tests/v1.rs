@@ -718,3 +718,59 @@ async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -
     out.extend(results.into_iter().map(Option::unwrap));
     out
 }
+
+#[tokio::test]
+async fn an_accept_that_changes_nothing_is_answered_without_the_writer() {
+    let app = app();
+    admin_of_s1(&app, "o_mum").await;
+    let mum = bearer("o_mum");
+    let path = assert_ok(
+        "getBindContactPath",
+        &call(
+            &app,
+            "getBindContactPath",
+            &mum,
+            json!({ "userId": "s1", "userName": "n" }),
+        )
+        .await,
+    );
+    let dad = bearer("o_dad");
+    assert_ok(
+        "authorizeVoip",
+        &call(&app, "authorizeVoip", &dad, json!({})).await,
+    );
+    let accept = |who: String| {
+        let body = json!({ "path": path.clone() });
+        let app = &app;
+        async move { call(app, "acceptBindContactPath", &who, body).await }
+    };
+    let r = accept(dad.clone()).await;
+    assert_eq!(assert_ok("acceptBindContactPath", &r)["type"], "success");
+    assert_ok(
+        "authorizeVoip",
+        &call(&app, "authorizeVoip", &bearer("o_gran"), json!({})).await,
+    );
+    // The next commit fails: an accept that needs none is not touched by it...
+    app.state.db.fail_next_commit();
+    let r = accept(dad.clone()).await;
+    assert_eq!(
+        assert_ok("acceptBindContactPath", &r)["type"],
+        "binded",
+        "{r}"
+    );
+    let r = accept(bearer("o_unconsented")).await;
+    assert_eq!(
+        assert_ok("acceptBindContactPath", &r)["type"],
+        "auth",
+        "{r}"
+    );
+    // ...and one that needs a write still goes through it (and gets the failed commit).
+    let r = accept(bearer("o_gran")).await;
+    assert_eq!(r["errCode"], 3007, "{r}");
+    let r = accept(bearer("o_gran")).await;
+    assert_eq!(
+        assert_ok("acceptBindContactPath", &r)["type"],
+        "success",
+        "{r}"
+    );
+}

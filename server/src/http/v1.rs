@@ -31,6 +31,7 @@ use campus_voip::call::Version;
 use campus_voip::ids::OpenId;
 use campus_voip::input::{self, Value};
 use campus_voip::ops::{self, CallOutcome, Ctx};
+use campus_voip::repo::ReadFirst;
 use campus_voip::requests::{
     self, BindAdminReq, DeleteReq, ListReq, ShareReq, TokenReq, TransferReq,
 };
@@ -433,7 +434,21 @@ pub async fn accept_bind_contact_path(
     const API: &str = "acceptBindContactPath";
     let r = async {
         let q = path_value(API, &body.0)?;
-        let e = write(&state, move |repo, ctx| ops::accept(repo, ctx, &me, q)).await?;
+        // Answered from a read snapshot when it changes nothing (invalid, expire, overload,
+        // binded, a refusal): a retried or refused accept takes no writer slot. Otherwise the
+        // write path decides again in its transaction.
+        let first = read(&state, |repo, ctx| {
+            let mut first = ReadFirst::new(repo);
+            match ops::accept(&mut first, ctx, &me, q.clone()) {
+                Err(_) if first.wanted_write() => Ok(None),
+                answered => answered.map(Some),
+            }
+        })
+        .await?;
+        let e = match first {
+            Some(e) => e,
+            None => write(&state, move |repo, ctx| ops::accept(repo, ctx, &me, q)).await?,
+        };
         Ok(bind_event(&e))
     }
     .await;
