@@ -16,6 +16,7 @@
 // The call slot (one call at a time per device instance, forceHangUpVoip) stays in the client:
 // the service only admits calls. The wasm core's CallSlot can be started only by the local
 // engine, so this backend keeps a small JS slot with the same busy rule and hang-up data.
+import { utf8Length } from './utf8.js';
 import { CODES, VoipCgiError, VoipPluginError, badResponse, invalidArgument, ok, readOptions, reason, requestFailed } from './errors.js';
 
 const TIMEOUT_MS = 15000;
@@ -52,60 +53,71 @@ const FIELDS = {
 /** The APIs whose argument is the share path (a string) or the bind page's query object. */
 const PATH_APIS = new Set(['inspectBindContactPath', 'acceptBindContactPath', 'declineBindContactPath']);
 
+function tooLarge(api) {
+  return invalidArgument(api, 'the argument is over ' + MAX_BODY_BYTES + ' bytes as JSON');
+}
+
 /**
- * What is sent for `args`: only `fields` (an unreadable field is a 1004 naming it), the share
- * path as `{ path }`; other values as they are.
+ * An object's JSON text built from its members' texts (each value serialised once), refused as
+ * soon as it grows past the body limit (a UTF-16 unit is at least one UTF-8 byte).
  */
-function project(api, args, fields) {
-  if (PATH_APIS.has(api)) return { path: query(args) };
-  if (!fields || !plain(args)) return args;
-  const out = {};
+function objectText(api) {
+  const parts = [];
+  let units = 2;
+  return {
+    add(k, t) {
+      const part = JSON.stringify(k) + ':' + t;
+      units += part.length + 1;
+      if (units > MAX_BODY_BYTES) throw tooLarge(api);
+      parts.push(part);
+    },
+    text: () => '{' + parts.join(',') + '}',
+  };
+}
+
+/**
+ * The body sent for `args`: only the API's fields (an unreadable or unsendable field is a 1004
+ * naming it), the share path as `{ path }`; other arguments as they are.
+ */
+function bodyOf(api, args) {
+  if (PATH_APIS.has(api)) {
+    const o = objectText(api);
+    o.add('path', queryText(api, args));
+    return o.text();
+  }
+  const fields = FIELDS[api];
+  if (args === undefined) return '{}';
+  if (!fields || !plain(args)) return JSON.stringify(args, faithful);
+  const o = objectText(api);
   for (const f of fields) {
-    let v;
+    let t;
     try {
-      v = args[f];
-      // An object value must be readable all through (a revoked Proxy, a throwing getter).
-      if (v !== null && typeof v === 'object') JSON.stringify(v, faithful);
+      t = JSON.stringify(args[f], faithful); // a revoked Proxy, a throwing getter, a function
     } catch (e) {
       throw invalidArgument(api, f + ' cannot be read: ' + reason(e));
     }
-    if (v !== undefined) out[f] = v;
+    if (t !== undefined) o.add(f, t);
   }
-  return out;
+  return o.text();
 }
 
 /**
- * The bind page's query object as the core reads it: a value that cannot be read is left out
- * (the core takes only string values; the rest is sent as it is, within the body limit).
+ * The bind page's query object as the core reads it: a value that cannot be read or sent is
+ * left out (the core takes only string values; the rest is sent as it is, within the body limit).
  */
-function query(path) {
-  if (!plain(path)) return path;
-  const out = {};
+function queryText(api, path) {
+  if (!plain(path)) return JSON.stringify(path, faithful);
+  const o = objectText(api);
   for (const k of Object.keys(path)) {
+    let t;
     try {
-      const v = path[k];
-      if (typeof v !== 'string') JSON.stringify(v, faithful); // readable all through?
-      out[k] = v;
+      t = JSON.stringify(path[k], faithful);
     } catch (_) {
-      // Unreadable: like any value that is not a string, it is no parameter.
+      continue; // unreadable: like any value that is not a string, it is no parameter
     }
+    if (t !== undefined) o.add(k, t);
   }
-  return out;
-}
-
-/** UTF-8 length of a string from JSON.stringify (lone surrogates come out escaped). */
-function utf8Length(s) {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
+  return o.text();
 }
 
 /**
@@ -197,23 +209,16 @@ export class HttpBackend {
 
   async _call(api, args, form, device, compat) {
     if (this._closed) throw invalidArgument(api, 'this backend was closed');
-    let sent;
-    try {
-      sent = project(api, args, FIELDS[api]);
-    } catch (e) {
-      if (e instanceof VoipPluginError) throw e;
-      throw invalidArgument(api, 'the argument cannot be read: ' + reason(e)); // e.g. a revoked Proxy
-    }
     let body;
     try {
-      body = sent === undefined ? '{}' : JSON.stringify(sent, faithful);
+      body = bodyOf(api, args);
     } catch (e) {
-      throw invalidArgument(api, 'the argument cannot be sent as JSON: ' + reason(e));
+      if (e instanceof VoipPluginError) throw e;
+      throw invalidArgument(api, 'the argument cannot be sent as JSON: ' + reason(e)); // e.g. a revoked Proxy
     }
+    if (body === undefined) throw invalidArgument(api, 'the argument cannot be sent as JSON');
     // UTF-8 bytes are at most 3 per UTF-16 unit: only a long body needs counting.
-    if (body.length * 3 > MAX_BODY_BYTES && utf8Length(body) > MAX_BODY_BYTES) {
-      throw invalidArgument(api, 'the argument is over ' + MAX_BODY_BYTES + ' bytes as JSON');
-    }
+    if (body.length * 3 > MAX_BODY_BYTES && utf8Length(body) > MAX_BODY_BYTES) throw tooLarge(api);
     if (device && !this._key) throw unauthenticated(api, 'this backend has no deviceKey (createHttpBackend({ url, deviceKey }) on the device)');
     if (!device && !this._getSession) {
       // The core's message for a device instance (ops::identity).

@@ -5,7 +5,8 @@
 
 const REPLACEMENT = 0xfffd;
 
-function utf8Length(str) {
+/** The UTF-8 length of `str` (a lone surrogate counts as U+FFFD, 3 bytes). */
+export function utf8Length(str) {
   let n = 0;
   for (let i = 0; i < str.length; i++) {
     const c = str.charCodeAt(i);
