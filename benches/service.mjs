@@ -25,6 +25,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readBanner } from '../tests/js/service.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
@@ -96,25 +97,9 @@ async function startServer(maxBatch) {
     err += d;
     if (err.length > 65536) err = err.slice(-32768);
   });
-  const out = await new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error('the service did not start within 60 s:\n' + text + err)), 60000);
-    child.stdout.on('data', (d) => {
-      text += d;
-      if (/listening on http:\/\/\S+/.test(text)) {
-        clearTimeout(timer);
-        resolve(text);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error('the service exited (' + code + ') before listening:\n' + text + err));
-    });
-  });
+  const banner = await readBanner(child, () => err, 60000);
   return {
-    url: /listening on (http:\/\/\S+)/.exec(out)[1],
-    appId: /app id:\s+(\S+)/.exec(out)[1],
-    appSecret: /app secret:\s+(\S+)/.exec(out)[1],
+    ...banner,
     pid: child.pid,
     stderr: () => err,
     stop: () =>

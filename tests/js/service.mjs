@@ -27,6 +27,33 @@ export function ensureServerBuilt() {
   if (r.status !== 0) throw new Error('cargo build -p campus-voip-server failed');
 }
 
+/**
+ * Waits for a `--dev` service's start-up lines on its stdout; resolves `{ url, appId, appSecret }`
+ * (rejects if it exits first or says nothing within `timeoutMs`; `stderr()` is its error output
+ * so far, for the message).
+ */
+export function readBanner(child, stderr, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`the service did not start within ${timeoutMs / 1000} s:\n` + text + stderr())), timeoutMs);
+    child.stdout.on('data', (d) => {
+      text += d;
+      if (/listening on http:\/\/\S+/.test(text)) {
+        clearTimeout(timer);
+        resolve({
+          url: /listening on (http:\/\/\S+)/.exec(text)[1],
+          appId: /app id:\s+(\S+)/.exec(text)[1],
+          appSecret: /app secret:\s+(\S+)/.exec(text)[1],
+        });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error('the service exited (' + code + ') before listening:\n' + text + stderr()));
+    });
+  });
+}
+
 /** Starts a service; resolves `{ url, appId, appSecret, stop(), session(openId), device(name), wxa(route, body) }`. */
 export async function startService(flags = []) {
   ensureServerBuilt();
@@ -41,24 +68,7 @@ export async function startService(flags = []) {
   child.stderr.unref();
   let err = '';
   child.stderr.on('data', (d) => (err += d));
-  const out = await new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error('the service did not start within 30 s:\n' + text + err)), 30000);
-    child.stdout.on('data', (d) => {
-      text += d;
-      if (/listening on http:\/\/\S+/.test(text)) {
-        clearTimeout(timer);
-        resolve(text);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error('the service exited (' + code + ') before listening:\n' + text + err));
-    });
-  });
-  const url = /listening on (http:\/\/\S+)/.exec(out)[1];
-  const appId = /app id:\s+(\S+)/.exec(out)[1];
-  const appSecret = /app secret:\s+(\S+)/.exec(out)[1];
+  const { url, appId, appSecret } = await readBanner(child, () => err, 30000);
   const post = async (route, body) => {
     const res = await fetch(url + route, { method: 'POST', body: JSON.stringify(body) });
     return res.json();
