@@ -25,7 +25,8 @@
 //!
 //! Unknown arguments (such as the `--bench` cargo passes) are ignored.
 
-use campus_voip::call::{CallSlot, Version};
+use campus_voip::call::Version;
+use campus_voip::engine::{CallAct, CallDelivery};
 use campus_voip::engine::{CallOutcome, Config, Engine, NullStore, Store};
 use campus_voip::ids::{Millis, OpenId, UserId};
 use campus_voip::input::Value;
@@ -395,7 +396,7 @@ struct Ctx<S: Store> {
     /// The clock of call admission; see [`CALL_WINDOW`].
     call_now: Millis,
     calls: u64,
-    slot: CallSlot,
+    slot: &'static str,
     /// Share paths of random students (for the read-only link operations).
     pool: Vec<Value>,
     /// Effects of inputs prepared for the current batch but not yet run: contacts to be added
@@ -414,7 +415,7 @@ impl<S: Store> Ctx<S> {
             now: T0,
             call_now: T0,
             calls: 0,
-            slot: CallSlot::default(),
+            slot: "device-1",
             pool: Vec::new(),
             pending_adds: HashMap::new(),
             pending_admin: HashMap::new(),
@@ -525,10 +526,10 @@ impl<S: Store> Ctx<S> {
 fn admitted(
     r: &(
         campus_voip::Result<CallOutcome>,
-        Option<campus_voip::call::EndedCall>,
+        campus_voip::Result<Option<CallDelivery>>,
     ),
 ) -> bool {
-    matches!(r, (Ok(CallOutcome::Admitted { .. }), Some(_)))
+    matches!(r, (Ok(CallOutcome::Admitted(_)), Ok(Some(_))))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -651,7 +652,7 @@ fn read_ops(r: &mut Runner, c: &mut Ctx<NullStore>) {
             Change::PutStudent(c.record(i).clone())
         },
         |_, ch| storage::encode_change(ch),
-        |(k, v)| k.starts_with("s.") && v.is_some(),
+        |w| w.len() == 1 && w[0].0.starts_with("s.") && w[0].1.is_some(),
     );
     r.bench(
         "storage::encode_change (UseToken)",
@@ -665,7 +666,7 @@ fn read_ops(r: &mut Runner, c: &mut Ctx<NullStore>) {
             }
         },
         |_, ch| storage::encode_change(ch),
-        |(k, v)| k.starts_with("t.") && v.is_some(),
+        |w| w.len() == 1 && w[0].0.starts_with("t.") && w[0].1.is_some(),
     );
 
     // authorize_voip by a parent who already consented: the no-op path (no write).
@@ -892,15 +893,17 @@ fn write_ops<S: Store>(r: &mut Runner, c: &mut Ctx<S>, tag: &str) {
     );
 
     // init_by_caller, admission success (token verified, not reused, listener consented and a
-    // contact; the token is marked used: one write), then CallSlot::hang_up. Each input has a
+    // contact; the token is marked used: one write), then the device hangs up (the call is recorded: a second write). Each input has a
     // fresh token of a random student; see CALL_WINDOW for the used-token table's size.
     r.bench(
         &format!("{tag}{SMALL_TABLE}"),
         c,
         |c, _| c.call_input(),
         |c, (args, now)| {
-            let out = c.e.init_by_caller(&mut c.slot, args, COMPAT, *now);
-            (out, c.slot.hang_up(None, *now))
+            let out = c.e.init_by_caller(c.slot, args, COMPAT, *now);
+            let hung_up =
+                c.e.act_on_call(None, c.slot, CallAct::HangUp, &Value::Missing, *now);
+            (out, hung_up)
         },
         admitted,
     );
@@ -939,7 +942,8 @@ fn token_table(r: &mut Runner, n: usize) {
         let (k, v) = storage::encode_change(&Change::UseToken {
             id,
             expires_at: T0 + 30 * 24 * 3600 * 1000,
-        });
+        })
+        .remove(0);
         entries.push((k, v.unwrap()));
     }
     let e = Engine::open(
@@ -958,8 +962,10 @@ fn token_table(r: &mut Runner, n: usize) {
         &mut c,
         |c, _| c.call_input(),
         |c, (args, now)| {
-            let out = c.e.init_by_caller(&mut c.slot, args, COMPAT, *now);
-            (out, c.slot.hang_up(None, *now))
+            let out = c.e.init_by_caller(c.slot, args, COMPAT, *now);
+            let hung_up =
+                c.e.act_on_call(None, c.slot, CallAct::HangUp, &Value::Missing, *now);
+            (out, hung_up)
         },
         admitted,
     );

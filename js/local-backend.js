@@ -9,7 +9,7 @@
 // that returns a promise is refused the first time (nothing is applied) and the backend stops
 // writing through it.
 import { loadCore } from './core.js';
-import { invalidArgument, notSupported, ok, readOptions, reason, storageError } from './errors.js';
+import { invalidArgument, notSupported, ok, readOptions, reason, storageError, toVoipError } from './errors.js';
 import { callCore } from './seam.js';
 import { STORE, checkStorage } from './storage.js';
 
@@ -113,6 +113,90 @@ export class LocalBackend {
     this._release = release;
     this._busy = false;
     this._ids = new Map(); // openId -> the number the core knows it by (checked once)
+    this._instances = new Set(); // instances that listen or call: call events go to them
+    this._devices = new WeakMap(); // device instance -> the device id its calls carry
+    this._deviceCount = 0;
+    this._timer = null; // the one timer, for the earliest deadline the core names
+  }
+
+  // ---- call events: routed by the core's delivery (SPEC §3.7) -------------------------------
+
+  _attach(instance) {
+    this._instances.add(instance);
+  }
+
+  _detach(instance) {
+    this._instances.delete(instance);
+  }
+
+  _deviceOf(instance) {
+    let d = this._devices.get(instance);
+    if (d === undefined) {
+      d = 'local-device-' + ++this._deviceCount;
+      this._devices.set(instance, d);
+    }
+    return d;
+  }
+
+  /** `{ roomId, device, listener, caller: [events], listenerEvents: [events] }` to its instances. */
+  _deliver(d) {
+    for (const instance of Array.from(this._instances)) {
+      const s = instance._settings;
+      if (!s) continue;
+      if (s.openId === undefined) {
+        if (d.caller.length > 0 && this._devices.get(instance) === d.device) instance._hear(d.roomId, d.caller);
+      } else if (d.listenerEvents.length > 0 && s.openId === d.listener) {
+        instance._hear(d.roomId, d.listenerEvents);
+      }
+    }
+  }
+
+  /** Arms the one timer for the core's next deadline (ring timeout, time limit). */
+  _rearm() {
+    if (this._timer !== null) clearTimeout(this._timer);
+    this._timer = null;
+    const inner = this._inner;
+    if (!inner) return;
+    let wait;
+    try {
+      const at = callCore(this._core, 'tick', () => inner.nextDeadline());
+      if (at < 0) return;
+      wait = Math.min(Math.max(0, at - this._time('tick')), 0x7fffffff);
+    } catch (_) {
+      return; // a dead core or a broken clock: tick() reports it when called
+    }
+    if (!(wait >= 0)) wait = 1000;
+    this._timer = setTimeout(() => {
+      this._timer = null;
+      this.tick().catch(() => undefined);
+    }, wait);
+    if (this._timer && typeof this._timer.unref === 'function') this._timer.unref();
+  }
+
+  /** Runs a call operation, re-arms the deadline timer, then delivers (outside the core call). */
+  _callOp(api, fn) {
+    const out = this._sync(api, fn);
+    this._rearm();
+    return out;
+  }
+
+  /**
+   * **[ours]** Fires at once every deadline that has passed on the backend's clock (ring
+   * timeouts, time limits), delivering their events: tests and demos that move an injected
+   * clock see timeouts happen without waiting for the timer.
+   */
+  tick() {
+    try {
+      this._tickNow('tick');
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  _tickNow(api) {
+    const all = JSON.parse(this._callOp(api, (b, now) => b.tick(now)));
+    for (const d of all) this._deliver(d);
   }
 
   /** The core's number for an instance's identity (0: the device, no openId). */
@@ -230,22 +314,56 @@ export class LocalBackend {
     return this._run('declineBindContactPath', (b) => JSON.parse(b.declineBindContactPath(this._who(b, actor), path)));
   }
 
-  /** Call admission for one instance's call slot. */
-  admitCall(slot, args, compatVersion) {
-    return this._run('initByCaller', (b, now) => JSON.parse(b.initByCaller(slot, args, compatVersion, now)));
+  /** `initByCaller` by a device instance: `{ isSuccess, … }`, its events delivered first. */
+  admitCall(instance, args, compatVersion) {
+    try {
+      // A call whose deadline passed before its timer fired ends first (its device is free).
+      this._tickNow('initByCaller');
+      const r = JSON.parse(
+        this._callOp('initByCaller', (b, now) => b.initByCaller(this._deviceOf(instance), args, compatVersion, now)),
+      );
+      if (r.isSuccess) this._deliver(r.delivery);
+      return Promise.resolve(r);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
-  /** A new call slot (one per device instance), or `undefined` after close(). */
-  _newSlot(api) {
-    return callCore(this._core, api, () => new this._core.CallSlot());
+  _act(instance, api, args) {
+    const act = api === 'answerVoip' ? 0 : api === 'rejectVoip' ? 1 : 2;
+    const openId = instance._settings.openId;
+    const out = this._callOp(api, (b, now) => b.actOnCall(this._who(b, openId), this._deviceOf(instance), act, args, now));
+    const d = out === undefined ? undefined : JSON.parse(out);
+    if (d) this._deliver(d);
+    if (d && d.refused) throw toVoipError(api, d.refused);
   }
 
-  /** `forceHangUpVoip` on a slot: `{ roomId, data }` or undefined. */
-  _hangUp(slot, roomId) {
-    const api = 'forceHangUpVoip';
-    const now = this._time(api);
-    const ended = callCore(this._core, api, () => slot.hangUp(roomId, now));
-    return ended === undefined ? undefined : JSON.parse(ended);
+  /** `answerVoip` / `rejectVoip` by an instance: resolves once the events are delivered. */
+  actOnCall(instance, api, args) {
+    try {
+      this._act(instance, api, args);
+      return Promise.resolve(ok(api));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** `forceHangUpVoip(roomId?)` by an instance (synchronous; throws what the API throws). */
+  hangUp(instance, roomId) {
+    this._act(instance, 'forceHangUpVoip', roomId);
+  }
+
+  /** `calling.keepTime` of a connected call now, or undefined once it is not connected. */
+  _keepTime(roomId) {
+    const inner = this._inner;
+    if (!inner) return undefined;
+    const t = this._sync('calling', (b, now) => b.callingKeepTime(roomId, now));
+    return t < 0 ? undefined : t;
+  }
+
+  /** **[ours]** The developer query of call records (`getvoipcalllist` on the service). */
+  getVoipCallList(args) {
+    return this._run('getVoipCallList', (b) => JSON.parse(b.getVoipCallList(args)));
   }
 
   /** The developer query, same shape as the contact service's getvoipcontactlist. */
@@ -280,6 +398,9 @@ export class LocalBackend {
     const inner = this._inner;
     if (!inner) return;
     this._inner = null;
+    if (this._timer !== null) clearTimeout(this._timer);
+    this._timer = null;
+    this._instances.clear();
     this._release();
     try {
       inner.free();

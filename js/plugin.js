@@ -18,6 +18,7 @@ export const PLUGIN_VERSION = '2.4.0';
 const INSPECTIONS = new WeakMap();
 
 const BIND_PAGE = 'pages/bind-contact/bind-contact';
+const CALL_PAGE = 'pages/call/call';
 const END_PAGE_KEYS = ['BindContact', 'Call'];
 const ROUTE_TYPES = ['redirectTo', 'switchTab', 'reLaunch'];
 
@@ -69,13 +70,56 @@ export class VoipPlugin {
     this._endPages = {};
     this._enter = {};
     this._onload = {};
-    this._slot = null;
+    /** roomId -> the once-a-second `calling` timer of a connected call this instance is in. */
+    this._connected = new Map();
+    this._attachedTo = null;
   }
 
-  /** The call slot of this instance (created with its first call). */
-  _callSlot(s) {
-    if (!this._slot) this._slot = s.backend._newSlot('initByCaller');
-    return this._slot;
+  /**
+   * Call events reach this instance once it listens or calls: the backend routes each call's
+   * events to the device that made it and to every instance of the listener's openId.
+   */
+  _attach(s) {
+    if (this._attachedTo !== s.backend) {
+      this._attachedTo = s.backend;
+      s.backend._attach(this, s.openId);
+    }
+  }
+
+  /** One call's events for this instance, in order (from the backend). */
+  _hear(roomId, events) {
+    for (const ev of events) {
+      const name = ev.eventName;
+      if (name === 'startVoip' && !this._connected.has(roomId)) this._tick(roomId);
+      if (name === 'endVoip') this._stopCalling(roomId);
+      this._emit(name, ev.data, roomId);
+      if (name === 'endVoip') this._goToEndPage('Call');
+    }
+  }
+
+  /** `calling { keepTime }` once a second while connected, generated here from the backend's clock. */
+  _tick(roomId) {
+    const backend = this._attachedTo;
+    const timer = setInterval(() => {
+      let keepTime;
+      try {
+        keepTime = backend._keepTime(roomId);
+      } catch (_) {
+        keepTime = undefined; // a closed or dead backend: the call is over for this instance
+      }
+      if (keepTime === undefined) this._stopCalling(roomId);
+      else this._emit('calling', { keepTime }, roomId);
+    }, 1000);
+    if (timer && typeof timer.unref === 'function') timer.unref();
+    this._connected.set(roomId, timer);
+  }
+
+  _stopCalling(roomId) {
+    const timer = this._connected.get(roomId);
+    if (timer !== undefined) {
+      clearInterval(timer);
+      this._connected.delete(roomId);
+    }
   }
 
   _ready() {
@@ -238,6 +282,8 @@ export class VoipPlugin {
   onVoipEvent(listener) {
     if (typeof listener !== 'function') throw invalidArgument('onVoipEvent', 'listener must be a function');
     this._listeners.push(listener);
+    if (this._settings) this._attach(this._settings);
+    else this._ready().then((s) => this._listeners.length > 0 && this._attach(s), () => undefined);
     let active = true;
     return () => {
       if (!active) return;
@@ -260,11 +306,16 @@ export class VoipPlugin {
     return this._onload;
   }
 
-  // ---- calls (SPEC §3.6) --------------------------------------------------------------
+  // ---- calls (SPEC §3.6, §3.7) -------------------------------------------------------
 
+  /**
+   * The device calls a parent. The call's first events (`joinedRoomByCaller`, or `busy` …) are
+   * delivered before the promise resolves: listen first, and match events by their roomId.
+   */
   initByCaller(req) {
     return this._op('initByCaller', (s) => {
-      return s.backend.admitCall(this._callSlot(s), req, s.compatVersion).then((r) => {
+      this._attach(s);
+      return s.backend.admitCall(this, req, s.compatVersion).then((r) => {
         if (r.isSuccess) {
           return ok('initByCaller', { isSuccess: true, roomId: r.roomId, groupId: r.roomId, chargeType: r.chargeType });
         }
@@ -274,19 +325,44 @@ export class VoipPlugin {
     });
   }
 
+  /** **[ours]** The listener answers a ringing call (`incomingVoip`). */
+  answerVoip(args) {
+    return this._op('answerVoip', (s) => (this._attach(s), s.backend.actOnCall(this, 'answerVoip', args)));
+  }
+
+  /** **[ours]** The listener rejects a ringing call. */
+  rejectVoip(args) {
+    return this._op('rejectVoip', (s) => (this._attach(s), s.backend.actOnCall(this, 'rejectVoip', args)));
+  }
+
+  /**
+   * Ends this instance's call (no argument) or the call `roomId`, from either side: a ringing
+   * call is cancelled (device) or rejected (listener), a connected one hung up. Nothing happens
+   * when no call matches. Synchronous on the local backend; over the service the events
+   * follow the request.
+   */
   forceHangUpVoip(roomId) {
     if (roomId === null) roomId = undefined;
     if (roomId !== undefined && typeof roomId !== 'string') {
-      // Also before any call (the core checks it once a call slot exists).
       throw invalidArgument('forceHangUpVoip', 'roomId must be a string, got ' + typeof roomId);
     }
     const s = this._settings;
-    if (!this._slot || !s) return;
-    const ended = s.backend._hangUp(this._slot, roomId);
-    if (!ended) return;
-    this._emit('cancelVoip', { status: 'forceFromApp' }, ended.roomId);
-    this._emit('endVoip', ended.data, ended.roomId);
-    this._goToEndPage('Call');
+    if (!s || this._attachedTo !== s.backend) return; // never called nor listened: no call of ours
+    s.backend.hangUp(this, roomId);
+  }
+
+  /**
+   * The plugin's call page (`navigateTo` it with `?roomId=…&isCaller=0`): in a Mini Program
+   * `plugin-private://<pluginAppId>/pages/call/call`, elsewhere the page path itself.
+   */
+  get CALL_PAGE_PATH() {
+    const appId = this._host.kind === 'wx' ? this._host.pluginAppId() : undefined;
+    return appId ? 'plugin-private://' + appId + '/' + CALL_PAGE : CALL_PAGE;
+  }
+
+  /** For the plugin's call page: records its query for getPluginOnloadOptions(). */
+  _callPageLoaded(query) {
+    this._onload = query && typeof query === 'object' ? query : {};
   }
 
   // ---- ours -----------------------------------------------------------------------------
@@ -309,16 +385,11 @@ export class VoipPlugin {
     return this._op('getOpenId', (s) => s.openId);
   }
 
-  /** Frees the call slot's wasm memory. The backend is the caller's to close. */
+  /** Stops this instance's timers and event delivery. The backend is the caller's to close. */
   dispose() {
-    if (this._slot) {
-      try {
-        this._slot.free();
-      } catch (_) {
-        // a dead core cannot free
-      }
-      this._slot = null;
-    }
+    for (const roomId of Array.from(this._connected.keys())) this._stopCalling(roomId);
+    if (this._attachedTo) this._attachedTo._detach(this);
+    this._attachedTo = null;
     this._listeners.length = 0;
   }
 }

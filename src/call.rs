@@ -4,7 +4,7 @@
 
 use crate::cat;
 use crate::errors::{Error, ErrorCode, Result};
-use crate::ids::{self, Millis, OpenId, UserId};
+use crate::ids::{self, OpenId, UserId};
 use crate::input::{self, whole, Value};
 use crate::registry::StudentRecord;
 use crate::token::{Rejection, TokenClaims};
@@ -105,11 +105,7 @@ pub struct CallRequest {
 
 impl CallRequest {
     pub fn charge_type(&self) -> ChargeType {
-        if self.business_type == 3 {
-            ChargeType::License
-        } else {
-            ChargeType::Duration
-        }
+        crate::lifecycle::charge_type(self.business_type)
     }
 }
 
@@ -326,99 +322,6 @@ pub fn admit(
     Ok(claims)
 }
 
-/// The call a device instance is in.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ActiveCall {
-    pub room_id: String,
-    pub started_at: Millis,
-    pub caller_name: String,
-    pub listener_name: String,
-    pub room_type: RoomType,
-    pub business_type: u8,
-}
-
-/// `endVoip` event data.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EndedCall {
-    #[serde(skip)]
-    pub room_id: String,
-    /// Milliseconds.
-    pub keep_time: f64,
-    pub caller_name: String,
-    pub listener_name: String,
-    pub room_type: RoomType,
-    pub is_caller: bool,
-    pub business_type: u8,
-}
-
-/// One device instance's call: at most one at a time.
-#[derive(Default, Clone, Debug)]
-pub struct CallSlot {
-    active: Option<ActiveCall>,
-}
-
-impl CallSlot {
-    pub fn active(&self) -> Option<&ActiveCall> {
-        self.active.as_ref()
-    }
-
-    /// `BUSY` while a call is in progress.
-    pub fn check_free(&self) -> Result<()> {
-        match &self.active {
-            Some(call) => Err(Error::new(
-                ErrorCode::Busy,
-                cat!(
-                    "a call is already in progress (roomId ",
-                    call.room_id,
-                    "); forceHangUpVoip() first"
-                ),
-            )),
-            None => Ok(()),
-        }
-    }
-
-    pub fn start(&mut self, req: &CallRequest, room_id: String, now: Millis) {
-        self.active = Some(ActiveCall {
-            room_id,
-            started_at: now,
-            caller_name: req
-                .caller_name
-                .clone()
-                .unwrap_or_else(|| req.caller_id.as_str().to_owned()),
-            listener_name: req
-                .listener_name
-                .clone()
-                .unwrap_or_else(|| req.listener_id.as_str().to_owned()),
-            room_type: req.room_type,
-            business_type: req.business_type,
-        });
-    }
-
-    /// `forceHangUpVoip(roomId?)`: ends the current call if there is one and `room_id` is absent
-    /// or matches it; `None` otherwise (nothing happens, as in the real plugin).
-    pub fn hang_up(&mut self, room_id: Option<&str>, now: Millis) -> Option<EndedCall> {
-        let matches = match (&self.active, room_id) {
-            (Some(call), Some(id)) => call.room_id == id,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        if !matches {
-            return None;
-        }
-        let call = self.active.take()?;
-        Some(EndedCall {
-            keep_time: now.saturating_sub(call.started_at) as f64,
-            room_id: call.room_id,
-            caller_name: call.caller_name,
-            listener_name: call.listener_name,
-            room_type: call.room_type,
-            is_caller: true,
-            business_type: call.business_type,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,22 +519,5 @@ mod tests {
             admit(Ok(claims.clone()), false, Some(&rec), &r, true),
             Ok(claims)
         );
-    }
-
-    #[test]
-    fn slot_busy_and_hang_up() {
-        let r = check_request(&req(&[]), V).unwrap();
-        let mut slot = CallSlot::default();
-        assert!(slot.check_free().is_ok());
-        assert_eq!(slot.hang_up(None, 5), None);
-        slot.start(&r, "room1".into(), 100);
-        assert_eq!(slot.check_free().unwrap_err().err_code(), 1005);
-        assert_eq!(slot.hang_up(Some("other"), 150), None);
-        let ended = slot.hang_up(Some("room1"), 1600).unwrap();
-        assert_eq!(ended.keep_time, 1500.0);
-        assert_eq!(ended.caller_name, "小明");
-        assert_eq!(ended.listener_name, "mum");
-        assert!(ended.is_caller);
-        assert!(slot.check_free().is_ok());
     }
 }

@@ -5,15 +5,16 @@
 //! `MemRepo`, which persists a change's one key and only then applies it, so a failed write
 //! changes nothing.
 
-use crate::call::{CallSlot, Version};
+use crate::call::Version;
 use crate::errors::{Error, Result};
 use crate::ids::{Millis, OpenId, UserId};
 use crate::input::{self, Value};
+use crate::lifecycle::{self, Call, CallListQuery, CallRecord};
 use crate::ops::{self, Ctx, Secrets};
 use crate::registry::{Change, Registry, StudentRecord};
-use crate::repo::{self, ReadRepo, Repo};
+use crate::repo::{self, Party, ReadRepo, Repo};
 use crate::requests::{
-    self, BindAdminReq, ContactListReq, DeleteReq, ListReq, ResetReq, ShareReq, TokenReq,
+    self, BindAdminReq, ContactListReq, DeleteReq, ListReq, ResetReq, RoomReq, ShareReq, TokenReq,
     TransferReq,
 };
 use crate::rng::{Rng, SEED_LEN};
@@ -21,8 +22,8 @@ use crate::rules::{ContactListReply, ListEntry};
 use crate::storage::{self, Meta};
 
 pub use crate::ops::{
-    identity, BindEvent, CallOutcome, Config, Inspection, LinkView, DEFAULT_MAX_CONTACTS,
-    DEFAULT_TICKET_TTL_MS,
+    identity, BindEvent, CallAct, CallDelivery, CallOutcome, Config, Inspection, LinkView,
+    DEFAULT_MAX_CONTACTS, DEFAULT_TICKET_TTL_MS,
 };
 pub use crate::requests::share_query;
 
@@ -86,7 +87,8 @@ fn whole_in(field: &str, v: &Value, lo: u64, hi: u64, default: u64) -> Result<u6
 }
 
 impl Config {
-    /// Reads `{ maxContacts, ticketTtlMs, voipTokenTtlMs, pluginAppId, pathPrefix }`; absent
+    /// Reads `{ maxContacts, ticketTtlMs, voipTokenTtlMs, pluginAppId, pathPrefix,
+    /// ringTimeoutMs }`; absent
     /// options take their defaults. `undefined` means all defaults.
     pub fn from_value(v: &Value) -> Result<Config> {
         if v.is_missing() {
@@ -138,11 +140,16 @@ impl Config {
                 .map(|id| crate::cat!("__plugin__/", id, "/"))
                 .unwrap_or_default(),
         };
+        let ring_timeout_ms = crate::lifecycle::ring_timeout_ms(input::opt_number(
+            "ringTimeoutMs",
+            v.get("ringTimeoutMs"),
+        )?)?;
         Ok(Config {
             max_contacts,
             ticket_ttl_ms,
             token_ttl_ms,
             path_prefix,
+            ring_timeout_ms,
         })
     }
 }
@@ -198,6 +205,24 @@ impl<S: Store> ReadRepo for MemRepo<S> {
     fn students_of(&self, who: &OpenId) -> Result<&[UserId]> {
         Ok(self.registry.students_of(who))
     }
+    fn live_call(&self, room_id: &str) -> Result<Option<Call>> {
+        Ok(self.registry.live_call(room_id).cloned())
+    }
+    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Call>> {
+        Ok(self
+            .registry
+            .live_calls()
+            .iter()
+            .filter(|c| party.is_in(c))
+            .cloned()
+            .collect())
+    }
+    fn call_records(&self, q: &CallListQuery) -> Result<Vec<CallRecord>> {
+        Ok(lifecycle::call_list(self.registry.records(), q)
+            .into_iter()
+            .cloned()
+            .collect())
+    }
 }
 
 impl<S: Store> Repo for MemRepo<S> {
@@ -209,18 +234,24 @@ impl<S: Store> Repo for MemRepo<S> {
                 return Err(repo::token_already_used());
             }
         }
-        let (key, value) = storage::encode_change(&change);
-        let written = match &value {
-            Some(v) => self.store.put(&key, v),
-            None => self.store.remove(&key),
-        };
-        written.map_err(|e| {
-            Error::storage(crate::cat!(
-                "could not persist the change (",
-                e,
-                "); nothing was changed"
-            ))
-        })?;
+        let writes = storage::encode_change(&change);
+        for (i, (key, value)) in writes.iter().enumerate() {
+            let written = match value {
+                Some(v) => self.store.put(key, v),
+                None => self.store.remove(key),
+            };
+            if let Err(e) = written {
+                // Only a call writes two keys, both new (its record, its token): undo the first.
+                for (k, _) in &writes[..i] {
+                    let _ = self.store.remove(k);
+                }
+                return Err(Error::storage(crate::cat!(
+                    "could not persist the change (",
+                    e,
+                    "); nothing was changed"
+                )));
+            }
+        }
         self.registry.apply(change);
         Ok(())
     }
@@ -467,28 +498,92 @@ impl<S: Store> Engine<S> {
         ops::contact_list(&self.repo, &req)
     }
 
-    /// `initByCaller` for one device instance's `slot`. `Err` is what the API throws;
+    /// `initByCaller` by the device instance `device`. `Err` is what the API throws;
     /// `Ok(Refused)` is its `isSuccess: false` answer.
     pub fn init_by_caller(
         &mut self,
-        slot: &mut CallSlot,
+        device: &str,
         args: &Value,
         compat: Version,
         now: Millis,
     ) -> Result<CallOutcome> {
         let req = requests::init_by_caller(args, compat)?;
-        slot.check_free()?;
         let now = self.clock(now);
         let (repo, mut ctx) = self.parts(now);
-        let outcome = ops::admit_call(repo, &mut ctx, &req)?;
-        if let CallOutcome::Admitted { room_id, .. } = &outcome {
+        let outcome = ops::admit_call(repo, &mut ctx, device, &req)?;
+        if let CallOutcome::Admitted(_) = &outcome {
             if self.repo.registry.used_token_count() >= self.prune_at {
                 self.forget_expired_tokens(now);
                 self.prune_at = MIN_PRUNE_AT.max(2 * self.repo.registry.used_token_count());
             }
-            slot.start(&req, room_id.clone(), now);
         }
         Ok(outcome)
+    }
+
+    /// `answerVoip` / `rejectVoip` (`act`) or `forceHangUpVoip` by an instance: a parent
+    /// (`actor`) or, without an openId, the device instance `device`. `args` is `{ roomId }`
+    /// for the first two, the optional roomId string for a hang-up.
+    pub fn act_on_call(
+        &mut self,
+        actor: Option<&OpenId>,
+        device: &str,
+        act: CallAct,
+        args: &Value,
+        now: Millis,
+    ) -> Result<Option<CallDelivery>> {
+        let room = match act {
+            CallAct::Answer => Some(RoomReq::parse("answerVoip", args)?.room_id),
+            CallAct::Reject => Some(RoomReq::parse("rejectVoip", args)?.room_id),
+            CallAct::HangUp => requests::hang_up_room(args)?,
+        };
+        let who = match actor {
+            Some(o) => Party::Parent(o),
+            None => Party::Device(device),
+        };
+        let now = self.clock(now);
+        let (repo, ctx) = self.parts(now);
+        ops::act_on_call(repo, &ctx, who, room.as_deref(), act)
+    }
+
+    /// Fires every deadline that has passed by `now`; what each call that changed delivers.
+    pub fn tick(&mut self, now: Millis) -> Result<Vec<CallDelivery>> {
+        let now = self.clock(now);
+        let due: Vec<String> = self
+            .repo
+            .registry
+            .live_calls()
+            .iter()
+            .filter(|c| lifecycle::next_deadline(c).is_some_and(|(at, _)| at <= now))
+            .map(|c| c.room_id.clone())
+            .collect();
+        let mut out = Vec::new();
+        for room in due {
+            let (repo, ctx) = self.parts(now);
+            out.extend(ops::tick_call(repo, &ctx, &room)?);
+        }
+        Ok(out)
+    }
+
+    /// The earliest deadline of the calls in progress (the shell arms one timer for it).
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.repo
+            .registry
+            .live_calls()
+            .iter()
+            .filter_map(|c| lifecycle::next_deadline(c).map(|(at, _)| at))
+            .min()
+    }
+
+    /// `calling.keepTime` of a connected call now (`None`: not connected).
+    pub fn calling_keep_time(&mut self, room_id: &str, now: Millis) -> Option<Millis> {
+        let now = self.clock(now);
+        lifecycle::keep_time_at(self.repo.registry.live_call(room_id)?, now)
+    }
+
+    /// The developer query `getVoipCallList({ user_id, begin_time, end_time })`.
+    pub fn call_list(&self, args: &Value) -> Result<Vec<CallRecord>> {
+        let q = CallListQuery::from_value(args)?;
+        ops::call_list(&self.repo, &q)
     }
 
     /// Forgets used tokens that have expired (and their stored entries). Safe to do late, or

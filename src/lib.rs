@@ -12,6 +12,7 @@ pub mod engine;
 pub mod errors;
 pub mod ids;
 pub mod input;
+pub mod json;
 pub mod keys;
 pub mod lifecycle;
 pub mod ops;

@@ -11,6 +11,7 @@ use crate::call::{CallRequest, ChargeType, RoomType};
 use crate::errors::{Error, ErrorCode, Result};
 use crate::ids::{Millis, OpenId, UserId};
 use crate::input::{self, Value};
+use crate::json::Json;
 
 pub const DEFAULT_RING_TIMEOUT_MS: Millis = 30_000;
 pub const MIN_RING_TIMEOUT_MS: Millis = 5_000;
@@ -72,6 +73,49 @@ impl Ending {
             Ending::LinkLost(Side::Caller) => "abortByCaller",
             Ending::LinkLost(Side::Listener) => "abortByListener",
         }
+    }
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Ringing => "ringing",
+            Phase::Connected => "connected",
+            Phase::Ended => "ended",
+            Phase::Finished => "finished",
+        }
+    }
+
+    /// The phase of [`Phase::as_str`] (a store reading its rows back).
+    pub fn parse(s: &str) -> Option<Phase> {
+        [
+            Phase::Ringing,
+            Phase::Connected,
+            Phase::Ended,
+            Phase::Finished,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+/// Every ending, in a fixed order (the local backend stores an ending as its index here).
+pub const ENDINGS: [Ending; 9] = [
+    Ending::Busy,
+    Ending::Rejected,
+    Ending::Cancelled,
+    Ending::Timeout,
+    Ending::HungUp(Side::Caller),
+    Ending::HungUp(Side::Listener),
+    Ending::TimeLimit,
+    Ending::LinkLost(Side::Caller),
+    Ending::LinkLost(Side::Listener),
+];
+
+impl Ending {
+    /// The ending of [`Ending::as_str`] (a store reading its rows back).
+    pub fn parse(s: &str) -> Option<Ending> {
+        ENDINGS.into_iter().find(|e| e.as_str() == s)
     }
 }
 
@@ -177,18 +221,14 @@ impl Event {
     }
 }
 
-pub fn room_type_name(t: RoomType) -> &'static str {
-    match t {
-        RoomType::Voice => "voice",
-        RoomType::Video => "video",
-    }
-}
-
 /// A call from admission until it is recorded. The fields are public for the shells to read
 /// and to persist; only [`ring`] and [`step`] should change them.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Call {
     pub room_id: String,
+    /// Who made the call: the device instance (local backend) or the device key's id (the
+    /// contact service). Only that device acts as the caller side.
+    pub device: String,
     pub caller_id: UserId,
     pub listener_id: OpenId,
     pub caller_name: String,
@@ -325,6 +365,7 @@ fn ended_room(call: &Call) -> Error {
 pub fn ring(
     req: &CallRequest,
     room_id: String,
+    device: String,
     ring_timeout_ms: Millis,
     listener_busy: bool,
     now: Millis,
@@ -332,6 +373,7 @@ pub fn ring(
     let name = |n: &Option<String>, id: &str| n.clone().unwrap_or_else(|| id.to_owned());
     let mut call = Call {
         room_id,
+        device,
         caller_id: req.caller_id.clone(),
         listener_id: req.listener_id.clone(),
         caller_name: name(&req.caller_name, req.caller_id.as_str()),
@@ -362,7 +404,7 @@ pub fn ring(
             room_id: call.room_id.clone(),
             caller_id: call.caller_id.as_str().to_owned(),
             caller_name: call.caller_name.clone(),
-            room_type: room_type_name(call.room_type),
+            room_type: call.room_type.as_str(),
             business_type: call.business_type,
         });
     }
@@ -401,10 +443,17 @@ pub fn next_deadline(call: &Call) -> Option<(Millis, DeadlineKind)> {
 /// passed but not fired yet.
 pub fn calling_keep_time(call: &mut Call, now: Millis) -> Option<Millis> {
     call.seen = call.seen.max(now);
+    keep_time_at(call, call.seen)
+}
+
+/// `calling.keepTime` at `now` without remembering it (the call is not changed): `None` unless
+/// connected; stops at a deadline that has passed but not fired yet.
+pub fn keep_time_at(call: &Call, now: Millis) -> Option<Millis> {
     if call.phase != Phase::Connected {
         return None;
     }
-    let t = next_deadline(call).map_or(call.seen, |(d, _)| call.seen.min(d));
+    let t = now.max(call.seen);
+    let t = next_deadline(call).map_or(t, |(d, _)| t.min(d));
     call.connected_at.map(|c| t.saturating_sub(c))
 }
 
@@ -545,7 +594,7 @@ fn end(call: &mut Call, how: Ending, at: Millis, s: &mut Step) {
             keep_time,
             caller_name: call.caller_name.clone(),
             listener_name: call.listener_name.clone(),
-            room_type: room_type_name(call.room_type),
+            room_type: call.room_type.as_str(),
             is_caller: side == Side::Caller,
             business_type: call.business_type,
         });
@@ -553,7 +602,7 @@ fn end(call: &mut Call, how: Ending, at: Millis, s: &mut Step) {
 }
 
 /// An ended call as the backend keeps it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallRecord {
     pub room_id: String,
     pub user_id: UserId,
@@ -642,6 +691,172 @@ pub fn call_list<'a>(
     records.into_iter().filter(|r| q.matches(r)).collect()
 }
 
+/// One event as the shells deliver it: `{"eventName":…,"data":{…}}` (the plugin adds `roomId`
+/// and `groupId`). Written here so that the local backend and the contact service say the same.
+pub fn write_event(j: &mut Json, ev: &Event) {
+    j.raw("{")
+        .key("eventName")
+        .str(ev.name())
+        .key("data")
+        .raw("{");
+    match ev {
+        Event::IncomingVoip {
+            room_id,
+            caller_id,
+            caller_name,
+            room_type,
+            business_type,
+        } => {
+            j.key("roomId")
+                .str(room_id)
+                .key("callerId")
+                .str(caller_id)
+                .key("callerName")
+                .str(caller_name)
+                .key("roomType")
+                .str(room_type)
+                .key("businessType")
+                .num((*business_type).into());
+        }
+        Event::RejectVoip { status } | Event::CancelVoip { status } => {
+            j.key("status").str(status);
+        }
+        Event::HangUpVoip {
+            keep_time,
+            status,
+            origin,
+        } => {
+            j.key("keepTime")
+                .num(*keep_time)
+                .key("status")
+                .str(status)
+                .key("origin")
+                .str(origin);
+        }
+        Event::AbortVoip {
+            keep_time,
+            status,
+            err_msg,
+        } => {
+            j.key("keepTime")
+                .num(*keep_time)
+                .key("status")
+                .str(status)
+                .key("error")
+                .raw("{")
+                .key("errMsg")
+                .str(err_msg)
+                .raw("}");
+        }
+        Event::EndVoip {
+            keep_time,
+            caller_name,
+            listener_name,
+            room_type,
+            is_caller,
+            business_type,
+        } => {
+            j.key("keepTime")
+                .num(*keep_time)
+                .key("callerName")
+                .str(caller_name)
+                .key("listenerName")
+                .str(listener_name)
+                .key("roomType")
+                .str(room_type)
+                .key("isCaller")
+                .bool(*is_caller)
+                .key("businessType")
+                .num((*business_type).into());
+        }
+        Event::FinishVoip { keep_time } | Event::Calling { keep_time } => {
+            j.key("keepTime").num(*keep_time);
+        }
+        Event::JoinedRoomByCaller
+        | Event::Busy
+        | Event::StartVoip
+        | Event::HangOnVoip
+        | Event::Timeout => {}
+    }
+    j.raw("}}");
+}
+
+/// A list of events as a JSON array.
+pub fn write_events(j: &mut Json, events: &[Event]) {
+    j.raw("[");
+    for (i, ev) in events.iter().enumerate() {
+        if i > 0 {
+            j.raw(",");
+        }
+        write_event(j, ev);
+    }
+    j.raw("]");
+}
+
+/// What one change to a call delivers, as the shells route it:
+/// `{"roomId","device","listener","caller":[events],"listenerEvents":[events]}` — the caller's
+/// events go to the device that made the call, the listener's to every instance of the
+/// listener's openId.
+pub fn write_delivery(j: &mut Json, call: &Call, step: &Step) {
+    j.raw("{");
+    write_delivery_members(j, call, step);
+    j.raw("}");
+}
+
+/// [`write_delivery`]'s members without the braces (for an answer that adds its own).
+pub fn write_delivery_members(j: &mut Json, call: &Call, step: &Step) {
+    j.key("roomId")
+        .str(&call.room_id)
+        .key("device")
+        .str(&call.device)
+        .key("listener")
+        .str(call.listener_id.as_str())
+        .key("caller");
+    write_events(j, &step.caller);
+    j.key("listenerEvents");
+    write_events(j, &step.listener);
+}
+
+/// `getVoipCallList`'s answer (the shape of WeChat's developer interface, as
+/// `getvoipcontactlist`): `{ errcode: 0, errmsg: "ok", call_list: [ … ] }`, times in Unix
+/// milliseconds, `connected_at_ms` null for a call never answered.
+pub fn write_call_list(j: &mut Json, records: &[CallRecord]) {
+    j.raw("{\"errcode\":0,\"errmsg\":\"ok\",\"call_list\":[");
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            j.raw(",");
+        }
+        j.raw("{")
+            .key("room_id")
+            .str(&r.room_id)
+            .key("user_id")
+            .str(r.user_id.as_str())
+            .key("open_id")
+            .str(r.open_id.as_str())
+            .key("business_type")
+            .num(r.business_type.into())
+            .key("charge_type")
+            .str(r.charge_type.as_str())
+            .key("rang_at_ms")
+            .num(r.rang_at)
+            .key("connected_at_ms");
+        match r.connected_at {
+            Some(t) => j.num(t),
+            None => j.raw("null"),
+        };
+        j.key("ended_at_ms")
+            .num(r.ended_at)
+            .key("keep_time_ms")
+            .num(r.keep_time)
+            .key("billed_time_ms")
+            .num(r.billed_time)
+            .key("ending")
+            .str(r.ending.as_str())
+            .raw("}");
+    }
+    j.raw("]}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -674,6 +889,7 @@ mod tests {
         ring(
             &req(business_type, time_limit),
             ROOM.into(),
+            "dev".into(),
             DEFAULT_RING_TIMEOUT_MS,
             false,
             T0,
@@ -715,7 +931,7 @@ mod tests {
 
     #[test]
     fn admitted_rings_both_sides() {
-        let (c, s) = ring(&req(0, None), ROOM.into(), 30_000, false, T0);
+        let (c, s) = ring(&req(0, None), ROOM.into(), "dev".into(), 30_000, false, T0);
         assert_eq!(c.phase, Phase::Ringing);
         assert_eq!(
             ok(s),
@@ -737,7 +953,7 @@ mod tests {
         // Names fall back to the ids.
         let mut r = req(3, None);
         r.caller_name = None;
-        let (c, s) = ring(&r, ROOM.into(), 30_000, false, T0);
+        let (c, s) = ring(&r, ROOM.into(), "dev".into(), 30_000, false, T0);
         assert_eq!(c.caller_name, "s1");
         assert!(
             matches!(&s.listener[0], Event::IncomingVoip { caller_name, business_type: 3, .. } if caller_name == "s1")
@@ -746,7 +962,7 @@ mod tests {
 
     #[test]
     fn busy_listener_ends_at_once_and_hears_nothing() {
-        let (mut c, s) = ring(&req(0, None), ROOM.into(), 30_000, true, T0);
+        let (mut c, s) = ring(&req(0, None), ROOM.into(), "dev".into(), 30_000, true, T0);
         assert_eq!(c.phase, Phase::Ended);
         assert_eq!(c.ending, Some(Ending::Busy));
         assert_eq!(ok(s), (vec![Event::Busy, end_voip(0, true, 0)], vec![]));
@@ -845,7 +1061,7 @@ mod tests {
     fn ring_timeout() {
         let mut r = req(0, None);
         r.listener_name = Some("Mum".into());
-        let (mut c, _) = ring(&r, ROOM.into(), 5_000, false, T0);
+        let (mut c, _) = ring(&r, ROOM.into(), "dev".into(), 5_000, false, T0);
         assert_eq!(
             ok(step(&mut c, Happening::Tick, T0 + 4_999)),
             (vec![], vec![])
@@ -872,9 +1088,9 @@ mod tests {
             (Some(Ending::Timeout), Some(T0 + 5_000))
         );
         // The ring timeout is clamped to 5–120 s.
-        let (c, _) = ring(&r, ROOM.into(), 1, false, T0);
+        let (c, _) = ring(&r, ROOM.into(), "dev".into(), 1, false, T0);
         assert_eq!(c.ring_timeout_ms, 5_000);
-        let (c, _) = ring(&r, ROOM.into(), 1 << 40, false, T0);
+        let (c, _) = ring(&r, ROOM.into(), "dev".into(), 1 << 40, false, T0);
         assert_eq!(c.ring_timeout_ms, 120_000);
     }
 
@@ -1266,11 +1482,19 @@ mod tests {
                 "calling"
             ]
         );
-        assert_eq!(room_type_name(RoomType::Voice), "voice");
+        assert_eq!(RoomType::Voice.as_str(), "voice");
     }
 
     fn rec(room: &str, user: &str, rang_at: Millis) -> CallRecord {
-        let mut c = ring(&req(0, None), room.into(), 30_000, false, rang_at).0;
+        let mut c = ring(
+            &req(0, None),
+            room.into(),
+            "dev".into(),
+            30_000,
+            false,
+            rang_at,
+        )
+        .0;
         c.caller_id = UserId::parse("u", user).unwrap();
         step(&mut c, Happening::HangUp(Side::Caller), rang_at + 1);
         record(&c).unwrap()

@@ -13,13 +13,14 @@
 //! caller, its `Engine` facade, and as a function of its own under `opt-level = "z"` it would
 //! keep a stack frame and a copy of its request and result (about 1 KB of wasm in all).
 
-use crate::call::{self, CallRequest, ChargeType};
+use crate::call::{self, CallRequest};
 use crate::codec::b64;
 use crate::errors::{Error, ErrorCode, Result};
 use crate::ids::{Millis, OpenId, UserId};
 use crate::keys::{Key, Keyring};
+use crate::lifecycle::{self, Call, CallListQuery, CallRecord, Happening, Phase, Side, Step};
 use crate::registry::Change;
-use crate::repo::{self, ReadRepo, Repo};
+use crate::repo::{self, Party, ReadRepo, Repo};
 use crate::requests::{
     BindAdminReq, ContactListReq, DeleteReq, ListReq, ResetReq, ShareReq, TokenReq, TransferReq,
 };
@@ -43,6 +44,8 @@ pub struct Config {
     pub token_ttl_ms: Millis,
     /// Put before `pages/bind-contact/bind-contact` in share paths.
     pub path_prefix: String,
+    /// How long a call rings before it times out.
+    pub ring_timeout_ms: Millis,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             ticket_ttl_ms: DEFAULT_TICKET_TTL_MS,
             token_ttl_ms: token::DEFAULT_TTL_MS,
             path_prefix: String::new(),
+            ring_timeout_ms: lifecycle::DEFAULT_RING_TIMEOUT_MS,
         }
     }
 }
@@ -124,13 +128,11 @@ pub struct BindEvent {
     pub query: Vec<(String, String)>,
 }
 
-/// `initByCaller`'s backend answer: admitted, or refused with errCode 4, 8 or 9.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `initByCaller`'s backend answer: admitted (the call rings, or ended at once as `busy`), or
+/// refused with errCode 4, 8 or 9.
+#[derive(Clone, Debug, PartialEq)]
 pub enum CallOutcome {
-    Admitted {
-        room_id: String,
-        charge_type: ChargeType,
-    },
+    Admitted(Box<CallDelivery>),
     Refused(Error),
 }
 
@@ -384,12 +386,28 @@ pub fn contact_list(repo: &impl ReadRepo, req: &ContactListReq) -> Result<Contac
     Ok(rules::contact_list(repo.student(&req.user_id)?.as_deref()))
 }
 
-/// `initByCaller`'s admission (the device's call slot is the caller's to check and fill). `Err`
-/// is a store failure; `Ok(Refused)` is the API's `isSuccess: false` answer. The token is marked
-/// used by the one commit; if the store reports it already used (another process admitted it
-/// between our read and our write), the call is refused as reused, errCode 4.
+/// `initByCaller`'s admission for the device `device`. `Err` is what the API throws (a call
+/// already in progress on this device: 1005) or a store failure; `Ok(Refused)` is its
+/// `isSuccess: false` answer. The token is marked used by the same change that rings the call;
+/// if the store reports it already used (another process admitted it between our read and our
+/// write), the call is refused as reused, errCode 4.
 #[inline(always)]
-pub fn admit_call(repo: &mut impl Repo, ctx: &mut Ctx, req: &CallRequest) -> Result<CallOutcome> {
+pub fn admit_call(
+    repo: &mut impl Repo,
+    ctx: &mut Ctx,
+    device: &str,
+    req: &CallRequest,
+) -> Result<CallOutcome> {
+    if let Some(c) = repo.live_calls(Party::Device(device))?.first() {
+        return Err(Error::new(
+            ErrorCode::Busy,
+            crate::cat!(
+                "a call is already in progress (roomId ",
+                c.room_id,
+                "); forceHangUpVoip() first"
+            ),
+        ));
+    }
     let token = token::verify(
         &ctx.secrets.token_keys,
         &req.voip_token,
@@ -407,16 +425,181 @@ pub fn admit_call(repo: &mut impl Repo, ctx: &mut Ctx, req: &CallRequest) -> Res
         Err(refusal) => return Ok(CallOutcome::Refused(refusal)),
     };
     drop(record);
-    match repo.commit(Change::UseToken {
-        id: claims.nonce,
-        expires_at: claims.expires_at,
+    let busy = repo
+        .live_calls(Party::Parent(&req.listener_id))?
+        .iter()
+        .any(|c| c.phase == Phase::Connected);
+    let room_id = b64(&ctx.rng.bytes::<16>());
+    let (mut call, mut step) = lifecycle::ring(
+        req,
+        room_id,
+        device.to_owned(),
+        ctx.config.ring_timeout_ms,
+        busy,
+        ctx.now,
+    );
+    record_if_ended(&mut call, &mut step, ctx.now);
+    match repo.commit(Change::PutCall {
+        call: Box::new(call.clone()),
+        token: Some((claims.nonce, claims.expires_at)),
     }) {
         Ok(()) => {}
         Err(e) if repo::is_token_already_used(&e) => return Ok(CallOutcome::Refused(e)),
         Err(e) => return Err(e),
     }
-    Ok(CallOutcome::Admitted {
-        room_id: b64(&ctx.rng.bytes::<16>()),
-        charge_type: req.charge_type(),
-    })
+    Ok(CallOutcome::Admitted(Box::new(CallDelivery { call, step })))
+}
+
+/// A call after one change, and what each side hears of it (`step.refused`: the error the
+/// acting API rejects with, after the events are delivered).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallDelivery {
+    pub call: Call,
+    pub step: Step,
+}
+
+/// What a party does to a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallAct {
+    /// `answerVoip({ roomId })`
+    Answer,
+    /// `rejectVoip({ roomId })`
+    Reject,
+    /// `forceHangUpVoip(roomId?)`
+    HangUp,
+}
+
+/// Once a call has ended, the backend records it: this change's commit is the record, so
+/// `finishVoip` goes out with the ending.
+fn record_if_ended(call: &mut Call, step: &mut Step, now: Millis) {
+    if call.phase == Phase::Ended {
+        let s = lifecycle::step(call, Happening::Recorded, now);
+        step.caller.extend(s.caller);
+        step.listener.extend(s.listener);
+    }
+}
+
+/// Runs one step on a stored call and commits it if it changed anything.
+fn step_call(
+    repo: &mut impl Repo,
+    now: Millis,
+    mut call: Call,
+    what: Happening<'_>,
+) -> Result<CallDelivery> {
+    let before = (call.phase, call.link_lost_at);
+    let mut step = lifecycle::step(&mut call, what, now);
+    record_if_ended(&mut call, &mut step, now);
+    // Only the phase (and its times) and the links change a call; `seen` alone need not be
+    // stored (the backend's clock never goes back anyway).
+    if (call.phase, call.link_lost_at) != before {
+        repo.commit(Change::PutCall {
+            call: Box::new(call.clone()),
+            token: None,
+        })?;
+    }
+    Ok(CallDelivery { call, step })
+}
+
+/// The call a party's `forceHangUpVoip()` without a roomId means: the device's call, or the
+/// parent's connected call, else the newest that rings.
+fn current_call(repo: &impl ReadRepo, who: Party<'_>) -> Result<Option<Call>> {
+    let calls = repo.live_calls(who)?;
+    let connected = calls.iter().position(|c| c.phase == Phase::Connected);
+    let newest = calls
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, c)| c.rang_at)
+        .map(|(i, _)| i);
+    Ok(connected.or(newest).map(|i| calls[i].clone()))
+}
+
+/// Answer, reject or hang up. `Err`: 1004 for an unknown or ended roomId (answer, reject), 1005
+/// for answering while in another connected call, or a store failure. `Ok(None)`: a hang-up
+/// that matched no call of this party (nothing happens, as in the real plugin).
+#[inline(always)]
+pub fn act_on_call(
+    repo: &mut impl Repo,
+    ctx: &Ctx,
+    who: Party<'_>,
+    room_id: Option<&str>,
+    act: CallAct,
+) -> Result<Option<CallDelivery>> {
+    let call = match room_id {
+        Some(r) => repo.live_call(r)?,
+        None => current_call(repo, who)?,
+    };
+    let by = match who {
+        Party::Parent(o) => Some(o),
+        Party::Device(_) => None,
+    };
+    let what = match act {
+        CallAct::HangUp => match call.as_ref().filter(|c| who.is_in(c)) {
+            None => return Ok(None),
+            Some(_) if by.is_some() => Happening::HangUp(Side::Listener),
+            Some(_) => Happening::HangUp(Side::Caller),
+        },
+        CallAct::Answer | CallAct::Reject => {
+            let Some(c) = &call else {
+                return Err(lifecycle::unknown_room(room_id.unwrap_or("")));
+            };
+            if act == CallAct::Answer && who.is_in(c) && by.is_some() {
+                if let Some(other) = repo
+                    .live_calls(who)?
+                    .iter()
+                    .find(|o| o.phase == Phase::Connected && o.room_id != c.room_id)
+                {
+                    return Err(Error::new(
+                        ErrorCode::Busy,
+                        crate::cat!(
+                            "already in the call ",
+                            other.room_id,
+                            "; hang it up with forceHangUpVoip() first"
+                        ),
+                    ));
+                }
+            }
+            if act == CallAct::Answer {
+                Happening::Answer { by }
+            } else {
+                Happening::Reject { by }
+            }
+        }
+    };
+    let Some(call) = call else { return Ok(None) };
+    step_call(repo, ctx.now, call, what).map(Some)
+}
+
+/// Fires the call's deadline if it has passed (ring timeout, time limit, a lost link's 20 s).
+/// `None`: no such call any more.
+#[inline(always)]
+pub fn tick_call(repo: &mut impl Repo, ctx: &Ctx, room_id: &str) -> Result<Option<CallDelivery>> {
+    match repo.live_call(room_id)? {
+        Some(call) => step_call(repo, ctx.now, call, Happening::Tick).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A side's connection to the backend went away (`lost`) or came back.
+pub fn link_call(
+    repo: &mut impl Repo,
+    ctx: &Ctx,
+    room_id: &str,
+    side: Side,
+    lost: bool,
+) -> Result<Option<CallDelivery>> {
+    let what = if lost {
+        Happening::LinkLost(side)
+    } else {
+        Happening::LinkBack(side)
+    };
+    match repo.live_call(room_id)? {
+        Some(call) => step_call(repo, ctx.now, call, what).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The developer query `getVoipCallList({ user_id, begin_time, end_time })`.
+#[inline(always)]
+pub fn call_list(repo: &impl ReadRepo, q: &CallListQuery) -> Result<Vec<CallRecord>> {
+    repo.call_records(q)
 }

@@ -1,8 +1,10 @@
 //! The registry: students and their ordered contacts (one administrator, ordinary contacts, bind
-//! times), who granted VoIP consent, and which face-pay tokens were used. Rules never mutate it:
+//! times), who granted VoIP consent, which face-pay tokens were used, the calls in progress and
+//! the records of ended calls. Rules never mutate it:
 //! they return a [`Change`], which a shell persists and then applies here.
 
 use crate::ids::{Millis, OpenId, UserId};
+use crate::lifecycle::{self, Call, CallRecord};
 
 /// The registry's maps. Natively (the contact service) std's SipHash with random keys, which
 /// resists hash flooding. On wasm32-unknown-unknown std has no entropy and seeds SipHash from
@@ -205,8 +207,20 @@ fn diff(old: &[Contact], new: &[Contact]) -> (Vec<OpenId>, Vec<OpenId>) {
 pub enum Change {
     PutStudent(StudentRecord),
     RemoveStudent(UserId),
-    Consent { open_id: OpenId, granted: bool },
-    UseToken { id: [u8; 12], expires_at: Millis },
+    Consent {
+        open_id: OpenId,
+        granted: bool,
+    },
+    UseToken {
+        id: [u8; 12],
+        expires_at: Millis,
+    },
+    /// A call's new state (live, or finished: then it becomes a record), with the face-pay
+    /// token its admission used (`initByCaller` marks the token used and rings in one change).
+    PutCall {
+        call: Box<Call>,
+        token: Option<([u8; 12], Millis)>,
+    },
 }
 
 /// What the registry knows of one openId.
@@ -223,6 +237,10 @@ pub struct Registry {
     people: HashMap<OpenId, Person>,
     /// Used face-pay token nonces and their expiry, until forgotten after they expire.
     used_tokens: HashMap<[u8; 12], Millis>,
+    /// Calls in progress (a handful: one per device at most).
+    live_calls: Vec<Call>,
+    /// Ended calls, in the order they ended (then by roomId), whatever order they loaded in.
+    records: Vec<CallRecord>,
 }
 
 impl Registry {
@@ -286,6 +304,35 @@ impl Registry {
         self.used_tokens.remove(id);
     }
 
+    pub fn live_calls(&self) -> &[Call] {
+        &self.live_calls
+    }
+
+    pub fn live_call(&self, room_id: &str) -> Option<&Call> {
+        self.live_calls.iter().find(|c| c.room_id == room_id)
+    }
+
+    pub fn records(&self) -> &[CallRecord] {
+        &self.records
+    }
+
+    /// Keeps an ended call's record (loading or live), in end order.
+    pub fn put_record(&mut self, r: CallRecord) {
+        let key = (r.ended_at, r.room_id.as_str());
+        let pos = self
+            .records
+            .partition_point(|x| (x.ended_at, x.room_id.as_str()) < key);
+        if self
+            .records
+            .get(pos)
+            .is_some_and(|x| x.room_id == r.room_id)
+        {
+            self.records[pos] = r;
+        } else {
+            self.records.insert(pos, r);
+        }
+    }
+
     pub fn apply(&mut self, change: Change) {
         match change {
             Change::PutStudent(record) => self.put_student(record),
@@ -308,6 +355,28 @@ impl Registry {
             }
             Change::UseToken { id, expires_at } => {
                 self.used_tokens.insert(id, expires_at);
+            }
+            Change::PutCall { call, token } => {
+                if let Some((id, expires_at)) = token {
+                    self.used_tokens.insert(id, expires_at);
+                }
+                let at = self
+                    .live_calls
+                    .iter()
+                    .position(|c| c.room_id == call.room_id);
+                if call.is_live() {
+                    match at {
+                        Some(i) => self.live_calls[i] = *call,
+                        None => self.live_calls.push(*call),
+                    }
+                } else {
+                    if let Some(i) = at {
+                        self.live_calls.swap_remove(i);
+                    }
+                    if let Some(r) = lifecycle::record(&call) {
+                        self.put_record(r);
+                    }
+                }
             }
         }
     }

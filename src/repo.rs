@@ -22,6 +22,7 @@
 
 use crate::errors::{Error, ErrorCode, Result};
 use crate::ids::{OpenId, UserId};
+use crate::lifecycle::{Call, CallListQuery, CallRecord};
 use crate::registry::{Change, StudentRecord};
 use crate::token::Rejection;
 use std::ops::Deref;
@@ -50,6 +51,29 @@ pub trait ReadRepo {
     /// The students `who` is a contact of, ordered by the time `who` was bound to each, then by
     /// userId (the list order of `getVoipBindContactList`).
     fn students_of(&self, who: &OpenId) -> Result<Self::Ids<'_>>;
+    /// The call in progress with this roomId (`None` once it ended, or for an unknown one).
+    fn live_call(&self, room_id: &str) -> Result<Option<Call>>;
+    /// The calls in progress a device made, or a parent is the listener of.
+    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Call>>;
+    /// The records of ended calls that match, in the order the calls ended.
+    fn call_records(&self, q: &CallListQuery) -> Result<Vec<CallRecord>>;
+}
+
+/// One side of calls: the device that calls, or the parent who is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Party<'a> {
+    Device(&'a str),
+    Parent(&'a OpenId),
+}
+
+impl Party<'_> {
+    /// Whether this party is `call`'s caller (the device) or its listener (the parent).
+    pub fn is_in(&self, call: &Call) -> bool {
+        match *self {
+            Party::Device(d) => call.device == d,
+            Party::Parent(o) => call.listener_id == *o,
+        }
+    }
 }
 
 /// A store an operation may also write to: one change per operation, last.
@@ -115,6 +139,15 @@ impl<R: ReadRepo> ReadRepo for ReadFirst<'_, R> {
     }
     fn students_of(&self, who: &OpenId) -> Result<Self::Ids<'_>> {
         self.repo.students_of(who)
+    }
+    fn live_call(&self, room_id: &str) -> Result<Option<Call>> {
+        self.repo.live_call(room_id)
+    }
+    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Call>> {
+        self.repo.live_calls(party)
+    }
+    fn call_records(&self, q: &CallListQuery) -> Result<Vec<CallRecord>> {
+        self.repo.call_records(q)
     }
 }
 

@@ -22,6 +22,8 @@ pub const DELETE: &[&str] = &["userId", "openidList"];
 pub const TRANSFER: &[&str] = &["userId", "newAdminOpenid"];
 /// The developer query `getVoipContactList` (the seed's field name).
 pub const CONTACT_LIST: &[&str] = &["user_id"];
+/// `getVoipCallList` (the developer query's field names).
+pub const CALL_LIST: &[&str] = &["user_id", "begin_time", "end_time"];
 /// `initByCaller` (`caller` and `listener` are small objects read whole, within the budget).
 pub const INIT_BY_CALLER: &[&str] = &[
     "roomType",
@@ -42,7 +44,11 @@ pub const BACKEND_OPTIONS: &[&str] = &[
     "voipTokenTtlMs",
     "pluginAppId",
     "pathPrefix",
+    "ringTimeoutMs",
 ];
+
+/// `answerVoip` / `rejectVoip`: `{ roomId }`.
+pub const CALL_ROOM: &[&str] = &["roomId"];
 
 // ---- typed requests ----------------------------------------------------------------------------
 //
@@ -169,6 +175,28 @@ impl TokenReq {
             user_id: student("issueVoipToken", "userId", v)?,
         })
     }
+}
+
+/// `answerVoip({ roomId })` / `rejectVoip({ roomId })`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomReq {
+    pub room_id: String,
+}
+
+impl RoomReq {
+    #[inline(always)]
+    pub fn parse(api: &str, v: &Value) -> Result<Self> {
+        let room_id = input::string("roomId", input::args(api, v)?.get("roomId"))?;
+        Ok(RoomReq {
+            room_id: room_id.to_owned(),
+        })
+    }
+}
+
+/// `forceHangUpVoip(roomId?)`: the roomId, if given (a string).
+#[inline(always)]
+pub fn hang_up_room(v: &Value) -> Result<Option<String>> {
+    Ok(input::opt_string("roomId", v)?.map(str::to_owned))
 }
 
 /// `resetStudent({ userId })` (the service's `resetvoipcontact` reads `user_id` into the same).

@@ -1,5 +1,6 @@
 //! How the local backend stores the registry: one key per record (the secrets, each student,
-//! each consent, each used face-pay token), so a change writes only the key it touched. Every
+//! each consent, each used face-pay token, each ended call), so a change writes only the keys
+//! it touched (one, or two for a call admitted and ended at once). Every
 //! value is versioned and checksummed (SHA-256 over key and content), so a truncated, altered,
 //! swapped or unknown-version value is a `STORAGE` error on load, never a panic. A snapshot is
 //! all entries in one checksummed blob, for backup and migration.
@@ -9,6 +10,7 @@ use crate::errors::{Error, Result};
 use crate::ids::{Millis, OpenId, UserId};
 use crate::input::whole;
 use crate::keys::{Key, Keyring, SECRET_LEN};
+use crate::lifecycle::{billed_time, charge_type, CallRecord, ENDINGS};
 use crate::ops::Secrets;
 use crate::registry::{Change, Contact, Registry, Removal, Role, StudentRecord, MAX_REMOVALS};
 use sha2::{Digest, Sha256};
@@ -28,6 +30,7 @@ const KIND_META: u8 = 1;
 const KIND_STUDENT: u8 = 2;
 const KIND_CONSENT: u8 = 3;
 const KIND_TOKEN: u8 = 4;
+const KIND_CALL: u8 = 5;
 
 /// The local backend's secrets and clock, stored under [`META_KEY`] (the contact service keeps
 /// its [`Secrets`] elsewhere; operations are given them, never read them from a store).
@@ -46,6 +49,7 @@ pub enum Entry {
     Student(StudentRecord),
     Consent(OpenId),
     Token { id: [u8; 12], expires_at: Millis },
+    Call(CallRecord),
 }
 
 /// `s.` + 128 bits of SHA-256 of the userId, in hex: fixed length and safe as a file name,
@@ -61,6 +65,69 @@ pub fn consent_key(open_id: &OpenId) -> String {
 
 pub fn token_key(id: &[u8; 12]) -> String {
     crate::cat!("t.", hex(id))
+}
+
+/// `r.` + the roomId (unguessable base64url, so file-name safe; a restored record keeps its key
+/// only if its roomId is, which decoding checks).
+pub fn call_key(room_id: &str) -> String {
+    crate::cat!("r.", room_id)
+}
+
+fn room_id_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+pub fn encode_record(r: &CallRecord) -> String {
+    seal(&call_key(&r.room_id), KIND_CALL, |w| {
+        let ending = ENDINGS.iter().position(|e| *e == r.ending);
+        w.str8(&r.room_id)
+            .str16(r.user_id.as_str())
+            .str8(r.open_id.as_str())
+            .u8(r.business_type)
+            .u48(r.rang_at)
+            .u48(r.connected_at.map_or(0, |c| c + 1))
+            .u48(r.ended_at)
+            .u8(ending.unwrap_or(0) as u8);
+    })
+}
+
+fn decode_record(r: &mut Reader) -> std::result::Result<Option<Entry>, Truncated> {
+    let room_id = r.str8()?.filter(|s| room_id_ok(s)).map(str::to_owned);
+    let user_id = r.str16()?.and_then(|s| UserId::parse("userId", s).ok());
+    let open_id = r.str8()?.and_then(|s| OpenId::parse("openId", s).ok());
+    let business_type = r.u8()?;
+    let rang_at = r.u48()?;
+    let connected_at = r.u48()?.checked_sub(1);
+    let ended_at = r.u48()?;
+    let ending = ENDINGS.get(r.u8()? as usize).copied();
+    let (Some(room_id), Some(user_id), Some(open_id), Some(ending)) =
+        (room_id, user_id, open_id, ending)
+    else {
+        return Ok(None);
+    };
+    if !matches!(business_type, 0 | 3)
+        || connected_at.is_some_and(|c| c < rang_at || c > ended_at)
+        || ended_at < rang_at
+    {
+        return Ok(None);
+    }
+    let keep_time = connected_at.map_or(0, |c| ended_at - c);
+    Ok(Some(Entry::Call(CallRecord {
+        room_id,
+        user_id,
+        open_id,
+        business_type,
+        charge_type: charge_type(business_type),
+        rang_at,
+        connected_at,
+        ended_at,
+        keep_time,
+        billed_time: billed_time(business_type, keep_time),
+        ending,
+    })))
 }
 
 fn checksum(key: &str, body: &[u8]) -> [u8; CHECKSUM_LEN] {
@@ -115,11 +182,13 @@ pub fn encode_student(record: &StudentRecord) -> String {
     })
 }
 
-/// The key a change writes, and its new value (`None`: remove the key).
-pub fn encode_change(change: &Change) -> (String, Option<String>) {
+/// The keys a change writes, in order, and their new values (`None`: remove the key). One key,
+/// except for a call: its record once it finished (a live call is kept in memory only: it
+/// belongs to the instances of this process), then the token its admission used.
+pub fn encode_change(change: &Change) -> Vec<(String, Option<String>)> {
     match change {
-        Change::PutStudent(r) => (student_key(&r.user_id), Some(encode_student(r))),
-        Change::RemoveStudent(id) => (student_key(id), None),
+        Change::PutStudent(r) => vec![(student_key(&r.user_id), Some(encode_student(r)))],
+        Change::RemoveStudent(id) => vec![(student_key(id), None)],
         Change::Consent { open_id, granted } => {
             let key = consent_key(open_id);
             let value = granted.then(|| {
@@ -127,16 +196,28 @@ pub fn encode_change(change: &Change) -> (String, Option<String>) {
                     w.str8(open_id.as_str());
                 })
             });
-            (key, value)
+            vec![(key, value)]
         }
-        Change::UseToken { id, expires_at } => {
-            let key = token_key(id);
-            let value = seal(&key, KIND_TOKEN, |w| {
-                w.bytes(id).u48(*expires_at);
-            });
-            (key, Some(value))
+        Change::UseToken { id, expires_at } => vec![token_write(id, *expires_at)],
+        Change::PutCall { call, token } => {
+            let mut out = Vec::new();
+            if let Some(r) = crate::lifecycle::record(call) {
+                out.push((call_key(&r.room_id), Some(encode_record(&r))));
+            }
+            if let Some((id, exp)) = token {
+                out.push(token_write(id, *exp));
+            }
+            out
         }
     }
+}
+
+fn token_write(id: &[u8; 12], expires_at: Millis) -> (String, Option<String>) {
+    let key = token_key(id);
+    let value = seal(&key, KIND_TOKEN, |w| {
+        w.bytes(id).u48(expires_at);
+    });
+    (key, Some(value))
 }
 
 fn corrupt(key: &str, what: &str) -> Error {
@@ -198,6 +279,7 @@ pub fn decode_entry(key: &str, value: &str) -> Result<Entry> {
             let expires_at = r.u48()?;
             Ok(Some(Entry::Token { id, expires_at }))
         })(),
+        KIND_CALL => decode_record(&mut r),
         _ => return Err(corrupt(key, "unknown entry kind")),
     };
     let entry = match entry {
@@ -213,6 +295,7 @@ pub fn decode_entry(key: &str, value: &str) -> Result<Entry> {
         Entry::Student(s) => student_key(&s.user_id),
         Entry::Consent(o) => consent_key(o),
         Entry::Token { id, .. } => token_key(id),
+        Entry::Call(c) => call_key(&c.room_id),
     };
     if expected_key != key {
         return Err(corrupt(key, "stored under the wrong key"));
@@ -341,6 +424,18 @@ pub fn load<'a>(
                     out.registry.apply(Change::UseToken { id, expires_at });
                 }
             }
+            Entry::Call(c) => {
+                if out
+                    .registry
+                    .records()
+                    .iter()
+                    .any(|r| r.room_id == c.room_id)
+                {
+                    return Err(corrupt(key, "appears twice"));
+                }
+                records += 1;
+                out.registry.put_record(c);
+            }
         }
     }
     if out.meta.is_none() && (records > 0 || !out.stale.is_empty()) {
@@ -362,22 +457,22 @@ pub fn entries(meta: Option<&Meta>, registry: &Registry) -> Vec<(String, String)
         out.push((student_key(&s.user_id), encode_student(s)));
     }
     for o in registry.consents() {
-        let (k, v) = encode_change(&Change::Consent {
+        let change = Change::Consent {
             open_id: o.clone(),
             granted: true,
-        });
-        if let Some(v) = v {
-            out.push((k, v));
-        }
+        };
+        out.extend(
+            encode_change(&change)
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v?))),
+        );
     }
     for (id, exp) in registry.used_tokens() {
-        let (k, v) = encode_change(&Change::UseToken {
-            id: *id,
-            expires_at: *exp,
-        });
-        if let Some(v) = v {
-            out.push((k, v));
-        }
+        let (k, v) = token_write(id, *exp);
+        out.extend(v.map(|v| (k, v)));
+    }
+    for r in registry.records() {
+        out.push((call_key(&r.room_id), encode_record(r)));
     }
     sort_by_key(&mut out);
     out
@@ -523,6 +618,26 @@ mod tests {
             id: [9; 12],
             expires_at: 1000,
         });
+        for (room, connected_at, ending, bt) in [
+            ("r00m_A-1", Some(120), crate::lifecycle::ENDINGS[5], 0),
+            ("room2", None, crate::lifecycle::ENDINGS[3], 3),
+        ] {
+            let keep_time = connected_at.map_or(0, |c| 200 - c);
+            reg.put_record(CallRecord {
+                room_id: room.into(),
+                user_id: UserId::parse("u", "学生/1").unwrap(),
+                open_id: OpenId::parse("o", "mum").unwrap(),
+                business_type: bt,
+                charge_type: charge_type(bt),
+                rang_at: 100,
+                connected_at,
+                ended_at: 200,
+                keep_time,
+                billed_time: billed_time(bt, keep_time),
+                ending,
+            });
+        }
+        assert_eq!(reg.records().len(), 2);
         reg
     }
 
@@ -548,10 +663,17 @@ mod tests {
     fn entries_round_trip() {
         let (m, reg) = (meta(), registry());
         let all = entries(Some(&m), &reg);
-        assert_eq!(all.len(), 4);
+        assert_eq!(all.len(), 6);
         let loaded = load_all(&all, 0).unwrap();
         assert_eq!(loaded.meta, Some(m.clone()));
         assert_eq!(entries(Some(&m), &loaded.registry), all);
+        // Call records come back exactly, in end order whatever the load order.
+        assert_eq!(loaded.registry.records(), reg.records());
+        let reversed: Vec<_> = all.iter().rev().cloned().collect();
+        assert_eq!(
+            load_all(&reversed, 0).unwrap().registry.records(),
+            reg.records()
+        );
         // Expired token entries are dropped and reported.
         let later = load_all(&all, 1000).unwrap();
         assert_eq!(later.stale, vec![token_key(&[9; 12])]);
@@ -643,7 +765,7 @@ mod tests {
             0,
         );
         rec.contacts[0].role = Role::Ordinary;
-        let (k, v) = encode_change(&Change::PutStudent(rec));
+        let (k, v) = encode_change(&Change::PutStudent(rec)).remove(0);
         assert!(decode_entry(&k, &v.unwrap())
             .unwrap_err()
             .message

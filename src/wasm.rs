@@ -4,11 +4,13 @@
 //! `serde-wasm-bindgen`; errors are thrown as `Error`s carrying `errCode`, `code` and `origin`,
 //! which the JS shim turns into `VoipPluginError` / `VoipCgiError`. No 64-bit integers cross.
 
-use crate::call::{CallSlot as CoreSlot, Version};
-use crate::engine::{BindEvent, CallOutcome, Config, Engine, Store};
+use crate::call::Version;
+use crate::engine::{BindEvent, CallAct, CallDelivery, CallOutcome, Config, Engine, Store};
 use crate::errors::{Error, Origin};
 use crate::ids::{Millis, OpenId};
 use crate::input::{self, Budget, Kind, Value, MAX_DEPTH, MAX_ITEMS};
+use crate::json::Json;
+use crate::lifecycle;
 use crate::requests;
 use crate::rng::SEED_LEN;
 use crate::storage;
@@ -248,83 +250,29 @@ fn origin_name(o: Origin) -> &'static str {
 const US: char = '\u{1f}';
 const RS: char = '\u{1e}';
 
-/// Results with free-form text (query parameters, messages) cross as one JSON text each (built here, `JSON.parse`d by the shim): one string copy
-/// per call instead of an object built property by property, and no serializer in the wasm.
-/// Every value written is valid UTF-8 (Rust strings), so escaping quotes, backslashes and
-/// control characters is all JSON needs.
-#[derive(Default)]
-struct Json(String);
+/// `"errCode":…,"code":…,"origin":…,"message":…` of an answer that carries an error.
+fn error_fields(j: &mut Json, e: &Error) {
+    j.key("errCode")
+        .num(e.err_code().into())
+        .key("code")
+        .str(e.code.name())
+        .key("origin")
+        .str(origin_name(e.code.origin()))
+        .key("message")
+        .str(&e.message);
+}
 
-impl Json {
-    fn raw(&mut self, s: &str) -> &mut Self {
-        self.0.push_str(s);
-        self
+/// A call's delivery (`lifecycle::write_delivery`), plus `refused` when the acting API fails.
+fn delivery(d: &CallDelivery) -> String {
+    let mut j = Json::default();
+    j.raw("{");
+    lifecycle::write_delivery_members(&mut j, &d.call, &d.step);
+    if let Some(e) = &d.step.refused {
+        j.key("refused").raw("{");
+        error_fields(&mut j, e);
+        j.raw("}");
     }
-
-    fn str(&mut self, s: &str) -> &mut Self {
-        self.0.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => self.0.push_str("\\\""),
-                '\\' => self.0.push_str("\\\\"),
-                c if (c as u32) < 0x20 => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    let n = c as usize;
-                    self.0.push_str("\\u00");
-                    self.0.push(HEX[n >> 4] as char);
-                    self.0.push(HEX[n & 15] as char);
-                }
-                c => self.0.push(c),
-            }
-        }
-        self.0.push('"');
-        self
-    }
-
-    /// `"key":` after a `{` or a previous member.
-    fn key(&mut self, k: &str) -> &mut Self {
-        if !self.0.ends_with('{') {
-            self.0.push(',');
-        }
-        self.str(k).raw(":")
-    }
-
-    fn num(&mut self, n: u64) -> &mut Self {
-        // Integer digits only (no float or u64 formatter in the binary); all < 2^53.
-        input::push_digits(&mut self.0, n, 1);
-        self
-    }
-
-    fn bool(&mut self, b: bool) -> &mut Self {
-        self.raw(if b { "true" } else { "false" })
-    }
-
-    fn strs<'a>(&mut self, items: impl IntoIterator<Item = &'a str>) -> &mut Self {
-        self.0.push('[');
-        for (i, it) in items.into_iter().enumerate() {
-            if i > 0 {
-                self.0.push(',');
-            }
-            self.str(it);
-        }
-        self.raw("]")
-    }
-
-    /// Query parameters as an object (first value of a repeated name wins, as the page's
-    /// parser does).
-    fn query(&mut self, q: &[(String, String)]) -> &mut Self {
-        self.0.push('{');
-        for (i, (k, v)) in q.iter().enumerate() {
-            if q[..i].iter().all(|(seen, _)| seen != k) {
-                self.key(k).str(v);
-            }
-        }
-        self.raw("}")
-    }
-
-    fn done(&mut self) -> String {
-        std::mem::take(&mut self.0)
-    }
+    j.raw("}").done()
 }
 
 fn bind_event(e: &BindEvent) -> String {
@@ -661,12 +609,13 @@ impl Backend {
         Ok(out)
     }
 
-    /// Throws for what the API throws; otherwise `{ isSuccess, roomId, chargeType }` or
-    /// `{ isSuccess: false, errCode, code, message }`.
+    /// Throws for what the API throws; otherwise `{ isSuccess: true, roomId, chargeType,
+    /// delivery }` (the events to deliver, see `lifecycle::write_delivery`) or `{ isSuccess:
+    /// false, errCode, code, message }`.
     #[wasm_bindgen(js_name = initByCaller)]
     pub fn init_by_caller(
         &mut self,
-        slot: &mut CallSlot,
+        device: &str,
         args: JsValue,
         compat_version: &str,
         now: f64,
@@ -676,7 +625,7 @@ impl Backend {
         let outcome = self
             .engine
             .init_by_caller(
-                &mut slot.0,
+                device,
                 &fields(&args, requests::INIT_BY_CALLER)?,
                 compat,
                 now,
@@ -685,27 +634,96 @@ impl Backend {
         let mut j = Json::default();
         j.raw("{");
         match &outcome {
-            CallOutcome::Admitted {
-                room_id,
-                charge_type,
-            } => j
-                .key("isSuccess")
-                .bool(true)
-                .key("roomId")
-                .str(room_id)
-                .key("chargeType")
-                .str(charge_type.as_str()),
-            CallOutcome::Refused(e) => j
-                .key("isSuccess")
-                .bool(false)
-                .key("errCode")
-                .num(e.err_code().into())
-                .key("code")
-                .str(e.code.name())
-                .key("message")
-                .str(&e.message),
+            CallOutcome::Admitted(d) => {
+                j.key("isSuccess")
+                    .bool(true)
+                    .key("roomId")
+                    .str(&d.call.room_id)
+                    .key("chargeType")
+                    .str(d.call.charge_type().as_str())
+                    .key("delivery");
+                lifecycle::write_delivery(&mut j, &d.call, &d.step);
+            }
+            CallOutcome::Refused(e) => {
+                j.key("isSuccess").bool(false);
+                error_fields(&mut j, e);
+            }
         };
         Ok(j.raw("}").done())
+    }
+
+    /// `answerVoip` (0), `rejectVoip` (1) or `forceHangUpVoip` (2) by an instance (`actor`;
+    /// a device instance is `device`): the delivery, with `refused: { errCode, code, message }`
+    /// when the API rejects after delivering it, or `undefined` when a hang-up matched no call.
+    #[wasm_bindgen(js_name = actOnCall)]
+    pub fn act_on_call(
+        &mut self,
+        actor: u32,
+        device: &str,
+        act: u8,
+        args: JsValue,
+        now: f64,
+    ) -> Result<Option<String>, JsValue> {
+        let act = match act {
+            0 => CallAct::Answer,
+            1 => CallAct::Reject,
+            _ => CallAct::HangUp,
+        };
+        let args = if act == CallAct::HangUp {
+            arg(&args)?
+        } else {
+            fields(&args, requests::CALL_ROOM)?
+        };
+        let actors = self.actors.borrow();
+        let (me, now) = (actors.get(actor)?, now_ms(now)?);
+        let d = self
+            .engine
+            .act_on_call(me, device, act, &args, now)
+            .map_err(throw)?;
+        Ok(d.map(|d| delivery(&d)))
+    }
+
+    /// Fires the deadlines that passed by `now`: `[delivery, …]`.
+    pub fn tick(&mut self, now: f64) -> Result<String, JsValue> {
+        let now = now_ms(now)?;
+        let all = self.engine.tick(now).map_err(throw)?;
+        let mut j = Json::default();
+        j.raw("[");
+        for (i, d) in all.iter().enumerate() {
+            if i > 0 {
+                j.raw(",");
+            }
+            j.raw(&delivery(d));
+        }
+        Ok(j.raw("]").done())
+    }
+
+    /// The earliest deadline of the calls in progress (ms), or -1.
+    #[wasm_bindgen(js_name = nextDeadline)]
+    pub fn next_deadline(&self) -> f64 {
+        self.engine.next_deadline().map_or(-1.0, |t| t as f64)
+    }
+
+    /// `calling.keepTime` of a connected call now, or -1.
+    #[wasm_bindgen(js_name = callingKeepTime)]
+    pub fn calling_keep_time(&mut self, room_id: &str, now: f64) -> Result<f64, JsValue> {
+        let now = now_ms(now)?;
+        Ok(self
+            .engine
+            .calling_keep_time(room_id, now)
+            .map_or(-1.0, |t| t as f64))
+    }
+
+    /// The developer query `getVoipCallList({ user_id, begin_time, end_time })`.
+    #[wasm_bindgen(js_name = getVoipCallList)]
+    pub fn get_voip_call_list(&self, args: JsValue) -> Result<String, JsValue> {
+        let records = self
+            .engine
+            .call_list(&fields(&args, requests::CALL_LIST)?)
+            .map_err(throw)?;
+        let mut j = Json::default();
+        lifecycle::write_call_list(&mut j, &records);
+        Ok(j.done())
     }
 
     /// All entries (and the secrets, if asked) as one checksummed blob.
@@ -807,58 +825,4 @@ pub fn check_backend_options(options: JsValue) -> Result<(), JsValue> {
     Config::from_value(&fields(&options, requests::BACKEND_OPTIONS)?)
         .map(drop)
         .map_err(throw)
-}
-
-/// One device instance's call slot (busy state, hang-up).
-#[wasm_bindgen]
-pub struct CallSlot(CoreSlot);
-
-#[wasm_bindgen]
-impl CallSlot {
-    #[wasm_bindgen(constructor)]
-    pub fn new() -> CallSlot {
-        CallSlot(CoreSlot::default())
-    }
-
-    /// `forceHangUpVoip(roomId?)`: `{ roomId, data }` for the `endVoip` event, or `undefined`
-    /// when no call matched.
-    #[wasm_bindgen(js_name = hangUp)]
-    pub fn hang_up(&mut self, room_id: JsValue, now: f64) -> Result<Option<String>, JsValue> {
-        let now = now_ms(now)?;
-        let room = arg(&room_id)?;
-        let room = input::opt_string("roomId", &room).map_err(throw)?;
-        Ok(self.0.hang_up(room, now).map(|c| {
-            Json::default()
-                .raw("{")
-                .key("roomId")
-                .str(&c.room_id)
-                .key("data")
-                .raw("{")
-                .key("keepTime")
-                .num(c.keep_time as u64)
-                .key("callerName")
-                .str(&c.caller_name)
-                .key("listenerName")
-                .str(&c.listener_name)
-                .key("roomType")
-                .str(c.room_type.as_str())
-                .key("isCaller")
-                .bool(c.is_caller)
-                .key("businessType")
-                .num(c.business_type.into())
-                .raw("}}")
-                .done()
-        }))
-    }
-
-    #[wasm_bindgen(getter, js_name = roomId)]
-    pub fn room_id(&self) -> Option<String> {
-        self.0.active().map(|c| c.room_id.clone())
-    }
-}
-
-impl Default for CallSlot {
-    fn default() -> Self {
-        Self::new()
-    }
 }

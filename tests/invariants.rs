@@ -24,8 +24,8 @@
 //! slots are part of the sequences. A share link is invalid once its issuer's administrator
 //! term ended (transfer away, reset), even if the same person becomes administrator again.
 
-use campus_voip::call::{CallSlot, ChargeType, Version};
-use campus_voip::engine::{CallOutcome, Config, Engine, Store};
+use campus_voip::call::{ChargeType, Version};
+use campus_voip::engine::{CallAct, CallOutcome, Config, Engine, Store};
 use campus_voip::ids::{Millis, OpenId, UserId};
 use campus_voip::input::Value;
 use campus_voip::registry::{Registry, Role};
@@ -58,6 +58,7 @@ fn config() -> Config {
         ticket_ttl_ms: TICKET_TTL,
         token_ttl_ms: TOKEN_TTL,
         path_prefix: PREFIX.into(),
+        ring_timeout_ms: 30_000,
     }
 }
 
@@ -755,6 +756,8 @@ struct MToken {
 
 /// A change that must be persisted (so a failing store refuses it).
 enum MChange {
+    /// A device hangs up its call, which rang: the call's record is written.
+    HangUp(usize),
     Consent(String, bool),
     Put(String, MStudent),
     Remove(String),
@@ -1210,11 +1213,10 @@ impl Model {
                     }),
                 )
             }
-            Op::HangUp(slot) => {
-                let was = self.busy[*slot];
-                self.busy[*slot] = false;
-                (Out::HungUp(was), None)
+            Op::HangUp(slot) if self.busy[*slot] => {
+                (Out::HungUp(true), Some(MChange::HangUp(*slot)))
             }
+            Op::HangUp(_) => (Out::HungUp(false), None),
         }
     }
 
@@ -1227,7 +1229,11 @@ impl Model {
         if faulty {
             return (Out::Err(ErrorCode::Storage), 0);
         }
+        let mut writes = 1;
         match change {
+            MChange::HangUp(slot) => {
+                self.busy[slot] = false;
+            }
             MChange::Consent(who, true) => {
                 self.consent.insert(who);
             }
@@ -1248,9 +1254,11 @@ impl Model {
                 self.tokens[token].used = true;
                 self.remembered.push(self.tokens[token].expires_at);
                 self.busy[slot] = !hang_up;
+                // The token; and the call's record when it is hung up at once.
+                writes = if hang_up { 2 } else { 1 };
             }
         }
-        (out, 1)
+        (out, writes)
     }
 
     /// The registry as the model sees it; used tokens only while they can matter (unexpired).
@@ -1313,7 +1321,7 @@ impl Model {
 
 struct Harness {
     engine: Engine<TestStore>,
-    slots: [CallSlot; 2],
+    slots: [&'static str; 2],
     now: Millis,
     paths: Vec<String>,
     link_users: Vec<usize>,
@@ -1326,7 +1334,7 @@ impl Harness {
     fn new(seed: u8) -> Harness {
         Harness {
             engine: open_engine(seed, &BTreeMap::new(), T0),
-            slots: Default::default(),
+            slots: ["device-0", "device-1"],
             now: T0,
             paths: Vec::new(),
             link_users: Vec::new(),
@@ -1486,29 +1494,58 @@ impl Harness {
                 };
                 let caller = USER_IDS[caller.expect("resolved")];
                 let args = call_args(caller, OPEN_IDS[id(listener)], &text, *license);
-                let slot = &mut self.slots[*slot];
-                match e.init_by_caller(slot, &args, COMPAT, now) {
-                    Ok(CallOutcome::Admitted {
-                        room_id,
-                        charge_type,
-                    }) => {
+                let device = self.slots[*slot];
+                let calls_of = |e: &Engine<TestStore>| {
+                    e.registry()
+                        .live_calls()
+                        .iter()
+                        .filter(|c| c.device == device)
+                        .map(|c| c.room_id.clone())
+                        .collect::<Vec<_>>()
+                };
+                match e.init_by_caller(device, &args, COMPAT, now) {
+                    Ok(CallOutcome::Admitted(d)) => {
+                        let room_id = d.call.room_id.clone();
                         prop_assert!(room_id.len() >= 16, "room id {room_id:?}");
                         prop_assert!(self.rooms.insert(room_id.clone()), "room id reused");
-                        prop_assert_eq!(slot.active().map(|c| &c.room_id), Some(&room_id));
+                        prop_assert_eq!(calls_of(e), vec![room_id.clone()]);
                         if *hang_up {
-                            let ended = slot.hang_up(Some(&room_id), now);
-                            prop_assert!(ended.is_some_and(|c| c.room_id == room_id));
+                            let ended = e.act_on_call(
+                                None,
+                                device,
+                                CallAct::HangUp,
+                                &Value::str(&room_id),
+                                now,
+                            );
+                            prop_assert!(
+                                matches!(&ended, Ok(Some(d)) if d.call.room_id == room_id),
+                                "{ended:?}"
+                            );
                         }
-                        Out::Admitted(charge_type)
+                        Out::Admitted(d.call.charge_type())
                     }
                     Ok(CallOutcome::Refused(err)) => {
-                        prop_assert!(slot.active().is_none(), "a refused call left the slot busy");
+                        prop_assert!(
+                            calls_of(e).is_empty(),
+                            "a refused call left the device busy"
+                        );
                         Out::Refused(err.code)
                     }
                     Err(err) => Out::Err(err.code),
                 }
             }
-            Op::HangUp(slot) => Out::HungUp(self.slots[*slot].hang_up(None, now).is_some()),
+            Op::HangUp(slot) => {
+                match e.act_on_call(
+                    None,
+                    self.slots[*slot],
+                    CallAct::HangUp,
+                    &Value::Missing,
+                    now,
+                ) {
+                    Ok(d) => Out::HungUp(d.is_some()),
+                    Err(err) => Out::Err(err.code),
+                }
+            }
         })
     }
 
@@ -1674,16 +1711,14 @@ impl Harness {
                 .map_or(OPEN_IDS[0], |r| r.contacts[0].open_id.as_str())
                 .to_owned();
             let args = call_args(USER_IDS[u], &listener, text, false);
-            let outcome = |e: &mut Engine<TestStore>| match e.init_by_caller(
-                &mut CallSlot::default(),
-                &args,
-                COMPAT,
-                now,
-            ) {
-                Ok(CallOutcome::Admitted { .. }) => Ok(None),
-                Ok(CallOutcome::Refused(err)) => Ok(Some(err.code)),
-                Err(err) => Err(err.code),
-            };
+            // A device of its own each time (a fresh one is never busy).
+            let device = format!("probe-{i}");
+            let outcome =
+                |e: &mut Engine<TestStore>| match e.init_by_caller(&device, &args, COMPAT, now) {
+                    Ok(CallOutcome::Admitted(_)) => Ok(None),
+                    Ok(CallOutcome::Refused(err)) => Ok(Some(err.code)),
+                    Err(err) => Err(err.code),
+                };
             prop_assert_eq!(
                 outcome(&mut reopened),
                 outcome(&mut self.engine),

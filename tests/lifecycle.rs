@@ -529,6 +529,7 @@ fn run_case(c: &Case, seen: &mut BTreeSet<String>) -> Result<(), TestCaseError> 
     let (mut call, s0) = ring(
         &request(c),
         ROOM.into(),
+        "dev".into(),
         c.ring_timeout_ms,
         c.listener_busy,
         T0,

@@ -13,12 +13,15 @@
 //! must the state after every step. An operation that read anything but its `Repo` (the
 //! registry, a cache, another store) would answer differently here.
 
-use campus_voip::call::{CallSlot, Version};
+use campus_voip::call::Version;
+use campus_voip::engine::CallAct;
 use campus_voip::engine::{CallOutcome, Config, Engine, MemRepo, Store};
 use campus_voip::ids::{Millis, OpenId, UserId};
 use campus_voip::input::Value;
+use campus_voip::lifecycle::{Call, CallListQuery, CallRecord};
 use campus_voip::ops::{self, Ctx, Secrets};
 use campus_voip::registry::{Change, Registry, StudentRecord};
+use campus_voip::repo::Party;
 use campus_voip::repo::{self, ReadRepo, Repo};
 use campus_voip::requests::{
     self, BindAdminReq, ContactListReq, DeleteReq, ListReq, ResetReq, ShareReq, TokenReq,
@@ -43,12 +46,16 @@ const NAMES: [&str; 2] = ["小明", ""];
 const GARBAGE_PATH: &str =
     "pages/bind-contact/bind-contact?userId=s1&userName=x&userAvatar=&ticket=AAAA";
 
+/// The one device both backends' calls come from.
+const DEVICE: &str = "device-1";
+
 fn config() -> Config {
     Config {
         max_contacts: 2,
         ticket_ttl_ms: 20_000,
         token_ttl_ms: 10_000,
         path_prefix: "__plugin__/wxtest/".into(),
+        ring_timeout_ms: 30_000,
     }
 }
 
@@ -73,6 +80,9 @@ struct Db {
     students: BTreeMap<UserId, StudentRecord>,
     consents: BTreeSet<OpenId>,
     used_tokens: BTreeMap<[u8; 12], Millis>,
+    /// Calls in progress by roomId; ended calls' records in the order they ended.
+    calls: BTreeMap<String, Call>,
+    records: Vec<CallRecord>,
 }
 
 /// One transaction on a [`Db`].
@@ -152,6 +162,30 @@ impl ReadRepo for Tx<'_> {
         rows.sort();
         Ok(rows.into_iter().map(|(_, u)| u).collect())
     }
+    fn live_call(&self, room_id: &str) -> Result<Option<Call>> {
+        self.reads.borrow_mut().push("live_call");
+        Ok(self.pending.calls.get(room_id).cloned())
+    }
+    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Call>> {
+        self.reads.borrow_mut().push("live_calls");
+        Ok(self
+            .pending
+            .calls
+            .values()
+            .filter(|c| party.is_in(c))
+            .cloned()
+            .collect())
+    }
+    fn call_records(&self, q: &CallListQuery) -> Result<Vec<CallRecord>> {
+        self.reads.borrow_mut().push("call_records");
+        Ok(self
+            .pending
+            .records
+            .iter()
+            .filter(|r| q.matches(r))
+            .cloned()
+            .collect())
+    }
 }
 
 impl Repo for Tx<'_> {
@@ -181,6 +215,20 @@ impl Repo for Tx<'_> {
                 }
                 p.used_tokens.insert(id, expires_at);
             }
+            Change::PutCall { call, token } => {
+                if let Some((id, expires_at)) = token {
+                    if p.used_tokens.contains_key(&id) {
+                        return Err(repo::token_already_used());
+                    }
+                    p.used_tokens.insert(id, expires_at);
+                }
+                if call.is_live() {
+                    p.calls.insert(call.room_id.clone(), *call);
+                } else {
+                    p.calls.remove(&call.room_id);
+                    p.records.extend(campus_voip::lifecycle::record(&call));
+                }
+            }
         }
         self.commits += 1;
         Ok(())
@@ -197,7 +245,6 @@ struct Service {
     secrets: Secrets,
     config: Config,
     high_water: Millis,
-    slot: CallSlot,
 }
 
 impl Service {
@@ -211,7 +258,6 @@ impl Service {
             secrets,
             config: config(),
             high_water: now,
-            slot: CallSlot::default(),
         }
     }
 
@@ -365,7 +411,6 @@ fn outcome(answer: &str) -> String {
 
 struct Pair {
     engine: Engine<FailStore>,
-    engine_slot: CallSlot,
     service: Service,
     now: Millis,
     paths: Vec<String>,
@@ -377,7 +422,6 @@ impl Pair {
     fn new() -> Self {
         Pair {
             engine: Engine::open(config(), SEED, FailStore::default(), [], T0).unwrap(),
-            engine_slot: CallSlot::default(),
             service: Service::new(T0),
             now: T0,
             paths: Vec::new(),
@@ -580,10 +624,8 @@ impl Pair {
                     ("businessType", Value::Num(0.0)),
                     ("voipToken", s(&token)),
                 ]);
-                let le = e.init_by_caller(&mut self.engine_slot, &args, COMPAT, now);
-                let slot = &mut sv.slot;
+                let le = e.init_by_caller(DEVICE, &args, COMPAT, now);
                 let ls = requests::init_by_caller(&args, COMPAT).and_then(|req| {
-                    slot.check_free()?;
                     let now = sv.high_water.max(now);
                     sv.high_water = now;
                     let mut ctx = Ctx {
@@ -592,19 +634,26 @@ impl Pair {
                         secrets: &sv.secrets,
                         config: &sv.config,
                     };
-                    let outcome =
-                        in_tx(&mut sv.db, fail, |tx| ops::admit_call(tx, &mut ctx, &req))?;
-                    if let CallOutcome::Admitted { room_id, .. } = &outcome {
-                        slot.start(&req, room_id.clone(), now);
-                    }
-                    Ok(outcome)
+                    in_tx(&mut sv.db, fail, |tx| {
+                        ops::admit_call(tx, &mut ctx, DEVICE, &req)
+                    })
                 });
                 (shown(&le), shown(&ls))
             }
             Step::HangUp => {
-                let a = self.engine_slot.hang_up(None, now);
-                let b = sv.slot.hang_up(None, now);
-                (format!("{a:?}"), format!("{b:?}"))
+                let a = e.act_on_call(None, DEVICE, CallAct::HangUp, &Value::Missing, now);
+                let now = sv.high_water.max(now);
+                sv.high_water = now;
+                let ctx = Ctx {
+                    now,
+                    rng: &mut sv.rng,
+                    secrets: &sv.secrets,
+                    config: &sv.config,
+                };
+                let b = in_tx(&mut sv.db, fail, |tx| {
+                    ops::act_on_call(tx, &ctx, Party::Device(DEVICE), None, CallAct::HangUp)
+                });
+                (shown(&a), shown(&b))
             }
             Step::Clock(d) => {
                 self.now = self.now.saturating_add_signed(*d);
@@ -787,6 +836,15 @@ fn a_token_raced_by_another_process_is_refused_by_the_commit() {
         fn students_of(&self, who: &OpenId) -> Result<Vec<UserId>> {
             self.0.students_of(who)
         }
+        fn live_call(&self, room_id: &str) -> Result<Option<Call>> {
+            self.0.live_call(room_id)
+        }
+        fn live_calls(&self, party: Party<'_>) -> Result<Vec<Call>> {
+            self.0.live_calls(party)
+        }
+        fn call_records(&self, q: &CallListQuery) -> Result<Vec<CallRecord>> {
+            self.0.call_records(q)
+        }
     }
     impl Repo for StaleRead<'_> {
         fn commit(&mut self, change: Change) -> Result<()> {
@@ -796,11 +854,10 @@ fn a_token_raced_by_another_process_is_refused_by_the_commit() {
 
     let (mut sv, _, token) = service_with_student();
     let req = call_req(&token);
-    let first = sv.tx(T0 + 1, false, |tx, ctx| ops::admit_call(tx, ctx, &req));
-    assert!(
-        matches!(first, Ok(CallOutcome::Admitted { .. })),
-        "{first:?}"
-    );
+    let first = sv.tx(T0 + 1, false, |tx, ctx| {
+        ops::admit_call(tx, ctx, DEVICE, &req)
+    });
+    assert!(matches!(first, Ok(CallOutcome::Admitted(_))), "{first:?}");
     let before = sv.db.clone();
     let mut ctx = Ctx {
         now: T0 + 2,
@@ -809,7 +866,8 @@ fn a_token_raced_by_another_process_is_refused_by_the_commit() {
         config: &sv.config,
     };
     let mut raced = StaleRead(Tx::begin(&mut sv.db, false));
-    match ops::admit_call(&mut raced, &mut ctx, &req) {
+    // From another device (this one is in the first call).
+    match ops::admit_call(&mut raced, &mut ctx, "device-2", &req) {
         Ok(CallOutcome::Refused(e)) => {
             assert_eq!(e.err_code(), 4);
             assert_eq!(e, repo::token_already_used());
@@ -821,7 +879,9 @@ fn a_token_raced_by_another_process_is_refused_by_the_commit() {
     raced.0.finish();
     assert_eq!(sv.db, before, "the refused admission wrote nothing");
     // Without the race, the read refuses it first, with the same answer.
-    let again = sv.tx(T0 + 3, false, |tx, ctx| ops::admit_call(tx, ctx, &req));
+    let again = sv.tx(T0 + 3, false, |tx, ctx| {
+        ops::admit_call(tx, ctx, "device-2", &req)
+    });
     assert_eq!(again, Ok(CallOutcome::Refused(repo::token_already_used())));
 }
 
@@ -934,9 +994,20 @@ fn each_operation_reads_only_what_it_needs() {
     );
     let req = call_req(&token);
     assert_eq!(
-        trace(&mut sv, &mut |tx, ctx| ops::admit_call(tx, ctx, &req)
-            .map(drop)),
-        (vec!["token_used", "student", "consented"], 1)
+        trace(&mut sv, &mut |tx, ctx| ops::admit_call(
+            tx, ctx, DEVICE, &req
+        )
+        .map(drop)),
+        (
+            vec![
+                "live_calls",
+                "token_used",
+                "student",
+                "consented",
+                "live_calls"
+            ],
+            1
+        )
     );
     let transfer = TransferReq::parse(&Value::object([
         ("userId", s("s1")),

@@ -2,6 +2,7 @@
 //! paths, every error the engine produces, persistence and failed writes.
 
 use super::*;
+use crate::lifecycle::Event;
 use crate::storage::META_KEY;
 use std::collections::BTreeMap;
 
@@ -336,10 +337,10 @@ fn persisted_state_reopens_identically() {
     let mut reopened = reopened;
     reopened.authorize_voip(Some(&o("gran"))).unwrap();
     assert_eq!(accept(&mut reopened, "gran", &path, T0), BindType::Success);
-    let mut slot = CallSlot::default();
+    let slot = "dev1";
     let outcome = reopened
         .init_by_caller(
-            &mut slot,
+            slot,
             &call_args("s", "mum", &tok, 0.0),
             Version(2, 4, 0),
             T0,
@@ -447,12 +448,31 @@ fn call_args(student: &str, parent: &str, tok: &str, bt: f64) -> Value {
     ])
 }
 
+fn room_args(room: &str) -> Value {
+    Value::Object(vec![("roomId".into(), s(room))])
+}
+
+fn call_list_args(user: &str) -> Value {
+    Value::Object(vec![("user_id".into(), s(user))])
+}
+
+fn hang_up(
+    e: &mut Engine<Faulty>,
+    device: &str,
+    room: Option<&str>,
+    now: Millis,
+) -> Option<CallDelivery> {
+    let arg = room.map_or(Value::Missing, s);
+    e.act_on_call(None, device, CallAct::HangUp, &arg, now)
+        .unwrap()
+}
+
 #[test]
 fn calls() {
     let mut e = engine();
     with_admin(&mut e, "s", "dad");
     let v = Version(2, 4, 0);
-    let mut slot = CallSlot::default();
+    let slot = "dev1";
     let refused = |o: CallOutcome| match o {
         CallOutcome::Refused(e) => e.err_code(),
         other => panic!("expected a refusal, got {other:?}"),
@@ -462,14 +482,14 @@ fn calls() {
     let tok_other = e.issue_voip_token(&uid_args("other"), T0).unwrap();
     assert_eq!(
         refused(
-            e.init_by_caller(&mut slot, &call_args("s", "dad", &tok_other, 0.0), v, T0)
+            e.init_by_caller(slot, &call_args("s", "dad", &tok_other, 0.0), v, T0)
                 .unwrap()
         ),
         4
     );
     assert_eq!(
         refused(
-            e.init_by_caller(&mut slot, &call_args("s", "dad", "forged", 0.0), v, T0)
+            e.init_by_caller(slot, &call_args("s", "dad", "forged", 0.0), v, T0)
                 .unwrap()
         ),
         4
@@ -479,7 +499,7 @@ fn calls() {
     e.revoke_voip(Some(&o("dad"))).unwrap();
     assert_eq!(
         refused(
-            e.init_by_caller(&mut slot, &call_args("s", "dad", &tok, 0.0), v, T0)
+            e.init_by_caller(slot, &call_args("s", "dad", &tok, 0.0), v, T0)
                 .unwrap()
         ),
         8
@@ -487,60 +507,88 @@ fn calls() {
     e.authorize_voip(Some(&o("stranger"))).unwrap();
     assert_eq!(
         refused(
-            e.init_by_caller(&mut slot, &call_args("s", "stranger", &tok, 0.0), v, T0)
+            e.init_by_caller(slot, &call_args("s", "stranger", &tok, 0.0), v, T0)
                 .unwrap()
         ),
         9
     );
     e.authorize_voip(Some(&o("dad"))).unwrap();
-    let CallOutcome::Admitted {
-        room_id,
-        charge_type,
-    } = e
-        .init_by_caller(&mut slot, &call_args("s", "dad", &tok, 3.0), v, T0)
+    let CallOutcome::Admitted(d) = e
+        .init_by_caller(slot, &call_args("s", "dad", &tok, 3.0), v, T0)
         .unwrap()
     else {
         panic!("not admitted")
     };
-    assert_eq!(charge_type, ChargeType::License);
+    let room_id = d.call.room_id.clone();
+    assert_eq!(d.call.charge_type(), ChargeType::License);
     assert_eq!(room_id.len(), 22);
+    assert_eq!(d.step.caller, vec![Event::JoinedRoomByCaller]);
+    assert_eq!(d.step.listener[0].name(), "incomingVoip");
     // Busy until hung up; then the used token is refused.
     let tok2 = e.issue_voip_token(&uid_args("s"), T0).unwrap();
     assert_eq!(
-        e.init_by_caller(&mut slot, &call_args("s", "dad", &tok2, 0.0), v, T0)
+        e.init_by_caller(slot, &call_args("s", "dad", &tok2, 0.0), v, T0)
             .unwrap_err()
             .code,
         ErrorCode::Busy
     );
-    let ended = slot.hang_up(Some(&room_id), T0 + 2500).unwrap();
-    assert_eq!(ended.keep_time, 2500.0);
+    // Only the listener answers; then the device hangs up: 2.5 s kept, billed exactly (bt 3).
+    let not_listener = e
+        .act_on_call(None, "dev9", CallAct::Answer, &room_args(&room_id), T0)
+        .unwrap()
+        .unwrap();
+    assert_eq!(not_listener.step.refused.map(|e| e.err_code()), Some(9));
+    assert!(not_listener.step.caller.is_empty() && not_listener.step.listener.is_empty());
+    let d = e
+        .act_on_call(
+            Some(&o("dad")),
+            "",
+            CallAct::Answer,
+            &room_args(&room_id),
+            T0 + 500,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.step.caller, vec![Event::StartVoip]);
+    let ended = hang_up(&mut e, slot, Some(&room_id), T0 + 3000).unwrap();
+    assert_eq!(ended.call.keep_time(), 2500);
+    assert_eq!(
+        ended.step.caller.last(),
+        Some(&Event::FinishVoip { keep_time: 2500 })
+    );
+    assert!(e.registry().live_calls().is_empty());
+    let records = e.call_list(&call_list_args("s")).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].billed_time, 2500);
+    assert!(e.store().map.contains_key(&storage::call_key(&room_id)));
     assert_eq!(
         refused(
-            e.init_by_caller(&mut slot, &call_args("s", "dad", &tok, 0.0), v, T0)
+            e.init_by_caller(slot, &call_args("s", "dad", &tok, 0.0), v, T0)
                 .unwrap()
         ),
         4
     );
     // A different device instance (slot) is not busy.
-    let mut other_slot = CallSlot::default();
-    let CallOutcome::Admitted { room_id: r2, .. } = e
-        .init_by_caller(&mut other_slot, &call_args("s", "dad", &tok2, 0.0), v, T0)
+    let other_slot = "dev2";
+    let CallOutcome::Admitted(d2) = e
+        .init_by_caller(other_slot, &call_args("s", "dad", &tok2, 0.0), v, T0)
         .unwrap()
     else {
         panic!()
     };
+    let r2 = d2.call.room_id.clone();
     assert_ne!(r2, room_id);
     // Used tokens are forgotten once expired, in batches: when 64 are remembered, the
     // expired ones (and their stored entries) go.
-    slot.hang_up(None, T0);
+    hang_up(&mut e, other_slot, None, T0).unwrap();
     let later = T0 + 10 * 60_000;
     for _ in 0..70 {
         let tok = e.issue_voip_token(&uid_args("s"), later).unwrap();
         let r = e
-            .init_by_caller(&mut slot, &call_args("s", "dad", &tok, 0.0), v, later)
+            .init_by_caller(slot, &call_args("s", "dad", &tok, 0.0), v, later)
             .unwrap();
         assert!(matches!(r, CallOutcome::Admitted { .. }), "{r:?}");
-        slot.hang_up(None, later);
+        hang_up(&mut e, slot, None, later).unwrap();
     }
     // 2 expired + 70 fresh without pruning; the two expired ones were forgotten.
     assert_eq!(e.registry().used_tokens().count(), 70);
@@ -552,7 +600,7 @@ fn calls() {
     let at = later + token::DEFAULT_TTL_MS;
     assert_eq!(
         refused(
-            e.init_by_caller(&mut slot, &call_args("s", "dad", &late, 0.0), v, at)
+            e.init_by_caller(slot, &call_args("s", "dad", &late, 0.0), v, at)
                 .unwrap()
         ),
         4
@@ -663,21 +711,21 @@ fn the_clock_never_goes_back() {
     let mut e = engine();
     with_admin(&mut e, "s", "dad");
     let v = Version(2, 4, 0);
-    let mut slot = CallSlot::default();
+    let slot = "dev1";
     // A token used at T0, then enough calls an hour later that the used ones are pruned.
     let tok = e.issue_voip_token(&uid_args("s"), T0).unwrap();
     assert!(matches!(
-        e.init_by_caller(&mut slot, &call_args("s", "dad", &tok, 0.0), v, T0)
+        e.init_by_caller(slot, &call_args("s", "dad", &tok, 0.0), v, T0)
             .unwrap(),
         CallOutcome::Admitted { .. }
     ));
-    slot.hang_up(None, T0);
+    hang_up(&mut e, slot, None, T0).unwrap();
     let later = T0 + 3_600_000;
     for _ in 0..70 {
         let t = e.issue_voip_token(&uid_args("s"), later).unwrap();
-        e.init_by_caller(&mut slot, &call_args("s", "dad", &t, 0.0), v, later)
+        e.init_by_caller(slot, &call_args("s", "dad", &t, 0.0), v, later)
             .unwrap();
-        slot.hang_up(None, later);
+        hang_up(&mut e, slot, None, later).unwrap();
     }
     assert_eq!(
         e.registry().used_tokens().count(),
@@ -687,7 +735,7 @@ fn the_clock_never_goes_back() {
     // The clock steps back to T0: the forgotten token is still refused (as expired: the
     // backend's time is the highest it acted at), in this backend and after a restart.
     let again = e
-        .init_by_caller(&mut slot, &call_args("s", "dad", &tok, 0.0), v, T0)
+        .init_by_caller(slot, &call_args("s", "dad", &tok, 0.0), v, T0)
         .unwrap();
     assert!(
         matches!(&again, CallOutcome::Refused(err) if err.err_code() == 4),
@@ -702,9 +750,9 @@ fn the_clock_never_goes_back() {
         T0,
     )
     .unwrap();
-    let mut slot2 = CallSlot::default();
+    let slot2 = "dev1";
     let after_restart = reopened
-        .init_by_caller(&mut slot2, &call_args("s", "dad", &tok, 0.0), v, T0)
+        .init_by_caller(slot2, &call_args("s", "dad", &tok, 0.0), v, T0)
         .unwrap();
     assert!(
         matches!(&after_restart, CallOutcome::Refused(err) if err.err_code() == 4),

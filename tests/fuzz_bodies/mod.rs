@@ -10,7 +10,7 @@
 //! (written to `fuzz/seeds/` and always run by the regression test).
 #![allow(dead_code)]
 
-use campus_voip::call::{self, CallSlot, ChargeType, RoomType, Version};
+use campus_voip::call::{self, ChargeType, RoomType, Version};
 use campus_voip::codec::{b64, unb64, Writer};
 use campus_voip::engine::{CallOutcome, Config, Engine, NullStore, Store};
 use campus_voip::errors::ErrorCode;
@@ -575,14 +575,17 @@ fn encode_entry(e: &Entry) -> String {
             open_id: o.clone(),
             granted: true,
         })
+        .remove(0)
         .1
         .expect("a granted consent has a value"),
         Entry::Token { id, expires_at } => storage::encode_change(&Change::UseToken {
             id: *id,
             expires_at: *expires_at,
         })
+        .remove(0)
         .1
         .expect("a used token has a value"),
+        Entry::Call(r) => storage::encode_record(r),
     }
 }
 
@@ -611,6 +614,7 @@ fn check_entry(key: &str, value: &str) -> Option<Entry> {
                 }
                 Entry::Consent(o) => storage::consent_key(o),
                 Entry::Token { id, .. } => storage::token_key(id),
+                Entry::Call(r) => storage::call_key(&r.room_id),
             };
             assert_eq!(expected, key);
             Some(entry)
@@ -883,16 +887,15 @@ fn pool() -> &'static [(String, String)] {
             let tok = e
                 .issue_voip_token(&obj(&[("userId", Value::str("s1"))]), NOW)
                 .unwrap();
-            let mut slot = CallSlot::default();
             let call = e
                 .init_by_caller(
-                    &mut slot,
+                    "device-1",
                     &call_args("s1", "oMum_2", &tok),
                     Version(2, 4, 0),
                     NOW,
                 )
                 .unwrap();
-            assert!(matches!(call, CallOutcome::Admitted { .. }), "{call:?}");
+            assert!(matches!(call, CallOutcome::Admitted(_)), "{call:?}");
             out.extend(e.store().iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         out
@@ -1265,15 +1268,15 @@ pub fn call_request(data: &[u8]) {
     e.authorize_voip(Some(&mum)).unwrap();
     e.bind_admin(Some(&mum), &obj(&[("userId", Value::str("s1"))]), NOW)
         .unwrap();
-    let mut slot = CallSlot::default();
+    let slot = "device-1";
     if busy {
         let t = e
             .issue_voip_token(&obj(&[("userId", Value::str("s1"))]), NOW)
             .unwrap();
         let first = e
-            .init_by_caller(&mut slot, &call_args("s1", "oMum_2", &t), compat, NOW)
+            .init_by_caller(slot, &call_args("s1", "oMum_2", &t), compat, NOW)
             .unwrap();
-        assert!(matches!(first, CallOutcome::Admitted { .. }));
+        assert!(matches!(first, CallOutcome::Admitted(_)));
     }
     let token = e
         .issue_voip_token(&obj(&[("userId", Value::str("s1"))]), NOW)
@@ -1329,7 +1332,7 @@ pub fn call_request(data: &[u8]) {
 
     // The same request through the engine: thrown errors first, then busy, then the
     // backend's refusals.
-    let outcome = e.init_by_caller(&mut slot, &args, compat, NOW + 1);
+    let outcome = e.init_by_caller(slot, &args, compat, NOW + 1);
     match (&checked, &outcome) {
         (Err(a), Err(b)) => assert_eq!(a, b),
         (Err(a), Ok(o)) => panic!("check_request threw {a} but the call went on: {o:?}"),
@@ -1344,15 +1347,15 @@ pub fn call_request(data: &[u8]) {
                 req.voip_token == token && req.caller_id.as_str() == "s1" && req.listener_id == mum;
             assert!(!admissible, "a good call was refused: {r}");
         }
-        (Ok(req), Ok(CallOutcome::Admitted { charge_type, .. })) => {
+        (Ok(req), Ok(CallOutcome::Admitted(d))) => {
+            let charge_type = &d.call.charge_type();
             assert!(!busy);
             assert_eq!(req.voip_token, token);
             assert_eq!(req.caller_id.as_str(), "s1");
             assert_eq!(req.listener_id, mum);
             assert_eq!(*charge_type, req.charge_type());
             // Single use.
-            let mut slot2 = CallSlot::default();
-            match e.init_by_caller(&mut slot2, &args, compat, NOW + 2) {
+            match e.init_by_caller("device-2", &args, compat, NOW + 2) {
                 Ok(CallOutcome::Refused(r)) => assert_eq!(r.err_code(), 4),
                 other => panic!("a used token was accepted again: {other:?}"),
             }
@@ -1361,7 +1364,7 @@ pub fn call_request(data: &[u8]) {
     let all = [4, 8, 9, 20, 1001, 1004, 1005, 1011];
     match outcome {
         Err(err) | Ok(CallOutcome::Refused(err)) => assert!(all.contains(&err.err_code())),
-        Ok(CallOutcome::Admitted { .. }) => {}
+        Ok(CallOutcome::Admitted(_)) => {}
     }
 }
 
@@ -1521,9 +1524,8 @@ fn token_through_engine(c: &mut Cursor) {
         }
     };
     let at = NOW + c.u32() as u64;
-    let mut slot = CallSlot::default();
     let out = e.init_by_caller(
-        &mut slot,
+        "device-1",
         &call_args("s1", "oMum_2", &text),
         Version(2, 4, 0),
         at,
@@ -1537,7 +1539,7 @@ fn token_through_engine(c: &mut Cursor) {
             assert_eq!(r.code, ErrorCode::BadVoipToken, "{r}");
             assert!(text != real || at >= NOW + token::DEFAULT_TTL_MS);
         }
-        Ok(CallOutcome::Admitted { .. }) => {
+        Ok(CallOutcome::Admitted(_)) => {
             assert_eq!(text, real, "a token that was not issued was admitted");
             assert!(at < NOW + token::DEFAULT_TTL_MS);
         }
