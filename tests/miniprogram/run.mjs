@@ -6,9 +6,13 @@
 //   2. the COMPILED output runs in a WeChat-like vm sandbox (sandbox.mjs: no WebAssembly,
 //      TextEncoder/TextDecoder, fetch, crypto, process, globalThis; path-only WXWebAssembly;
 //      in-memory wx; requireMiniProgram; WeChat's CommonJS module wrapper).
+//   1b. static checks of the pages and components (bind-contact, call): plugin.json registers
+//      them, every JSON file parses, every {{binding}} in a .wxml is data or a property of its
+//      Page/Component, the call page's buttons carry aria-labels and state changes an aria-live.
 //   3. a whole story through the default export and the named exports, with Chinese and emoji
 //      data: consent, admin, share path, the bind page and its component, list, transfer, delete,
-//      calls from the face-pay device, hang-up events, end-page navigation.
+//      calls from the face-pay device, hang-up events, end-page navigation, the call page and its
+//      component on a real call.
 //   4. the sandbox really lacks those globals (so a dependency on one would fail here).
 //   5. the compiled plugin's http backend over the fake wx.request (forwarded to loopback with
 //      Node's fetch) against the real contact service (tests/js/service.mjs: campus-voip-server
@@ -125,6 +129,16 @@ const broken = [
     mutate: (dir) => fs.rmSync(path.join(dir, 'plugin/pages/bind-contact/bind-contact.wxml')),
     expect: 'pages/bind-contact/bind-contact.wxml',
   },
+  {
+    name: 'bad JSON in the call page',
+    mutate: (dir) => fs.writeFileSync(path.join(dir, 'plugin/pages/call/call.json'), '{ "usingComponents": { "voip-call": '),
+    expect: 'plugin/pages/call/call.json',
+  },
+  {
+    name: 'missing call component file',
+    mutate: (dir) => fs.rmSync(path.join(dir, 'plugin/components/call/call.wxml')),
+    expect: 'components/call/call.wxml',
+  },
 ].map((b, i) => {
   const dir = path.join(TMP, `broken-${i}`);
   fs.cpSync(baseline, dir, { recursive: true });
@@ -189,6 +203,14 @@ const REQUIRED_FILES = [
   'plugin/components/bind-contact/bind-contact.json',
   'plugin/components/bind-contact/bind-contact.wxml',
   'plugin/components/bind-contact/bind-contact.wxss',
+  'plugin/pages/call/call.js',
+  'plugin/pages/call/call.json',
+  'plugin/pages/call/call.wxml',
+  'plugin/pages/call/call.wxss',
+  'plugin/components/call/call.js',
+  'plugin/components/call/call.json',
+  'plugin/components/call/call.wxml',
+  'plugin/components/call/call.wxss',
   'plugin/wasm/campus_voip_bg.wasm.br',
   'miniprogram/app.js',
   'miniprogram/app.json',
@@ -231,6 +253,78 @@ check(
 );
 const helperIds = [...compiledIndex.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
 console.log(`      (compiled index.js: ${compiledIndex.length} bytes, requires ${helperIds.length ? helperIds.length + ' compiler helper(s)' : 'nothing'})`);
+
+// ---- 1b. static checks of the pages and components ---------------------------------------------
+section('1b. the pages and components: registered, valid JSON, every binding backed by data, accessible');
+const SRC_PLUGIN = path.join(snapshot, 'plugin');
+const srcText = (rel) => fs.readFileSync(path.join(SRC_PLUGIN, rel), 'utf8');
+{
+  const jsonFiles = [];
+  const walk = (dir) => {
+    for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, d.name);
+      if (d.isDirectory()) walk(p);
+      else if (d.name.endsWith('.json')) jsonFiles.push(p);
+    }
+  };
+  walk(SRC_PLUGIN);
+  const badJson = jsonFiles.filter((f) => {
+    try {
+      JSON.parse(fs.readFileSync(f, 'utf8'));
+      return false;
+    } catch (_) {
+      return true;
+    }
+  });
+  check(`every JSON file of plugin/ parses (${jsonFiles.length} files)`, jsonFiles.length >= 5 && badJson.length === 0, badJson.map((f) => path.relative(SRC_PLUGIN, f)).join(', '));
+}
+const pluginJson = JSON.parse(srcText('plugin.json'));
+eq('plugin.json: the pages bind-contact and call', pluginJson.pages, { 'bind-contact': 'pages/bind-contact/bind-contact', call: 'pages/call/call' });
+eq('plugin.json: the public components bind-contact-card and voip-call', pluginJson.publicComponents, {
+  'bind-contact-card': 'components/bind-contact/bind-contact',
+  'voip-call': 'components/call/call',
+});
+eq('the call page uses the call component', JSON.parse(srcText('pages/call/call.json')).usingComponents, { 'voip-call': '../../components/call/call' });
+eq('the call component is a component', JSON.parse(srcText('components/call/call.json')).component, true);
+
+/** Top-level names read by the {{…}} expressions of a WXML file (not member names, not strings). */
+function wxmlBindingNames(wxml) {
+  const names = new Set();
+  const noComments = wxml.replace(/<!--[\s\S]*?-->/g, '');
+  for (const m of noComments.matchAll(/\{\{([\s\S]*?)\}\}/g)) {
+    const expr = m[1].replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, "''");
+    for (const id of expr.matchAll(/(^|[^.\w$])([A-Za-z_$][\w$]*)/g)) names.add(id[2]);
+  }
+  return names;
+}
+const WXML_FREE = new Set(['true', 'false', 'null', 'undefined', 'item', 'index']); // wx:for's defaults
+// The compiled pages and components (what a phone runs), registered in a sandbox of their own.
+const defsBox = createSandbox({ pluginRoot: PLUGIN_ROOT, storage: createDeviceStorage(), hostExport: { voipConfig: {} }, label: 'static' });
+for (const [kind, rel] of [
+  ['page', 'pages/bind-contact/bind-contact'],
+  ['component', 'components/bind-contact/bind-contact'],
+  ['page', 'pages/call/call'],
+  ['component', 'components/call/call'],
+]) {
+  defsBox.require(rel + '.js');
+  const reg = (kind === 'page' ? defsBox.pages : defsBox.components).find((r) => r.file === rel + '.js');
+  if (!check(`${rel}.js registers a ${kind === 'page' ? 'Page' : 'Component'}`, reg && reg.def)) continue;
+  const known = new Set([...Object.keys(reg.def.data || {}), ...Object.keys(reg.def.properties || {})]);
+  const names = wxmlBindingNames(srcText(rel + '.wxml'));
+  const unknown = [...names].filter((n) => !known.has(n) && !WXML_FREE.has(n));
+  check(`${rel}.wxml: its ${names.size} bound names are all data or properties`, names.size > 0 && unknown.length === 0, `not in data/properties: ${unknown.join(', ')}`);
+}
+{
+  const wxml = srcText('components/call/call.wxml');
+  const buttonTags = wxml.match(/<button\b[^>]*>/g) || [];
+  check(`call.wxml: each of its ${buttonTags.length} buttons has an aria-label`, buttonTags.length === 3 && buttonTags.every((t) => /\saria-label="[^"]+"/.test(t)), buttonTags.join('\n      '));
+  check(
+    'call.wxml: Answer and Reject are disabled while one is pending (disabled="{{pending}}")',
+    ['answer', 'reject'].every((c) => buttonTags.some((t) => t.includes(`class="${c}"`) && t.includes('disabled="{{pending}}"'))),
+  );
+  check('call.wxml: the state and the ending lines are in an aria-live="polite" region', /<view class="live" aria-live="polite">[\s\S]*\{\{status\}\}[\s\S]*endLines/.test(wxml));
+  check('call.wxml: errors in an aria-live="assertive" region; the avatar image has an aria-label', /aria-live="assertive">\s*<view class="message"/.test(wxml) && /<image\b[^>]*\saria-label="/.test(wxml));
+}
 
 // ---- 2–4. the compiled plugin in WeChat-like sandboxes -------------------------------------------
 // The people (openIds: ^[A-Za-z0-9_-]{1,64}$) and the student (non-ASCII on purpose).
@@ -505,6 +599,61 @@ try {
     ['cancelVoip', 'forceFromApp'],
     ['endVoip', 'voice'],
   ]);
+
+  // -- the call page and its component on a real call ------------------------------------------
+  section('3e2. the device opens the call page (compiled page + component) and hangs up from it');
+  const ok3 = await device.initByCaller({ ...call, voipToken: await devBackend.issueVoipToken({ userId: STUDENT }) });
+  check('a new call from the device', ok3.isSuccess === true && typeof ok3.roomId === 'string', JSON.stringify(ok3));
+  // What the host opens: CALL_PAGE_PATH + the query (the Mini Program decodes it for onLoad).
+  const callPath =
+    `pages/call/call?roomId=${encodeURIComponent(ok3.roomId)}&isCaller=1&roomType=video` +
+    `&callerName=${encodeURIComponent(STUDENT_NAME)}&listenerName=${encodeURIComponent('妈妈 👩‍👧')}`;
+  d.sb.require('pages/call/call.js');
+  const callPageDef = (d.sb.pages.find((p) => p.file === 'pages/call/call.js') || {}).def;
+  check('the compiled call page registered itself with Page()', callPageDef && typeof callPageDef.onLoad === 'function');
+  // The page hands its query to the plugin (getPluginOnloadOptions) when the plugin has _callPageLoaded.
+  const onloadSeen = [];
+  const ownCallPageLoaded = device._callPageLoaded;
+  device._callPageLoaded = function (q) {
+    onloadSeen.push(plain(q));
+    return typeof ownCallPageLoaded === 'function' ? ownCallPageLoaded.call(this, q) : undefined;
+  };
+  const callPage = instantiateComponent({ data: callPageDef.data }, {});
+  callPageDef.onLoad.call(callPage, parseQuery(callPath));
+  delete device._callPageLoaded;
+  eq('call page onLoad keeps the decoded query for the component', callPage.data.query, parseQuery(callPath));
+  eq('…and passed it to wmpfVoip._callPageLoaded once', onloadSeen, [parseQuery(callPath)]);
+  if (typeof ownCallPageLoaded === 'function') {
+    check('getPluginOnloadOptions() holds the call page query', JSON.stringify(device.getPluginOnloadOptions()).includes(ok3.roomId), JSON.stringify(device.getPluginOnloadOptions()));
+  } else {
+    notes.push('the plugin has no _callPageLoaded yet: the call page skipped it (checked with a stand-in)');
+    const bare = instantiateComponent({ data: callPageDef.data }, {});
+    callPageDef.onLoad.call(bare, { roomId: 'r' });
+    eq('without _callPageLoaded the page still loads', bare.data.query, { roomId: 'r' });
+  }
+  d.sb.require('components/call/call.js');
+  const callDef = (d.sb.components.find((c) => c.file === 'components/call/call.js') || {}).def;
+  check('the compiled call component registered itself with Component()', callDef && callDef.lifetimes && typeof callDef.lifetimes.attached === 'function' && typeof callDef.lifetimes.detached === 'function');
+  const callCard = instantiateComponent(callDef, { query: callPage.data.query });
+  callDef.lifetimes.attached.call(callCard);
+  eq(
+    'attached: waiting for mum (name, initial, room type, Calling…)',
+    [callCard.data.phase, callCard.data.peerName, callCard.data.initial, callCard.data.roomTypeText, callCard.data.status],
+    ['waiting', '妈妈 👩‍👧', '妈', 'Video call', 'Calling…'],
+  );
+  const eventsBefore = callEvents.length;
+  const navsBefore = d.sb.wx.__log.navigations.length;
+  callCard.onHangUp(); // the Hang up button: forceHangUpVoip(roomId) on the real instance
+  eq('Hang up → the real cancelVoip and endVoip of that room', callEvents.slice(eventsBefore).map((e) => [e.eventName, e.roomId === ok3.roomId]), [
+    ['cancelVoip', true],
+    ['endVoip', true],
+  ]);
+  eq('the component shows the ending and the length', [callCard.data.phase, callCard.data.endLines.map((l) => l.text)], ['ended', ['You cancelled the call.', 'Call length: 00:00.']]);
+  eq('the plugin (not the component) opened the Call end page', d.sb.wx.__log.navigations.slice(navsBefore), [{ routeType: 'reLaunch', url: '/pages/index/index' }]);
+  callDef.lifetimes.detached.call(callCard);
+  const cardAfter = JSON.stringify(callCard.data);
+  device._emit('finishVoip', { keepTime: 60000 }, ok3.roomId);
+  check('detached: a later event of that room changes nothing', JSON.stringify(callCard.data) === cardAfter);
 
   // -- named exports on a fresh backend -----------------------------------------------------------
   section('3f. named exports: createLocalBackend + createVoipPlugin on memoryStorage (same compiled module)');
