@@ -13,9 +13,12 @@
 // is `binded`, deleting an absent contact is NOT_CONTACT, …), so a host may repeat a call that
 // failed with REQUEST_FAILED (a timeout: the service may have applied it).
 //
-// The call slot (one call at a time per device instance, forceHangUpVoip) stays in the client:
-// the service only admits calls. The wasm core's CallSlot can be started only by the local
-// engine, so this backend keeps a small JS slot with the same busy rule and hang-up data.
+// Calls (SPEC §3.7) live on the service. Their events reach this backend's instances over one
+// stream per backend (`GET /v1/events`): Server-Sent Events read with fetch where there is one
+// (browsers, Node), a long-poll (`?poll=`) with the host's request() elsewhere (a Mini
+// Program). A reconnect resumes after the last event id, so nothing is lost or delivered twice;
+// after its own call operations the backend also fetches what is pending, so (as on the local
+// backend) an operation's own events are delivered before its promise resolves.
 import { utf8Length } from './utf8.js';
 import { CODES, VoipCgiError, VoipPluginError, badResponse, invalidArgument, ok, readOptions, reason, requestFailed } from './errors.js';
 
@@ -47,6 +50,8 @@ const FIELDS = {
   deleteVoipBindContact: ['userId', 'openidList'],
   transerAdmin: ['userId', 'newAdminOpenid'],
   issueVoipToken: ['userId'],
+  answerVoip: ['roomId'],
+  rejectVoip: ['roomId'],
   initByCaller: ['roomType', 'caller', 'listener', 'businessType', 'voipToken', 'customQuery', 'timeLimit', 'miniprogramState'],
 };
 
@@ -156,6 +161,13 @@ export class HttpBackend {
     this._openId = undefined; // its openId (every later session must have the same)
     this._getting = null;
     this._closed = false;
+    this._instances = new Set(); // instances that listen or call
+    this._stream = null; // { stop, abort } of the running event stream
+    this._ready = null; // resolves once the stream knows where it starts
+    this._lastId = undefined; // the last event id delivered
+    this._owners = new Map(); // device backend: roomId -> the instance that called
+    this._early = new Map(); // device backend: roomId -> events that came before the reply
+    this._connectedAt = new Map(); // roomId -> this device's clock at startVoip (calling.keepTime)
   }
 
   get dev() {
@@ -291,56 +303,223 @@ export class HttpBackend {
     return this._call('issueVoipToken', args, STR, true);
   }
 
-  /** Admission by the service; the call itself is this slot's. */
-  async admitCall(slot, args, compat) {
+  // ---- calls (SPEC §3.7): the event stream ------------------------------------------------
+
+  _attach(instance) {
+    this._instances.add(instance);
+    this._startStream().catch(() => undefined);
+  }
+
+  _detach(instance) {
+    this._instances.delete(instance);
+    if (this._instances.size === 0) this._stopStream();
+  }
+
+  /** Parent backends send the session, device backends the device key. */
+  get _device() {
+    return !this._getSession;
+  }
+
+  async _headers(api, stale) {
+    if (this._device) return { Authorization: 'Device ' + this._key };
+    return { Authorization: 'Bearer ' + (await this._fresh(api, stale)) };
+  }
+
+  /** One `GET <url>/v1/<path>`: the parsed reply of a 200, or a thrown VoipError. */
+  async _get(api, path, timeout) {
+    let stale;
+    for (let retry = false; ; retry = true) {
+      const headers = await this._headers(api, stale);
+      stale = headers.Authorization.slice(7);
+      let r;
+      try {
+        r = await this._host.request(this._url + path, { method: 'GET', headers, timeout });
+      } catch (e) {
+        throw requestFailed(api, 'the contact service could not be reached: ' + reason(e));
+      }
+      const j = r && r.json;
+      if (!this._device && !retry && r.status === 401) continue;
+      if (r.status === 200 && plain(j) && j.errCode === 0) return j;
+      return answer(api, r.status, j, OBJ);
+    }
+  }
+
+  /** Starts the stream if it is not running; resolves once it knows its starting point. */
+  _startStream() {
+    if (this._closed) return Promise.reject(invalidArgument('events', 'this backend was closed'));
+    if (!this._stream) {
+      const st = { stop: false, abort: null };
+      this._stream = st;
+      let resolve;
+      this._ready = new Promise((r) => (resolve = r));
+      st.ready = resolve;
+      this._run(st);
+    }
+    return this._ready;
+  }
+
+  _stopStream() {
+    const st = this._stream;
+    if (!st) return;
+    st.stop = true;
+    if (st.abort) st.abort();
+    this._stream = null;
+  }
+
+  async _run(st) {
+    let pause = 250;
+    while (!st.stop && !this._closed) {
+      try {
+        if (this._host.stream) await this._sse(st);
+        else await this._poll(st);
+        pause = 250;
+      } catch (e) {
+        // Reconnect after a pause (the service restarting, the network away): resumes after
+        // the last event id.
+      }
+      if (st.stop || this._closed) break;
+      await new Promise((r) => {
+        const t = setTimeout(r, pause);
+        if (t && typeof t.unref === 'function') t.unref();
+      });
+      pause = Math.min(pause * 2, 5000);
+    }
+  }
+
+  _started(st, id) {
+    if (this._lastId === undefined) this._lastId = id;
+    st.ready();
+  }
+
+  async _sse(st) {
+    const headers = await this._headers('events');
+    headers.Accept = 'text/event-stream';
+    if (this._lastId !== undefined) headers['Last-Event-ID'] = String(this._lastId);
+    const res = await this._host.stream(this._url + 'events', headers);
+    st.abort = res.abort;
+    if (st.stop) return res.abort();
+    if (res.status === 401 && !this._device) this._session = undefined;
+    if (res.status !== 200) {
+      res.abort();
+      throw new Error('the event stream answered HTTP ' + res.status);
+    }
+    let buf = '';
+    for (;;) {
+      const chunk = await res.read();
+      if (chunk === undefined || st.stop) return;
+      buf += chunk.replace(/\r\n?/g, '\n');
+      for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let id, event, data;
+        for (const line of block.split('\n')) {
+          const c = line.indexOf(':');
+          if (c <= 0) continue; // a comment (keep-alive) or an empty line
+          const field = line.slice(0, c);
+          const v = line.slice(c + 1).replace(/^ /, '');
+          if (field === 'id') id = Number(v);
+          else if (field === 'event') event = v;
+          else if (field === 'data') data = data === undefined ? v : data + '\n' + v;
+        }
+        if (event === 'ready') this._started(st, id);
+        else if (id !== undefined && data !== undefined) this._message(id, JSON.parse(data));
+      }
+    }
+  }
+
+  async _poll(st) {
+    if (this._lastId === undefined) this._started(st, (await this._get('events', 'events?poll=0', this._timeout)).lastEventId);
+    else st.ready();
+    while (!st.stop && !this._closed) {
+      const r = await this._get('events', 'events?poll=20&after=' + this._lastId, 30000);
+      this._messages(r);
+    }
+  }
+
+  _messages(r) {
+    for (const m of Array.isArray(r.messages) ? r.messages : []) this._message(m.id, m);
+  }
+
+  /** Fetches what is pending now (an operation's own events, before it resolves). */
+  async _drain(api) {
+    await this._startStream();
+    this._messages(await this._get(api, 'events?poll=0&after=' + this._lastId, this._timeout));
+  }
+
+  /** One stream message `{ roomId, events }`, delivered once, in id order. */
+  _message(id, m) {
+    if (!(typeof id === 'number' && id > this._lastId) || !plain(m) || !Array.isArray(m.events)) return;
+    this._lastId = id;
+    const roomId = m.roomId;
+    for (const ev of m.events) {
+      if (ev.eventName === 'startVoip') this._connectedAt.set(roomId, this.now());
+      if (ev.eventName === 'endVoip') this._connectedAt.delete(roomId);
+    }
+    if (!this._device) {
+      for (const instance of Array.from(this._instances)) instance._hear(roomId, m.events);
+      return;
+    }
+    const owner = this._owners.get(roomId);
+    if (owner) {
+      owner._hear(roomId, m.events);
+      if (m.events.some((e) => e.eventName === 'finishVoip')) this._owners.delete(roomId);
+    } else {
+      // The call's events can come before initByCaller's reply names its room.
+      const early = this._early.get(roomId) || [];
+      this._early.set(roomId, early.concat(m.events));
+    }
+  }
+
+  /** `calling.keepTime` from this device's clock since startVoip arrived. */
+  _keepTime(roomId) {
+    const at = this._connectedAt.get(roomId);
+    return at === undefined ? undefined : Math.max(0, this.now() - at);
+  }
+
+  /** Admission by the service; the call's events come over the stream (opened first). */
+  async admitCall(instance, args, compat) {
     const api = 'initByCaller';
-    if (slot.c) {
-      throw new VoipPluginError(
-        CODES.BUSY,
-        'BUSY',
-        api + ':fail a call is already in progress' + (slot.c.roomId ? ' (roomId ' + slot.c.roomId + ')' : '') + '; forceHangUpVoip() first',
-      );
+    await this._startStream();
+    const r = await this._call(api, args, OBJ, true, compat);
+    if (r.isSuccess === true) {
+      this._owners.set(r.roomId, instance);
+      const early = this._early.get(r.roomId);
+      this._early.clear();
+      if (early) instance._hear(r.roomId, early);
+      await this._drain(api).catch(() => undefined);
     }
-    slot.c = {}; // reserved while the service decides
-    let r;
-    try {
-      r = await this._call(api, args, OBJ, true, compat);
-    } finally {
-      slot.c = null;
-    }
-    if (r.isSuccess !== true) return r;
-    const req = plain(args) ? args : {};
-    const caller = plain(req.caller) ? req.caller : {};
-    const listener = plain(req.listener) ? req.listener : {};
-    slot.c = {
-      roomId: r.roomId,
-      at: this.now(),
-      callerName: typeof caller.name === 'string' ? caller.name : String(caller.id),
-      listenerName: typeof listener.name === 'string' ? listener.name : String(listener.id),
-      roomType: req.roomType,
-      businessType: typeof req.businessType === 'number' ? req.businessType : 0,
-    };
     return r;
   }
 
-  _newSlot() {
-    return { c: null, free() {} };
+  /** `answerVoip` / `rejectVoip`: resolves once the change's own events were delivered. */
+  async actOnCall(instance, api, args) {
+    await this._startStream();
+    await this._call(api, args, OK);
+    await this._drain(api).catch(() => undefined);
+    return ok(api);
   }
 
-  _hangUp(slot, roomId) {
-    const c = slot.c;
-    if (!c || !c.roomId || (roomId !== undefined && roomId !== c.roomId)) return undefined;
-    slot.c = null;
-    const data = { keepTime: Math.max(0, this.now() - c.at), callerName: c.callerName, listenerName: c.listenerName };
-    data.roomType = c.roomType;
-    data.isCaller = true;
-    data.businessType = c.businessType;
-    return { roomId: c.roomId, data };
+  /** `forceHangUpVoip(roomId?)`: sent at once; the events follow over the stream. */
+  hangUp(instance, roomId) {
+    const api = 'forceHangUpVoip';
+    this._call(api, roomId === undefined ? {} : { roomId }, OK, this._device)
+      .then(() => this._drain(api))
+      .catch((e) => {
+        if (typeof console !== 'undefined') console.error('[campus-voip] forceHangUpVoip failed', e);
+      });
   }
 
-  /** Refuses later calls (nothing to free: no connection is kept open). */
+  /** **[ours]** Fires passed deadlines now (a `--dev` service, after its clock moved). */
+  async tick() {
+    await this._call('dev/tick', {}, OBJ, this._device);
+    if (this._instances.size > 0) await this._drain('tick').catch(() => undefined);
+  }
+
+  /** Stops the event stream and refuses later calls. */
   close() {
     this._closed = true;
+    this._stopStream();
+    this._instances.clear();
   }
 }
 

@@ -40,6 +40,8 @@ fn the_http_backend_sends_exactly_the_fields_the_core_reads() {
         ("deleteVoipBindContact", requests::DELETE),
         ("transerAdmin", requests::TRANSFER),
         ("issueVoipToken", requests::USER_ID),
+        ("answerVoip", requests::CALL_ROOM),
+        ("rejectVoip", requests::CALL_ROOM),
         ("initByCaller", requests::INIT_BY_CALLER),
     ];
     let js = js_fields();

@@ -1,6 +1,6 @@
 // What the browser hosts (the default entry and /slim) share: entropy from
 // crypto.getRandomValues, localStorage by default. How the wasm is found is each entry's own.
-import { fetchRequest } from './fetch-request.js';
+import { fetchRequest, fetchStream } from './fetch-request.js';
 import { memoryStorage, webStorage } from '../storage.js';
 
 export default {
@@ -21,4 +21,6 @@ export default {
   pluginAppId: () => undefined,
   /** The http backend's transport (js/hosts/fetch-request.js). */
   request: fetchRequest,
+  /** The event stream's transport (Server-Sent Events read with fetch). */
+  stream: fetchStream,
 };

@@ -30,3 +30,21 @@ export function fetchRequest(url, init) {
     },
   );
 }
+
+/**
+ * The event stream's transport: a GET whose body is read as it arrives. Resolves
+ * `{ status, read, abort }` once the headers are in: `read()` resolves the next chunk of text,
+ * or undefined at the end; `abort()` closes the connection.
+ */
+export function fetchStream(url, headers) {
+  const ctl = typeof AbortController === 'function' ? new AbortController() : null;
+  return fetch(url, { method: 'GET', headers, signal: ctl ? ctl.signal : undefined }).then((res) => {
+    const reader = res.body ? res.body.getReader() : null;
+    const dec = new TextDecoder();
+    return {
+      status: res.status,
+      read: () => (reader ? reader.read().then((r) => (r.done ? undefined : dec.decode(r.value, { stream: true }))) : Promise.resolve(undefined)),
+      abort: () => ctl && ctl.abort(),
+    };
+  });
+}

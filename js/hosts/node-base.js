@@ -1,7 +1,7 @@
 // What the Node hosts (the default entry and /slim) share: entropy from Node's Web Crypto,
 // memory storage by default (fileStorage(dir) persists).
 import { webcrypto } from 'node:crypto';
-import { fetchRequest } from './fetch-request.js';
+import { fetchRequest, fetchStream } from './fetch-request.js';
 import { memoryStorage } from '../storage.js';
 
 export default {
@@ -15,4 +15,6 @@ export default {
   pluginAppId: () => undefined,
   /** The http backend's transport (js/hosts/fetch-request.js). */
   request: fetchRequest,
+  /** The event stream's transport (Server-Sent Events read with fetch). */
+  stream: fetchStream,
 };

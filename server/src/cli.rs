@@ -449,6 +449,7 @@ pub async fn serve(opts: &Options, out: &mut dyn Write) -> CliResult {
         )?;
         let _ = out.flush();
         let pruner = tokio::spawn(prune_used_tokens(state.clone()));
+        let sweeper = tokio::spawn(crate::calls::sweeper(state.clone()));
         let served = http::serve(
             listener,
             http::router(state),
@@ -458,6 +459,7 @@ pub async fn serve(opts: &Options, out: &mut dyn Write) -> CliResult {
         .await
         .map_err(|e| format!("serving failed: {e}"));
         pruner.abort();
+        sweeper.abort();
         served
     }
     .await;

@@ -24,7 +24,10 @@
 //!
 //! Left out: the developer interface's access tokens (short-lived credentials a WeChat SDK
 //! renews by itself on 40001, and the stable ones are kept in clear: not worth a file of live
-//! bearer tokens) and `schema_migrations` (the target's own migrations stand for it).
+//! bearer tokens), `schema_migrations` (the target's own migrations stand for it), and — not
+//! yet, this format's next version — the calls (`calls`: call records and calls in progress)
+//! and the event stream's 5-minute history (`call_events`): a school moved today loses its
+//! call log. Import refuses a target that has calls.
 //!
 //! Import writes into an empty database (at most the keys its `migrate` generated, which it
 //! replaces) in one transaction: every line is checked (its kind, its fields, the core's id
@@ -371,7 +374,8 @@ pub fn export(
 
 /// Tables that must hold no row for a database to count as empty (`server_keys` may hold the
 /// keys `migrate` generated; `schema_migrations` is the target's own).
-const DATA_TABLES: [&str; 8] = [
+const DATA_TABLES: [&str; 9] = [
+    "calls",
     "students",
     "contacts",
     "removals",

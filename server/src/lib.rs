@@ -6,6 +6,7 @@
 //! operations: `/v1/<api>` ([`http::v1`]) and `/wxa/business/*` ([`http::business`]), each the
 //! core's `ops` function over [`repo::SqlRepo`] with what [`core::Core`] holds.
 
+pub mod calls;
 pub mod check;
 pub mod cli;
 pub mod clock;

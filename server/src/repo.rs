@@ -6,9 +6,11 @@
 //! one [`Change`] of an operation into SQL. A used-token insert that hits the primary key is
 //! [`repo::token_already_used`], whatever [`ReadRepo::token_used`] said before.
 
+use campus_voip::call::RoomType;
 use campus_voip::ids::{Millis, OpenId, UserId};
+use campus_voip::lifecycle::{self, Call, CallListQuery, CallRecord, Ending, Phase};
 use campus_voip::registry::{Change, Contact, Removal, Role, StudentRecord};
-use campus_voip::repo::{self, ReadRepo, Repo};
+use campus_voip::repo::{self, Party, ReadRepo, Repo};
 use campus_voip::{Error, Result};
 use rusqlite::{params, Connection, ErrorCode as SqlCode, OptionalExtension};
 
@@ -19,12 +21,17 @@ pub struct SqlRepo<'c> {
 }
 
 impl<'c> SqlRepo<'c> {
+    /// The connection the repo runs on (call events are written in the same transaction).
+    pub fn conn(&self) -> &'c Connection {
+        self.conn
+    }
+
     pub fn new(conn: &'c Connection, now: Millis) -> SqlRepo<'c> {
         SqlRepo { conn, now }
     }
 }
 
-fn storage(e: rusqlite::Error) -> Error {
+pub(crate) fn storage(e: rusqlite::Error) -> Error {
     Error::storage(format!("database error: {e}"))
 }
 
@@ -141,6 +148,131 @@ pub fn store_student(conn: &Connection, record: &StudentRecord, now: Millis) -> 
     .map_err(storage)
 }
 
+const CALL_COLUMNS: &str = "room_id, device, user_id, open_id, caller_name, listener_name, \
+     room_type, business_type, ring_timeout_ms, time_limit_ms, phase, rang_at, connected_at, \
+     ended_at, ending, seen, caller_lost_at, listener_lost_at";
+
+fn opt_millis(v: Option<i64>) -> Option<Millis> {
+    v.map(millis)
+}
+
+/// A `calls` row (selected as [`CALL_COLUMNS`]) as the core's call.
+fn call_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Call>> {
+    let text = |i: usize| r.get::<_, String>(i);
+    let (room_id, device, user, open) = (text(0)?, text(1)?, text(2)?, text(3)?);
+    let (caller_name, listener_name, room_type) = (text(4)?, text(5)?, text(6)?);
+    let business_type: i64 = r.get(7)?;
+    let ring_timeout_ms: i64 = r.get(8)?;
+    let time_limit_ms: Option<i64> = r.get(9)?;
+    let phase = text(10)?;
+    let rang_at: i64 = r.get(11)?;
+    let connected_at: Option<i64> = r.get(12)?;
+    let ended_at: Option<i64> = r.get(13)?;
+    let ending: Option<String> = r.get(14)?;
+    let seen: i64 = r.get(15)?;
+    let lost: [Option<i64>; 2] = [r.get(16)?, r.get(17)?];
+    Ok((|| {
+        let bad = |what: &str| corrupt("calls", Error::storage(format!("bad {what}")));
+        Ok(Call {
+            room_id,
+            device,
+            caller_id: user_id(&user)?,
+            listener_id: open_id(&open)?,
+            caller_name,
+            listener_name,
+            room_type: match room_type.as_str() {
+                "voice" => RoomType::Voice,
+                "video" => RoomType::Video,
+                _ => return Err(bad("room_type")),
+            },
+            business_type: u8::try_from(business_type).map_err(|_| bad("business_type"))?,
+            ring_timeout_ms: millis(ring_timeout_ms),
+            time_limit_ms: opt_millis(time_limit_ms),
+            phase: Phase::parse(&phase).ok_or_else(|| bad("phase"))?,
+            rang_at: millis(rang_at),
+            connected_at: opt_millis(connected_at),
+            ended_at: opt_millis(ended_at),
+            ending: match ending {
+                None => None,
+                Some(e) => Some(Ending::parse(&e).ok_or_else(|| bad("ending"))?),
+            },
+            seen: millis(seen),
+            link_lost_at: lost.map(opt_millis),
+        })
+    })())
+}
+
+/// The calls a query selects (its columns [`CALL_COLUMNS`]).
+fn query_calls(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Call>> {
+    let mut st = conn.prepare_cached(sql).map_err(storage)?;
+    let rows = st.query_map(params, call_row).map_err(storage)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row.map_err(storage)??);
+    }
+    Ok(out)
+}
+
+/// Inserts or replaces a call's row (its next deadline kept for the sweeper's query).
+pub fn store_call(conn: &Connection, c: &Call) -> Result<()> {
+    let deadline = lifecycle::next_deadline(c).map(|(at, _)| at as i64);
+    conn.prepare_cached(
+        "INSERT INTO calls (room_id, device, user_id, open_id, caller_name, listener_name,
+             room_type, business_type, ring_timeout_ms, time_limit_ms, phase, rang_at,
+             connected_at, ended_at, ending, seen, caller_lost_at, listener_lost_at, deadline_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+         ON CONFLICT (room_id) DO UPDATE SET
+             phase = excluded.phase, connected_at = excluded.connected_at,
+             ended_at = excluded.ended_at, ending = excluded.ending, seen = excluded.seen,
+             caller_lost_at = excluded.caller_lost_at,
+             listener_lost_at = excluded.listener_lost_at, deadline_at = excluded.deadline_at",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            c.room_id,
+            c.device,
+            c.caller_id.as_str(),
+            c.listener_id.as_str(),
+            c.caller_name,
+            c.listener_name,
+            c.room_type.as_str(),
+            c.business_type,
+            c.ring_timeout_ms as i64,
+            c.time_limit_ms.map(|t| t.min(i64::MAX as u64) as i64),
+            c.phase.as_str(),
+            c.rang_at as i64,
+            c.connected_at.map(|t| t as i64),
+            c.ended_at.map(|t| t as i64),
+            c.ending.map(|e| e.as_str()),
+            c.seen as i64,
+            c.link_lost_at[0].map(|t| t as i64),
+            c.link_lost_at[1].map(|t| t as i64),
+            deadline,
+        ])
+    })
+    .map(drop)
+    .map_err(storage)
+}
+
+/// The rooms whose next deadline has passed by `now`.
+pub fn due_calls(conn: &Connection, now: Millis) -> rusqlite::Result<Vec<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT room_id FROM calls WHERE deadline_at IS NOT NULL AND deadline_at <= ?1",
+    )?;
+    let rows = st.query_map([now as i64], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// The earliest deadline of the calls in progress.
+pub fn next_deadline(conn: &Connection) -> rusqlite::Result<Option<Millis>> {
+    conn.query_row(
+        "SELECT MIN(deadline_at) FROM calls WHERE deadline_at IS NOT NULL",
+        [],
+        |r| r.get::<_, Option<i64>>(0),
+    )
+    .map(opt_millis)
+}
+
 impl ReadRepo for SqlRepo<'_> {
     type Record<'a>
         = Box<StudentRecord>
@@ -185,6 +317,37 @@ impl ReadRepo for SqlRepo<'_> {
         }
         Ok(out)
     }
+
+    fn live_call(&self, room_id: &str) -> Result<Option<Call>> {
+        let sql = format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE room_id = ?1 AND phase IN ('ringing', 'connected')"
+        );
+        Ok(query_calls(self.conn, &sql, [room_id])?.pop())
+    }
+
+    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Call>> {
+        let (column, who) = match party {
+            Party::Device(d) => ("device", d),
+            Party::Parent(o) => ("open_id", o.as_str()),
+        };
+        let sql = format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE {column} = ?1 AND phase IN ('ringing', 'connected') ORDER BY rang_at, room_id"
+        );
+        query_calls(self.conn, &sql, [who])
+    }
+
+    fn call_records(&self, q: &CallListQuery) -> Result<Vec<CallRecord>> {
+        let sql = format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE user_id = ?1 AND rang_at BETWEEN ?2 AND ?3 AND phase = 'finished' ORDER BY ended_at, room_id"
+        );
+        let to = q.to_ms.min(i64::MAX as u64) as i64;
+        let calls = query_calls(
+            self.conn,
+            &sql,
+            params![q.user_id.as_str(), q.from_ms as i64, to],
+        )?;
+        Ok(calls.iter().filter_map(lifecycle::record).collect())
+    }
 }
 
 impl Repo for SqlRepo<'_> {
@@ -216,23 +379,28 @@ impl Repo for SqlRepo<'_> {
                 };
                 r.map(drop).map_err(storage)
             }
-            Change::UseToken { id, expires_at } => {
-                let r = conn
-                    .prepare_cached(
-                        "INSERT INTO used_tokens (token_id, expires_at) VALUES (?1, ?2)",
-                    )
-                    .and_then(|mut st| st.execute(params![&id[..], expires_at as i64]));
-                match r {
-                    Ok(_) => Ok(()),
-                    Err(rusqlite::Error::SqliteFailure(f, _))
-                        if f.code == SqlCode::ConstraintViolation =>
-                    {
-                        Err(repo::token_already_used())
-                    }
-                    Err(e) => Err(storage(e)),
+            Change::PutCall { call, token } => {
+                if let Some((id, expires_at)) = token {
+                    use_token(conn, &id, expires_at)?;
                 }
+                store_call(conn, &call)
             }
+            Change::UseToken { id, expires_at } => use_token(conn, &id, expires_at),
         }
+    }
+}
+
+/// Marks a face-pay token used: a UNIQUE row, so a second use fails as `token_already_used`.
+fn use_token(conn: &Connection, id: &[u8; 12], expires_at: Millis) -> Result<()> {
+    let r = conn
+        .prepare_cached("INSERT INTO used_tokens (token_id, expires_at) VALUES (?1, ?2)")
+        .and_then(|mut st| st.execute(params![&id[..], expires_at as i64]));
+    match r {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == SqlCode::ConstraintViolation => {
+            Err(repo::token_already_used())
+        }
+        Err(e) => Err(storage(e)),
     }
 }
 

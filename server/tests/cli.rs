@@ -32,7 +32,7 @@ async fn device_add_list_revoke() {
     let e = run(&db, &["device", "list"]).await.unwrap_err();
     assert!(e.contains("migrate"), "{e}");
     let out = run(&db, &["migrate"]).await.unwrap();
-    assert!(out.contains("schema version 1"), "{out}");
+    assert!(out.contains("schema version 2"), "{out}");
     assert!(
         run(&db, &["migrate"]).await.is_ok(),
         "migrate twice is fine"

@@ -396,7 +396,8 @@ fn stored_contacts(addr: SocketAddr, token: &str, student: &str) -> Contacts {
 struct Net {
     addr: SocketAddr,
     sessions: BTreeMap<String, String>,
-    device: String,
+    /// One device key per client: a device is in one call at a time.
+    devices: Vec<String>,
     access_token: String,
     /// Set just before the kill: a request failing after it is the kill's doing.
     killed: AtomicBool,
@@ -571,11 +572,20 @@ impl Client {
 
     /// Reuse of the tokens the last cycle admitted: refused as reused.
     fn reuse_tokens(&mut self, net: &Net) {
+        // A call admitted before the kill may still ring: this device hangs it up first.
+        let v = v1(
+            net.addr,
+            "forceHangUpVoip",
+            &net.devices[self.id],
+            &json!({}),
+        )
+        .unwrap();
+        result_ok("forceHangUpVoip", &v);
         for (student, listener, token) in std::mem::take(&mut self.used_tokens) {
             let v = v1(
                 net.addr,
                 "initByCaller",
-                &net.device,
+                &net.devices[self.id],
                 &call_args(&student, &listener, &token),
             )
             .unwrap();
@@ -823,7 +833,7 @@ impl Client {
         let token = match v1(
             net.addr,
             "issueVoipToken",
-            &net.device,
+            &net.devices[self.id],
             &json!({ "userId": student }),
         ) {
             Ok(v) => result_ok("issueVoipToken", &v).as_str().unwrap().to_owned(),
@@ -831,7 +841,7 @@ impl Client {
         };
         let admitted = self.model.consent[&listener];
         let args = call_args(student, &listener, &token);
-        match v1(net.addr, "initByCaller", &net.device, &args) {
+        match v1(net.addr, "initByCaller", &net.devices[self.id], &args) {
             Ok(v) => {
                 let r = result_ok("initByCaller", &v);
                 assert_eq!(r["isSuccess"], admitted, "call {student} → {listener}: {r}");
@@ -839,6 +849,18 @@ impl Client {
                     assert_eq!(r["errCode"], 8, "{r}");
                 } else {
                     self.used_tokens.push((student.to_owned(), listener, token));
+                    // The device ends the call (cancelled while it rings) before its next one.
+                    match v1(
+                        net.addr,
+                        "forceHangUpVoip",
+                        &net.devices[self.id],
+                        &json!({}),
+                    ) {
+                        Ok(v) => {
+                            result_ok("forceHangUpVoip", &v);
+                        }
+                        Err(e) => return self.lost(net, "forceHangUpVoip", e, None),
+                    }
                 }
                 self.acked += 1;
                 Step::Go
@@ -1014,7 +1036,7 @@ fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let mut clients: Vec<Client> = (0..CLIENTS).map(Client::new).collect();
     let mut sessions = BTreeMap::new();
-    let mut device = String::new();
+    let mut devices: Vec<String> = Vec::new();
     let mut contention = Contention::default();
     let mut killed_early = 0;
     let mut last_ops_now = 0;
@@ -1055,25 +1077,22 @@ fn acknowledged_writes_survive_kill_9() {
                     );
                 }
             }
-            let v = http(
-                addr,
-                "POST",
-                "/v1/dev/device",
-                None,
-                br#"{"name":"door-1"}"#,
-            )
-            .unwrap()
-            .1;
-            device = format!(
-                "Device {}",
-                v["deviceKey"].as_str().unwrap_or_else(|| panic!("{v}"))
-            );
+            for i in 0..CLIENTS {
+                let body = json!({ "name": format!("door-{i}") }).to_string();
+                let v = http(addr, "POST", "/v1/dev/device", None, body.as_bytes())
+                    .unwrap()
+                    .1;
+                devices.push(format!(
+                    "Device {}",
+                    v["deviceKey"].as_str().unwrap_or_else(|| panic!("{v}"))
+                ));
+            }
         }
         // Sessions and the device key were minted in the first cycle: they outlive restarts.
         let mut net = Net {
             addr,
             sessions: sessions.clone(),
-            device: device.clone(),
+            devices: devices.clone(),
             access_token,
             killed: AtomicBool::new(false),
             race: format!("race{cycle}"),

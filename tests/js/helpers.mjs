@@ -121,6 +121,9 @@ async function makeHttpWorld(opts) {
     now: clock.now,
     issueVoipToken: (args) => deviceBackend.issueVoipToken(args),
     getVoipContactList: (args) => svc.wxa('getvoipcontactlist', args),
+    getVoipCallList: (args) => svc.wxa('getvoipcalllist', args),
+    /** Fires the service's passed deadlines now (after the clock moved). */
+    tick: () => deviceBackend.tick(),
     async resetStudent(args) {
       const r = await svc.wxa('resetvoipcontact', { user_id: args && args.userId });
       if (r.errcode !== 0) throw new Error('resetvoipcontact: ' + JSON.stringify(r));

@@ -7,10 +7,13 @@
 //!   contact list` with an empty list.
 //! - `resetvoipcontact {user_id}` **[ours]** → `{ errcode: 0, errmsg: "ok", removed }`: every
 //!   contact of the student removed (`removed: false` if it had none).
+//! - `getvoipcalllist {user_id, begin_time?, end_time?}` **[ours]** → `{ errcode: 0, errmsg:
+//!   "ok", call_list: [...] }`: the student's ended calls that rang in the range (Unix seconds,
+//!   inclusive), in the order they ended, as the core writes them (SPEC §3.7).
 //! - 44002 `empty post data`, 47001 `data format error` (not JSON, not an object, a bad
 //!   `user_id`), -1 `system error` (the database failed).
 
-use super::docs::{ContactList, Reset, UserIdBody};
+use super::docs::{CallList, CallListBody, ContactList, Reset, UserIdBody};
 use super::errors::{self, json_response};
 use super::extract::{DeveloperAuth, RawBody};
 use super::AppState;
@@ -23,6 +26,7 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use campus_voip::input::Value;
+use campus_voip::lifecycle::{self, CallListQuery};
 use campus_voip::ops;
 use campus_voip::requests::{ContactListReq, ResetReq};
 use serde_json::json;
@@ -34,6 +38,7 @@ pub fn routes() -> Router<AppState> {
             post(get_voip_contact_list),
         )
         .route("/wxa/business/resetvoipcontact", post(reset_voip_contact))
+        .route("/wxa/business/getvoipcalllist", post(get_voip_call_list))
 }
 
 fn fail(state: &AppState, code: i64, msg: &str) -> Response {
@@ -136,6 +141,44 @@ pub async fn reset_voip_contact(
                 StatusCode::OK,
                 &json!({ "errcode": 0, "errmsg": "ok", "removed": removed }),
             )
+        }
+        Err(e) => system_error(&state, &e),
+    }
+}
+
+/// [ours] A student's ended calls (SPEC §3.7), the core's answer as it writes it.
+#[utoipa::path(post, path = "/wxa/business/getvoipcalllist", tag = "developer",
+    security(("access_token" = []), ("cloudbase_access_token" = [])),
+    request_body(content = CallListBody, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "the reply", body = CallList),
+        (status = "default", description = "HTTP 200 with errcode 41001 / 40001 / 42001 (token), 44002 / 47001 (body), -1 (system error)", body = super::wechat::WxError),
+    ))]
+pub async fn get_voip_call_list(
+    State(state): State<AppState>,
+    _auth: DeveloperAuth,
+    body: RawBody,
+) -> Response {
+    let q = match object(&body.0)
+        .map_err(|(code, msg)| (code, msg.to_owned()))
+        .and_then(|v| {
+            CallListQuery::from_value(&v)
+                .map_err(|e| (47001, format!("data format error: {}", e.message)))
+        }) {
+        Ok(q) => q,
+        Err((code, msg)) => return fail(&state, code, &msg),
+    };
+    let now = state.core.now(&state.db).await;
+    let r = state
+        .db
+        .read(|c| ops::call_list(&SqlRepo::new(c, now), &q).map_err(DbError::Rule))
+        .await;
+    match r {
+        Ok(records) => {
+            state.metrics.outcome("wechat", "0");
+            let mut j = campus_voip::json::Json::default();
+            lifecycle::write_call_list(&mut j, &records);
+            errors::json_text(StatusCode::OK, j.done())
         }
         Err(e) => system_error(&state, &e),
     }

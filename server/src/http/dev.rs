@@ -163,10 +163,13 @@ pub async fn clock(State(state): State<AppState>, body: RawBody) -> Response {
         Err(e) => return plugin_error(API, &e),
     };
     match state.clock.control(ms, freeze) {
-        Some(now) => json_response(
-            StatusCode::OK,
-            &json!({ "errCode": 0, "errMsg": format!("{API}:ok"), "now": now }),
-        ),
+        Some(now) => {
+            state.hub.wake_sweeper();
+            json_response(
+                StatusCode::OK,
+                &json!({ "errCode": 0, "errMsg": format!("{API}:ok"), "now": now }),
+            )
+        }
         None => plugin_error(
             API,
             &campus_voip::Error::new(

@@ -285,3 +285,90 @@ pub struct Reset {
     /// False when the student had no contacts.
     pub removed: bool,
 }
+
+// ---- calls (SPEC §3.7) ---------------------------------------------------------------------
+
+/// `{ roomId }`
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomIdBody {
+    pub room_id: String,
+}
+
+/// `{ roomId? }` (absent: the caller's current call)
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomIdOptional {
+    pub room_id: Option<String>,
+}
+
+/// One call event: `{ eventName, data }`.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallEvent {
+    pub event_name: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// One message of the stream: a call's events for the caller, in order.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallMessage {
+    /// The event id (SSE `id:`; resume after it with Last-Event-ID or ?after=).
+    pub id: i64,
+    pub room_id: String,
+    pub events: Vec<CallEvent>,
+}
+
+/// `?poll=`'s answer (SSE sends the same messages one by one).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallEvents {
+    pub err_code: i64,
+    pub err_msg: String,
+    pub last_event_id: i64,
+    pub messages: Vec<CallMessage>,
+}
+
+/// `/v1/dev/tick`'s result.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct DevTick {
+    pub changed: u64,
+}
+
+/// `{ user_id, begin_time?, end_time? }` (Unix seconds, inclusive)
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CallListBody {
+    pub user_id: String,
+    pub begin_time: Option<u64>,
+    pub end_time: Option<u64>,
+}
+
+/// One ended call.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CallRecordInfo {
+    pub room_id: String,
+    pub user_id: String,
+    pub open_id: String,
+    pub business_type: u8,
+    /// `duration` (businessType 0) or `license` (3).
+    pub charge_type: String,
+    pub rang_at_ms: u64,
+    pub connected_at_ms: Option<u64>,
+    pub ended_at_ms: u64,
+    pub keep_time_ms: u64,
+    /// What finishVoip reported: every started minute for businessType 0, exact for 3.
+    pub billed_time_ms: u64,
+    /// busy, rejected, cancelled, timeout, endByCaller, endByListener, timeLimit,
+    /// abortByCaller, abortByListener
+    pub ending: String,
+}
+
+/// `{ errcode: 0, errmsg: 'ok', call_list }`, in the order the calls ended.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CallList {
+    pub errcode: i64,
+    pub errmsg: String,
+    pub call_list: Vec<CallRecordInfo>,
+}

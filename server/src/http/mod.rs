@@ -8,6 +8,7 @@
 
 pub mod basic;
 pub mod business;
+pub mod calls;
 pub mod dev;
 pub mod docs;
 pub mod errors;
@@ -100,6 +101,8 @@ pub struct ServiceState {
     pub dev: bool,
     /// What the contact operations act with (keys, settings, clock, CSPRNG).
     pub core: Core,
+    /// Wakes call event streams and the deadline sweeper.
+    pub hub: crate::calls::Hub,
     in_flight: Arc<Semaphore>,
 }
 
@@ -139,6 +142,7 @@ impl ServiceState {
         let config = campus_voip::engine::Config::from_value(&Value::object([
             ("maxContacts", Value::Num(f64::from(rules.max_contacts))),
             ("ticketTtlMs", Value::Num(rules.ticket_ttl_ms as f64)),
+            ("ringTimeoutMs", Value::Num(rules.ring_timeout_ms as f64)),
             (
                 "pluginAppId",
                 rules
@@ -159,6 +163,7 @@ impl ServiceState {
             limits,
             dev,
             core,
+            hub: crate::calls::Hub::default(),
             in_flight,
         }))
     }
@@ -185,6 +190,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/cgi-bin/stable_token", post(wechat::stable_token))
         .route("/v1/session/wx", post(session_wx::exchange))
         .merge(v1::routes())
+        .merge(calls::routes(state.dev))
         .merge(business::routes());
     if state.dev {
         routes = routes

@@ -40,7 +40,7 @@ use campus_voip::{Error, Result};
 use serde_json::{json, Map, Value as Json};
 
 /// The failure replies every `/v1` entry documents.
-const ERRORS: &str = "HTTP 200 for rule errors and bad arguments (the core's error table); 401 + 3008 for a missing or refused credential; 408 / 413 / 503 + 1002 and 404 / 405 + 1004 for transport failures";
+pub const ERRORS: &str = "HTTP 200 for rule errors and bad arguments (the core's error table); 401 + 3008 for a missing or refused credential; 408 / 413 / 503 + 1002 and 404 / 405 + 1004 for transport failures";
 
 /// The header carrying the caller's API level for `initByCaller` (default: the plugin's).
 pub const COMPAT_HEADER: &str = "x-compat-version";
@@ -79,7 +79,7 @@ fn ok(api: &str, result: Json) -> Response {
     )
 }
 
-fn reply(state: &AppState, api: &str, r: Result<Json>) -> Response {
+pub fn reply(state: &AppState, api: &str, r: Result<Json>) -> Response {
     match r {
         Ok(v) => {
             state.metrics.outcome("plugin", "0");
@@ -117,7 +117,7 @@ pub fn path_value(api: &str, body: &[u8]) -> Result<campus_voip::share::ShareQue
 }
 
 /// Runs `f` over the database in one write job; its error rolls the job back.
-async fn write<T, F>(state: &AppState, f: F) -> Result<T>
+pub async fn write<T, F>(state: &AppState, f: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce(&mut SqlRepo<'_>, &mut Ctx<'_>) -> Result<T> + Send + 'static,
@@ -525,7 +525,7 @@ fn compat_version(headers: &HeaderMap) -> Result<Version> {
     ))]
 pub async fn init_by_caller(
     State(state): State<AppState>,
-    DeviceCaller(_device): DeviceCaller,
+    DeviceCaller(device): DeviceCaller,
     headers: HeaderMap,
     body: RawBody,
 ) -> Response {
@@ -533,14 +533,20 @@ pub async fn init_by_caller(
     let r = async {
         let compat = compat_version(&headers)?;
         let req = requests::init_by_caller(&json::parse_body(&body.0)?, compat)?;
-        let outcome = write(&state, move |repo, ctx| ops::admit_call(repo, ctx, &req)).await?;
-        Ok(match outcome {
-            CallOutcome::Admitted {
-                room_id,
-                charge_type,
-            } => {
-                json!({ "isSuccess": true, "roomId": room_id, "chargeType": charge_type.as_str() })
+        let outcome = crate::calls::write_calls(&state, move |repo, ctx, out| {
+            let outcome = ops::admit_call(repo, ctx, &device, &req)?;
+            if let CallOutcome::Admitted(d) = &outcome {
+                out.push((**d).clone());
             }
+            Ok(outcome)
+        })
+        .await?;
+        Ok(match outcome {
+            CallOutcome::Admitted(d) => json!({
+                "isSuccess": true,
+                "roomId": d.call.room_id,
+                "chargeType": d.call.charge_type().as_str(),
+            }),
             CallOutcome::Refused(e) => json!({
                 "isSuccess": false,
                 "errCode": e.err_code(),
