@@ -36,6 +36,8 @@ use std::time::Duration;
 
 /// Longest a long-poll waits.
 const MAX_POLL_SECONDS: u64 = 25;
+/// How often an idle stream sends a comment.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Events read per query.
 const BATCH: usize = 64;
 
@@ -266,7 +268,9 @@ pub async fn events(
         }),
     );
     let mut res = Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        // A comment every 5 s: a connection that went away fails the next write, so a lost link
+        // is noticed within 5 s (the abort comes 20 s after that).
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response();
     res.headers_mut()
         .insert("cache-control", "no-store".parse().expect("a header value"));
@@ -306,13 +310,15 @@ impl Feed {
     }
 }
 
-/// One long-poll: the events after `after`, waiting up to `secs` for the first. A poll keeps the
-/// party's link for its duration and a grace period after (the next poll follows).
+/// One long-poll: the events after `after`, waiting up to `secs` for the first. A waiting poll
+/// keeps the party's link for its duration and a grace period after (the next poll follows).
 async fn poll(state: AppState, who: Who, after: i64, secs: u64) -> Response {
     const API: &str = "events";
     const GRACE: Duration = Duration::from_secs(10);
-    let guard = StreamGuard::open(&state, who);
-    let key = guard.key.clone();
+    // A waiting poll is the Mini Program's transport: it holds the link. `poll=0` (a client
+    // fetching what is pending) does not.
+    let key = who.key();
+    let guard = (secs > 0).then(|| StreamGuard::open(&state, who));
     let mut rx = state.hub.subscribe();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     let rows = loop {
