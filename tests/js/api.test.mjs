@@ -407,6 +407,9 @@ describe('events and navigation (§3.5)', () => {
 });
 
 describe('initByCaller (§3.6)', () => {
+  /** Over the service, call events come on the event stream: a moment for them to arrive. */
+  const settled = () => (BACKEND === 'http' ? new Promise((r) => setTimeout(r, 300)) : undefined);
+
   async function callWorld(extra) {
     const w = await makeWorld(extra);
     await bindFamily(w, 's1', 'mum', ['dad']);
@@ -515,10 +518,11 @@ describe('initByCaller (§3.6)', () => {
     assert.equal(ok2.isSuccess, true);
   });
 
-  test('busy 1005 until forceHangUpVoip; events cancelVoip then endVoip with keepTime in ms', async () => {
+  test('busy 1005 until forceHangUpVoip; a hang-up while ringing is cancelVoip, endVoip { keepTime: 0 }, finishVoip; connected, keepTime in ms', async () => {
     const w = await callWorld();
     const events = [];
     const off = w.device.onVoipEvent((e) => events.push(e));
+    const ev = (roomId, eventName, data = {}) => ({ eventName, data, roomId, groupId: roomId });
     const tok = await w.backend.issueVoipToken({ userId: 's1' });
     const r = await w.device.initByCaller(
       callRequest('s1', 'dad', tok, { roomType: 'video', caller: { id: 's1', name: '小明' }, listener: { id: 'dad', name: 'Dad' } }),
@@ -534,54 +538,59 @@ describe('initByCaller (§3.6)', () => {
     dev2.forceHangUpVoip();
     // No call / non-matching roomId: nothing happens.
     assert.equal(w.device.forceHangUpVoip('some-other-room'), undefined);
-    assert.deepEqual(events, []);
+    await settled();
+    assert.deepEqual(events, [ev(r.roomId, 'joinedRoomByCaller')]);
     await rejectsVoip(w.device.initByCaller(callRequest('s1', 'mum', tok2)), { api: 'initByCaller', errCode: 1005 });
+    // Still ringing after 83 s (the ring timeout is 30 s, but nothing ticked): a hang-up now
+    // would be a cancel; dad answers first, so the call lasts from here.
+    await w.clock.advance(20_000);
+    await w.dad.answerVoip({ roomId: r.roomId });
     await w.clock.advance(83_456);
     w.device.forceHangUpVoip(r.roomId);
+    await settled();
+    const ended = {
+      keepTime: 83_456,
+      callerName: '小明',
+      listenerName: 'Dad',
+      roomType: 'video',
+      isCaller: true,
+      businessType: 0,
+    };
     assert.deepEqual(events, [
-      { eventName: 'cancelVoip', data: { status: 'forceFromApp' }, roomId: r.roomId, groupId: r.roomId },
-      {
-        eventName: 'endVoip',
-        data: {
-          keepTime: 83_456,
-          callerName: '小明',
-          listenerName: 'Dad',
-          roomType: 'video',
-          isCaller: true,
-          businessType: 0,
-        },
-        roomId: r.roomId,
-        groupId: r.roomId,
-      },
+      ev(r.roomId, 'joinedRoomByCaller'),
+      ev(r.roomId, 'startVoip'),
+      ev(r.roomId, 'hangUpVoip', { keepTime: 83_456, status: 'endByCaller', origin: 'forceFromApp' }),
+      ev(r.roomId, 'endVoip', ended),
+      ev(r.roomId, 'finishVoip', { keepTime: 120_000 }),
     ]);
     // Ended: hanging up again does nothing; a new call may start.
     w.device.forceHangUpVoip();
     w.device.forceHangUpVoip(r.roomId);
-    assert.equal(events.length, 2);
+    await settled();
+    assert.equal(events.length, 5);
     const tok3 = await w.backend.issueVoipToken({ userId: 's1' });
     const r3 = await w.device.initByCaller(callRequest('s1', 'mum', tok3));
     assert.equal(r3.isSuccess, true);
     await w.clock.advance(1500);
-    w.device.forceHangUpVoip(); // no argument ends the current call
-    assert.equal(events.length, 4);
-    assert.equal(events[3].eventName, 'endVoip');
-    // Names default to the ids.
-    assert.deepEqual(events[3].data, {
-      keepTime: 1500,
-      callerName: 's1',
-      listenerName: 'mum',
-      roomType: 'voice',
-      isCaller: true,
-      businessType: 0,
-    });
-    assert.equal(events[3].roomId, r3.roomId);
+    w.device.forceHangUpVoip(); // no argument ends the current call: while ringing, a cancel
+    await settled();
+    // Names default to the ids; a call never answered lasted 0 ms, billed 0.
+    assert.deepEqual(events.slice(5), [
+      ev(r3.roomId, 'joinedRoomByCaller'),
+      ev(r3.roomId, 'cancelVoip', { status: 'forceFromApp' }),
+      ev(r3.roomId, 'endVoip', { keepTime: 0, callerName: 's1', listenerName: 'mum', roomType: 'voice', isCaller: true, businessType: 0 }),
+      ev(r3.roomId, 'finishVoip', { keepTime: 0 }),
+    ]);
     // null is "no roomId": it ends the current call, like no argument.
     const r4 = await w.device.initByCaller(callRequest('s1', 'mum', await w.backend.issueVoipToken({ userId: 's1' })));
     assert.equal(r4.isSuccess, true);
     w.device.forceHangUpVoip(null);
-    assert.deepEqual(events.slice(4).map((e) => [e.eventName, e.roomId]), [
+    await settled();
+    assert.deepEqual(events.slice(9).map((e) => [e.eventName, e.roomId]), [
+      ['joinedRoomByCaller', r4.roomId],
       ['cancelVoip', r4.roomId],
       ['endVoip', r4.roomId],
+      ['finishVoip', r4.roomId],
     ]);
     off();
     // A fresh device never called: forceHangUpVoip does nothing.
@@ -590,19 +599,26 @@ describe('initByCaller (§3.6)', () => {
     assert.equal(fresh.forceHangUpVoip('x'), undefined);
   });
 
-  test('dispose drops the listeners and the call slot; the instance can call again', async () => {
+  test('dispose drops the listeners and the call timers; the device still hangs up its call (the listener hears it) and can call again', async () => {
     const w = await callWorld();
     const events = [];
     w.device.onVoipEvent((e) => events.push(e));
+    const heard = [];
+    w.mum.onVoipEvent((e) => heard.push(e.eventName));
     const r = await w.device.initByCaller(callRequest('s1', 'mum', await w.backend.issueVoipToken({ userId: 's1' })));
     assert.equal(r.isSuccess, true);
+    await settled();
+    assert.deepEqual(events.map((e) => e.eventName), ['joinedRoomByCaller']);
     w.device.dispose();
-    w.device.forceHangUpVoip(); // no slot any more: nothing happens
-    assert.deepEqual(events, []);
-    const r2 = await w.device.initByCaller(callRequest('s1', 'mum', await w.backend.issueVoipToken({ userId: 's1' })));
-    assert.equal(r2.isSuccess, true, 'not busy after dispose');
+    // The call is the backend's, the device's still: its hang-up ends it for the listener.
     w.device.forceHangUpVoip();
-    assert.deepEqual(events, [], 'listeners were dropped');
+    await settled();
+    assert.deepEqual(heard, ['incomingVoip', 'cancelVoip', 'endVoip', 'finishVoip'], 'the hang-up after dispose ended the call');
+    const r2 = await w.device.initByCaller(callRequest('s1', 'mum', await w.backend.issueVoipToken({ userId: 's1' })));
+    assert.equal(r2.isSuccess, true, 'not busy: its call ended');
+    w.device.forceHangUpVoip();
+    await settled();
+    assert.deepEqual(events.map((e) => e.eventName), ['joinedRoomByCaller'], 'listeners were dropped');
   });
 
   test('optional request fields are accepted', async () => {

@@ -367,6 +367,51 @@ function battery() {
     if (typeof v === 'string') addLocal('the roomId string limits are checked by the local core', ...hangUp);
     else add(...hangUp);
   }
+  // ---- answerVoip / rejectVoip (as dad, the listener of inCall's ringing call: a slip would
+  // connect or end it)
+  for (const api of ['answerVoip', 'rejectVoip']) {
+    for (const [l, v] of BAD_OBJECTS) add(`${api}(${l})`, api, (c) => c.dad[api](v));
+    for (const [l, v] of [
+      ['{}', {}],
+      ['roomId getter throws', getterThrows('roomId')],
+      ['roomId null', { roomId: null }],
+      ['roomId number', { roomId: 5 }],
+      ['roomId NaN', { roomId: NaN }],
+      ['roomId object', { roomId: {} }],
+      ['roomId array', { roomId: [] }],
+      ['roomId boolean', { roomId: true }],
+      ['roomId empty', { roomId: '' }],
+      ['roomId of no call', { roomId: 'no-such-room' }],
+    ]) {
+      add(`${api}(${l})`, api, (c) => c.dad[api](v));
+    }
+    for (const [l, v] of [
+      ['roomId 1 MiB', { roomId: HUGE }],
+      ['roomId lone surrogate', { roomId: LONE_HIGH }],
+      ['roomId NUL', { roomId: 'a\u0000b' }],
+    ]) {
+      addLocal('the roomId string limits are checked by the local core', `${api}(${l})`, api, (c) => c.dad[api](v));
+    }
+  }
+
+  // ---- getVoipCallList (the developer query; on the service, the school server's getvoipcalllist)
+  for (const [l, v] of [
+    ['undefined', undefined],
+    ['null', null],
+    ['string', 's1'],
+    ['empty object', {}],
+    ['wrong field name', { userId: 's1' }],
+    ['user_id number', { user_id: 5 }],
+    ['user_id 1 MiB', { user_id: HUGE }],
+    ['begin_time negative', { user_id: 's1', begin_time: -1 }],
+    ['begin_time fraction', { user_id: 's1', begin_time: 0.5 }],
+    ['begin_time string', { user_id: 's1', begin_time: '0' }],
+    ['end_time NaN', { user_id: 's1', end_time: NaN }],
+    ['end_time before begin_time', { user_id: 's1', begin_time: 100, end_time: 99 }],
+    ['throwing Proxy', throwingProxy()],
+  ]) {
+    addLocal('a development helper of the local backend', `getVoipCallList(${l})`, 'getVoipCallList', (c) => c.backend.getVoipCallList(v));
+  }
   for (const [l, f] of [
     ['webStorage(undefined)', () => cv.webStorage(undefined)],
     ['webStorage(null)', () => cv.webStorage(null)],
@@ -446,6 +491,11 @@ function battery() {
     ['voipTokenTtlMs 9999', { voipTokenTtlMs: 9_999 }],
     ['voipTokenTtlMs 1 hour + 1', { voipTokenTtlMs: 3_600_001 }],
     ['voipTokenTtlMs fraction', { voipTokenTtlMs: 10_000.5 }],
+    ['ringTimeoutMs 4999', { ringTimeoutMs: 4_999 }],
+    ['ringTimeoutMs 120001', { ringTimeoutMs: 120_001 }],
+    ['ringTimeoutMs fraction', { ringTimeoutMs: 30_000.5 }],
+    ['ringTimeoutMs string', { ringTimeoutMs: '30000' }],
+    ['ringTimeoutMs null', { ringTimeoutMs: null }],
     ['now number', { now: 5 }],
     ['now string', { now: 'Date.now' }],
     ['now null', { now: null }],
@@ -521,7 +571,7 @@ async function setup() {
   await bindFamily(w, 's1', 'mum', ['dad']);
   await gran.authorizeVoip();
   gran.setVoipEndPagePath({ key: 'BindContact', url: '/pages/bound/bound', options: 'ok=1' });
-  // The battery's device has made and ended a call (its call slot exists).
+  // The battery's device has made and ended a call (it is attached to the backend's calls).
   const t0 = await w.backend.issueVoipToken({ userId: 's1' });
   assert.equal((await w.device.initByCaller(callRequest('s1', 'mum', t0))).isSuccess, true);
   w.device.forceHangUpVoip();
@@ -531,7 +581,9 @@ async function setup() {
   assert.equal(room.isSuccess, true);
   const token = await w.backend.issueVoipToken({ userId: 's1' }); // valid: a slip would use it
   const events = [];
-  for (const p of [w.mum, w.dad, gran, w.device, inCall]) p.onVoipEvent((e) => events.push(e));
+  for (const [who, p] of Object.entries({ mum: w.mum, dad: w.dad, gran, device: w.device, inCall })) {
+    p.onVoipEvent((e) => events.push({ who, ...e }));
+  }
   return { ...w, gran, inCall, room, token, events, navs };
 }
 
@@ -607,21 +659,38 @@ describe('bad-input battery', () => {
     assert.deepEqual(await c.gran.getVoipBindContactList(), [{ user_id: 's1', is_ad: 0, openid_list: ['gran'] }]);
     const r = await c.device.initByCaller(callRequest('s1', 'gran', c.token));
     assert.equal(r.isSuccess, true, r.errMsg);
+    await c.gran.answerVoip({ roomId: r.roomId });
     await c.clock.advance(2000);
     c.device.forceHangUpVoip(r.roomId);
-    // The device in a call throughout: its call is still the same, and ends normally.
+    // The device in a call throughout: its call is still the same, still ringing (a cancel), and
+    // ends normally.
     c.inCall.forceHangUpVoip(c.room.roomId);
-    const callEvents = c.events.filter((e) => e.eventName !== 'bindContact');
-    assert.deepEqual(
-      callEvents.map((e) => [e.eventName, e.roomId]),
-      [
-        ['cancelVoip', r.roomId],
-        ['endVoip', r.roomId],
+    await new Promise((resolve) => setTimeout(resolve, BACKEND === 'http' ? 300 : 0));
+    const heard = (who) => c.events.filter((e) => e.who === who && e.eventName !== 'bindContact').map((e) => [e.eventName, e.roomId]);
+    assert.deepEqual(heard('device'), [
+      ['joinedRoomByCaller', r.roomId],
+      ['startVoip', r.roomId],
+      ['hangUpVoip', r.roomId],
+      ['endVoip', r.roomId],
+      ['finishVoip', r.roomId],
+    ]);
+    assert.deepEqual(heard('gran'), [
+      ['incomingVoip', r.roomId],
+      ['hangOnVoip', r.roomId],
+      ['startVoip', r.roomId],
+      ['hangUpVoip', r.roomId],
+      ['endVoip', r.roomId],
+      ['finishVoip', r.roomId],
+    ]);
+    for (const who of ['inCall', 'dad']) {
+      assert.deepEqual(heard(who), [
         ['cancelVoip', c.room.roomId],
         ['endVoip', c.room.roomId],
-      ],
-    );
-    assert.equal(callEvents[1].data.keepTime, 2000);
+        ['finishVoip', c.room.roomId],
+      ], who);
+    }
+    assert.deepEqual(heard('mum'), []);
+    assert.equal(c.events.find((e) => e.who === 'device' && e.eventName === 'endVoip').data.keepTime, 2000);
     await c.mum.transerAdmin({ userId: 's1', newAdminOpenid: 'gran' });
     const del = await c.gran.deleteVoipBindContact({ userId: 's1', openidList: ['dad'] });
     assert.deepEqual(del.deleted, ['dad']);

@@ -56,13 +56,28 @@ describe('CommonJS build', () => {
     assert.deepEqual(await mum.getVoipBindContactList(), [{ user_id: 's1', is_ad: 1, openid_list: ['mum', 'dad'] }]);
     const events = [];
     device.onVoipEvent((e) => events.push(e.eventName));
+    const heard = [];
+    dad.onVoipEvent((e) => heard.push([e.eventName, e.data.keepTime]));
     const tok = await backend.issueVoipToken({ userId: 's1' });
     const r = await device.initByCaller({ roomType: 'voice', caller: { id: 's1' }, listener: { id: 'dad' }, voipToken: tok });
     assert.equal(r.isSuccess, true);
     assert.equal(r.chargeType, 'duration');
+    assert.deepEqual(await dad.answerVoip({ roomId: r.roomId }), { errCode: 0, errMsg: 'answerVoip:ok' });
     t += 10;
     device.forceHangUpVoip();
-    assert.deepEqual(events, ['cancelVoip', 'endVoip']);
+    assert.deepEqual(events, ['joinedRoomByCaller', 'startVoip', 'hangUpVoip', 'endVoip', 'finishVoip']);
+    assert.deepEqual(heard, [
+      ['incomingVoip', undefined],
+      ['hangOnVoip', undefined],
+      ['startVoip', undefined],
+      ['hangUpVoip', 10],
+      ['endVoip', 10],
+      ['finishVoip', 60_000],
+    ]);
+    const list = await backend.getVoipCallList({ user_id: 's1' });
+    assert.deepEqual(list.call_list.map((c) => [c.room_id, c.keep_time_ms, c.billed_time_ms, c.ending]), [[r.roomId, 10, 60_000, 'endByCaller']]);
+    await assert.rejects(dad.rejectVoip({ roomId: r.roomId }), (x) => x instanceof cjs.VoipPluginError && x.errCode === 1004);
+    assert.equal(device.CALL_PAGE_PATH, 'pages/call/call');
     // Errors are the CJS build's own classes.
     const e = await dad.getBindContactPath({ userId: 's1', userName: 'n' }).catch((x) => x);
     assert.ok(e instanceof cjs.VoipCgiError);
@@ -126,5 +141,13 @@ describe('CommonJS build', () => {
     ]) {
       assert.ok(dts.includes(name), name);
     }
+  });
+
+  test('the .d.ts declares the call lifecycle (SPEC §3.7, issue 10: "in the .d.ts and the README")', () => {
+    const dts = fs.readFileSync(path.join(DIST, 'index.d.ts'), 'utf8');
+    const missing = ['answerVoip', 'rejectVoip', 'incomingVoip', 'getVoipCallList', 'CALL_PAGE_PATH', 'ringTimeoutMs', 'tick('].filter(
+      (name) => !dts.includes(name),
+    );
+    assert.deepEqual(missing, []);
   });
 });

@@ -19,6 +19,7 @@ import {
   makeWorld,
   registryView,
   rejectsVoip,
+  throwsVoip,
   withVersion,
   copyOf,
 } from './helpers.mjs';
@@ -33,16 +34,23 @@ async function populated() {
   await bindFamily(w, 's1', 'mum', ['dad']);
   await bindFamily(w, 's2', 'gran');
   const tok = await w.backend.issueVoipToken({ userId: 's1' });
-  assert.equal((await w.device.initByCaller(callRequest('s1', 'mum', tok))).isSuccess, true);
+  const { roomId, isSuccess } = await w.device.initByCaller(callRequest('s1', 'mum', tok));
+  assert.equal(isSuccess, true);
+  await w.mum.answerVoip({ roomId });
+  await clock.advance(65_000);
+  w.device.forceHangUpVoip(); // the call's record
   const keys = storage.keys();
   const byKind = {
     meta: keys.find((k) => k === NS + 'meta'),
     student: keys.find((k) => k.startsWith(NS + 's.')),
     consent: keys.find((k) => k.startsWith(NS + 'c.')),
     token: keys.find((k) => k.startsWith(NS + 't.')),
+    record: keys.find((k) => k === NS + 'r.' + roomId),
   };
   for (const [kind, k] of Object.entries(byKind)) assert.ok(k, `a ${kind} entry exists`);
   const view = await registryView(w.backend, ['s1', 's2']);
+  view.calls = await w.backend.getVoipCallList({ user_id: 's1' });
+  assert.equal(view.calls.call_list.length, 1);
   // One backend at a time on a storage: this one is done.
   w.backend.close();
   return { storage, clock, byKind, view };
@@ -90,7 +98,7 @@ describe('loading corrupt data', localOnly("stored entries of a local backend (t
       }
       // Repaired: nothing was lost.
       const b = await cv.createLocalBackend({ storage, now: clock.now });
-      assert.deepEqual(await registryView(b, ['s1', 's2']), view);
+      assert.deepEqual({ ...(await registryView(b, ['s1', 's2'])), calls: await b.getVoipCallList({ user_id: 's1' }) }, view);
     });
   }
 
@@ -102,7 +110,7 @@ describe('loading corrupt data', localOnly("stored entries of a local backend (t
       assert.equal(withVersion(key.slice(NS.length), v, 2), v, 'the test re-seals exactly like the core');
     }
     const b = await cv.createLocalBackend({ storage, now: clock.now });
-    assert.deepEqual(await registryView(b, ['s1', 's2']), view);
+    assert.deepEqual({ ...(await registryView(b, ['s1', 's2'])), calls: await b.getVoipCallList({ user_id: 's1' }) }, view);
   });
 
   test('a value stored under another key (swapped students) is rejected', async () => {
@@ -230,7 +238,60 @@ describe('a storage whose writes fail', localOnly("storage adapters"), () => {
     const r = await w.device.initByCaller(callRequest('s1', 'mum', tok));
     assert.equal(r.isSuccess, true, r.errMsg);
     assert.equal((await w.gran.acceptBindContactPath(path1)).type, 'success');
-    assert.deepEqual(events.map((x) => x.eventName), ['bindContact']);
+    assert.deepEqual(events.map((x) => x.eventName), ['joinedRoomByCaller', 'bindContact']);
+  });
+
+  test("a call's ending is a write (its record): with failing writes every ending throws or rejects STORAGE, nothing is heard, the calls go on", async () => {
+    const storage = failingStorage();
+    const clock = makeClock();
+    const w = await makeWorld({ storage, clock, maxContacts: 5 });
+    await bindFamily(w, 's1', 'mum', ['dad']);
+    const logs = new Map();
+    const listen = (name, p) => {
+      const log = [];
+      p.onVoipEvent((e) => log.push(e.eventName));
+      logs.set(name, log);
+    };
+    // A ringing call (device → dad) and a connected one (dev2 → mum).
+    const dev2 = await w.plugin();
+    for (const [name, p] of [['device', w.device], ['dev2', dev2], ['mum', w.mum], ['dad', w.dad]]) listen(name, p);
+    const call = async (from, to) => (await from.initByCaller(callRequest('s1', to, await w.backend.issueVoipToken({ userId: 's1' })))).roomId;
+    const ringing = await call(w.device, 'dad');
+    const connected = await call(dev2, 'mum');
+    await w.mum.answerVoip({ roomId: connected });
+    const heard = () => Object.fromEntries(Array.from(logs, ([k, v]) => [k, v.slice()]));
+    const heardBefore = heard();
+    const before = dump(storage);
+
+    storage.failWrites = true;
+    const e = { errCode: 3007, code: 'STORAGE', cls: VoipCgiError };
+    throwsVoip(() => w.device.forceHangUpVoip(), { ...e, api: 'forceHangUpVoip' });
+    await rejectsVoip(w.dad.rejectVoip({ roomId: ringing }), { ...e, api: 'rejectVoip' });
+    throwsVoip(() => w.dad.forceHangUpVoip(ringing), { ...e, api: 'forceHangUpVoip' });
+    throwsVoip(() => w.mum.forceHangUpVoip(), { ...e, api: 'forceHangUpVoip' });
+    throwsVoip(() => dev2.forceHangUpVoip(connected), { ...e, api: 'forceHangUpVoip' });
+    await clock.advance(30_000); // the ring timeout passes
+    await rejectsVoip(w.backend.tick(), { ...e, api: 'tick' });
+    assert.deepEqual(heard(), heardBefore, 'nothing was heard');
+    assert.deepEqual(dump(storage), before, 'nothing was written');
+    assert.deepEqual((await w.backend.getVoipCallList({ user_id: 's1' })).call_list, []);
+
+    // Writes work again: the ring timeout fires at its own time, the connected call goes on.
+    storage.failWrites = false;
+    await w.backend.tick();
+    await clock.advance(5_000);
+    w.mum.forceHangUpVoip();
+    const endings = (await w.backend.getVoipCallList({ user_id: 's1' })).call_list.map((r) => [r.room_id, r.ending, r.ended_at_ms - r.rang_at_ms]);
+    assert.deepEqual(endings, [
+      [ringing, 'timeout', 30_000],
+      [connected, 'endByListener', 35_000],
+    ]);
+    assert.deepEqual(logs.get('device').slice(1), ['timeout', 'endVoip', 'finishVoip']);
+    assert.deepEqual(logs.get('mum').slice(-3), ['hangUpVoip', 'endVoip', 'finishVoip']);
+    // The records are stored: a backend opened later on the same data lists them.
+    const copy = await cv.createLocalBackend({ storage: copyOf(storage), now: clock.now });
+    assert.deepEqual((await copy.getVoipCallList({ user_id: 's1' })).call_list.map((r) => [r.room_id, r.ending, r.ended_at_ms - r.rang_at_ms]), endings);
+    copy.close();
   });
 
   test('a failed write in the middle of a busy sequence keeps the earlier successes', async () => {
@@ -249,5 +310,25 @@ describe('a storage whose writes fail', localOnly("storage adapters"), () => {
     assert.deepEqual((await w.mum.getVoipBindContactList())[0].openid_list, ['mum', 'dad', 'gran', 'aunt']);
     const w2 = await makeWorld({ storage: copyOf(storage) });
     assert.deepEqual((await w2.mum.getVoipBindContactList())[0].openid_list, ['mum', 'dad', 'gran', 'aunt']);
+  });
+
+  test('a deadline whose timer fired while writes failed still fires by itself once they work again (no tick() needed)', async () => {
+    const storage = failingStorage();
+    const clock = makeClock();
+    const w = await makeWorld({ storage, clock });
+    await bindFamily(w, 's1', 'mum');
+    const log = [];
+    w.mum.onVoipEvent((e) => log.push(e.eventName));
+    await w.device.initByCaller(callRequest('s1', 'mum', await w.backend.issueVoipToken({ userId: 's1' })));
+    storage.failWrites = true;
+    await clock.advance(30_000);
+    w.device.forceHangUpVoip('another-room'); // any call operation re-arms: the timer fires now, and fails
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(log, ['incomingVoip']);
+    storage.failWrites = false;
+    // The phone must not ring for ever: the backend retries on its own (within a few seconds).
+    const until = Date.now() + 3_000;
+    while (log.length === 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(log, ['incomingVoip', 'timeout', 'endVoip', 'finishVoip']);
   });
 });

@@ -42,8 +42,9 @@ export function makeClock(start = T0) {
 
 /**
  * A backend on an injectable clock plus one plugin instance per openId and a device instance.
- * Options: maxContacts, ticketTtlMs, voipTokenTtlMs, storage, people (openIds), compatVersion,
- * navigate (per openId: a function), pluginAppId, clock.
+ * Options: maxContacts, ticketTtlMs, voipTokenTtlMs, ringTimeoutMs, storage, people (openIds),
+ * compatVersion, pluginAppId, clock. `plugin(options)` makes more instances (a parent's with an
+ * openId, else a device: each device instance is its own device).
  */
 export async function makeWorld(opts = {}) {
   if (BACKEND === 'http') return makeHttpWorld(opts);
@@ -57,7 +58,7 @@ export async function makeWorld(opts = {}) {
     // The development helpers (issueVoipToken, resetStudent, exportSnapshot, restore).
     dev: opts.dev ?? true,
   };
-  for (const k of ['voipTokenTtlMs', 'pluginAppId', 'pathPrefix', 'namespace']) {
+  for (const k of ['voipTokenTtlMs', 'ringTimeoutMs', 'pluginAppId', 'pathPrefix', 'namespace']) {
     if (opts[k] !== undefined) backendOptions[k] = opts[k];
   }
   const backend = await cv.createLocalBackend(backendOptions);
@@ -79,7 +80,8 @@ export async function makeWorld(opts = {}) {
  * world, tests/js/service.mjs) through createHttpBackend: one backend per person (its own
  * session), the device on a device key. `backend` stands for the whole service: issueVoipToken
  * (the device's), getVoipContactList and resetStudent (the school server's /wxa interface), and
- * stats (`/v1/dev/stats`). The service's clock is frozen (`/v1/dev/clock`) and
+ * stats (`/v1/dev/stats`), tick (`/v1/dev/tick`: passed deadlines now) and getVoipCallList (the
+ * school server's getvoipcalllist). The service's clock is frozen (`/v1/dev/clock`) and
  * `clock.advance(ms)` moves it, returning a promise: tests `await` it on both backends. Storage and snapshots are the service's
  * own: the tests about them are marked `localOnly`.
  */
@@ -101,6 +103,11 @@ async function makeHttpWorld(opts) {
   const { startService } = await import('./service.mjs');
   const flags = ['--max-contacts', String(opts.maxContacts ?? 4), '--ticket-ttl', String(Math.round((opts.ticketTtlMs ?? 10 * MINUTE) / 1000))];
   if (opts.pluginAppId !== undefined) flags.push('--plugin-app-id', opts.pluginAppId);
+  if (opts.ringTimeoutMs !== undefined) {
+    // The service counts it in whole seconds (--ring-timeout, 5–120).
+    if (opts.ringTimeoutMs % 1000 !== 0) throw new Error('makeWorld({ ringTimeoutMs }) must be whole seconds on the contact service');
+    flags.push('--ring-timeout', String(opts.ringTimeoutMs / 1000));
+  }
   const svc = await startService(flags);
   // The service's clock, frozen (as the local backend's injected clock): it moves only when a
   // test moves it, so lifetimes are exact.
@@ -130,12 +137,18 @@ async function makeHttpWorld(opts) {
       return { errCode: 0, errMsg: 'resetStudent:ok', userId: args.userId, removed: r.removed };
     },
     stats: () => svc.stats(),
+    tick: () => svc.tick(),
+    getVoipCallList: (args) => svc.wxa('getvoipcalllist', args),
     close: () => deviceBackend.close(),
   };
-  const backendFor = (openId) =>
-    openId === undefined
-      ? deviceBackend
-      : cv.createHttpBackend({ url: svc.url, getSession: () => svc.session(openId) });
+  // The world's first device is `device` (on deviceBackend, which also issues the tokens); every
+  // other device instance is another device, with its own device key (one call at a time each).
+  let devices = 0;
+  const backendFor = async (openId) => {
+    if (openId !== undefined) return cv.createHttpBackend({ url: svc.url, getSession: () => svc.session(openId) });
+    if (devices++ === 0) return deviceBackend;
+    return cv.createHttpBackend({ url: svc.url, deviceKey: await svc.device('gate-' + devices), now: clock.now });
+  };
   /** A new plugin instance: a parent's (`openId`, on its own session) or the device's. */
   const plugin = async ({ openId, ...rest } = {}) => cv.createVoipPlugin({ backend: await backendFor(openId), ...rest });
   const people = {};
@@ -369,4 +382,38 @@ export function queryObject(sharePath) {
     if (!(k in out)) out[k] = v;
   }
   return out;
+}
+
+// ---- call events (SPEC §3.7) ----------------------------------------------------------------
+
+/** A call event as an instance hears it: `{ eventName, data, roomId, groupId }`. */
+export function callEvent(roomId, eventName, data = {}) {
+  return { eventName, data, roomId, groupId: roomId };
+}
+
+/** Records every event `instance` hears, in order (an array; `log.off()` stops recording). */
+export function eventLog(instance) {
+  const log = [];
+  log.off = instance.onVoipEvent((e) => log.push(e));
+  return log;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Asserts each `[log, expected]` pair: the log holds exactly the expected events, in order. The
+ * local backend delivers a change's events before the API's promise resolves (or, for the
+ * synchronous forceHangUpVoip, before it returns), so nothing is awaited; over the service they
+ * come on the event stream, so this waits (up to 5 s) until every log is long enough, and a
+ * little longer for events that should not come.
+ */
+export async function expectEvents(pairs, message) {
+  if (BACKEND === 'http') {
+    const until = Date.now() + 5000;
+    while (Date.now() < until && pairs.some(([log, expected]) => log.length < expected.length)) await sleep(10);
+    await sleep(100);
+  }
+  pairs.forEach(([log, expected], i) => {
+    assert.deepEqual(log.slice(), expected, `${message ? message + ': ' : ''}events of log #${i + 1}`);
+  });
 }

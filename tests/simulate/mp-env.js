@@ -54,11 +54,12 @@ function memoryWxStorage() {
 }
 
 /**
- * Installs the stand-ins on `g` (the jest environment's global) and returns handles for the test.
+ * Installs the stand-ins on `g` (the jest environment's global) and returns handles for the test
+ * (`navigations`: every wx.redirectTo / reLaunch / switchTab as { api, url }).
  * `pluginRoot` is the built plugin folder (dist/miniprogram-plugin/plugin): absolute
  * WXWebAssembly paths resolve from it, as they do inside a plugin.
  */
-function installMiniProgramEnv(g, { openId, pluginRoot = DIST_PLUGIN, pluginAppId = 'wxcampusvoip0000' } = {}) {
+function installMiniProgramEnv(g, { openId, backend, pluginRoot = DIST_PLUGIN, pluginAppId = 'wxcampusvoip0000' } = {}) {
   const NativeWebAssembly = g.WebAssembly || WebAssembly;
 
   // What a phone does not have. (jsdom has no TextEncoder/TextDecoder/fetch to begin with.)
@@ -148,8 +149,9 @@ function installMiniProgramEnv(g, { openId, pluginRoot = DIST_PLUGIN, pluginAppI
     },
   };
 
-  // The host's app.json plugin export (voip-export.js), read lazily by the default instance.
-  const exported = { voipConfig: { openId } };
+  // The host's app.json plugin export (voip-export.js), read lazily by the default instance;
+  // `backend` is its voipConfig.backend (e.g. { type: 'local', dev: true }), absent by default.
+  const exported = { voipConfig: backend === undefined ? { openId } : { openId, backend } };
   g.requireMiniProgram = jest.fn(() => exported);
 
   return { storage, navigations, wasmLoads, pluginRoot, exported };
