@@ -188,6 +188,10 @@ impl<S: Store> ReadRepo for MemRepo<S> {
         = &'a [UserId]
     where
         S: 'a;
+    type LiveCall<'a>
+        = &'a Call
+    where
+        S: 'a;
     // Inlined: the reads cannot fail here, and the callers should see that.
     #[inline(always)]
     fn student(&self, id: &UserId) -> Result<Option<&StudentRecord>> {
@@ -205,16 +209,15 @@ impl<S: Store> ReadRepo for MemRepo<S> {
     fn students_of(&self, who: &OpenId) -> Result<&[UserId]> {
         Ok(self.registry.students_of(who))
     }
-    fn live_call(&self, room_id: &str) -> Result<Option<Call>> {
-        Ok(self.registry.live_call(room_id).cloned())
+    fn live_call(&self, room_id: &str) -> Result<Option<&Call>> {
+        Ok(self.registry.live_call(room_id))
     }
-    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Call>> {
+    fn live_calls(&self, party: Party<'_>) -> Result<Vec<&Call>> {
         Ok(self
             .registry
             .live_calls()
             .iter()
             .filter(|c| party.is_in(c))
-            .cloned()
             .collect())
     }
     fn call_records(&self, q: &CallListQuery) -> Result<Vec<CallRecord>> {
@@ -532,9 +535,16 @@ impl<S: Store> Engine<S> {
         now: Millis,
     ) -> Result<Option<CallDelivery>> {
         let room = match act {
-            CallAct::Answer => Some(RoomReq::parse("answerVoip", args)?.room_id),
-            CallAct::Reject => Some(RoomReq::parse("rejectVoip", args)?.room_id),
             CallAct::HangUp => requests::hang_up_room(args)?,
+            // One parse for both (it is inlined where it is called).
+            _ => {
+                let api = if act == CallAct::Answer {
+                    "answerVoip"
+                } else {
+                    "rejectVoip"
+                };
+                Some(RoomReq::parse(api, args)?.room_id)
+            }
         };
         let who = match actor {
             Some(o) => Party::Parent(o),
@@ -548,16 +558,20 @@ impl<S: Store> Engine<S> {
     /// Fires every deadline that has passed by `now`; what each call that changed delivers.
     pub fn tick(&mut self, now: Millis) -> Result<Vec<CallDelivery>> {
         let now = self.clock(now);
-        let due: Vec<String> = self
-            .repo
-            .registry
-            .live_calls()
-            .iter()
-            .filter(|c| lifecycle::next_deadline(c).is_some_and(|(at, _)| at <= now))
-            .map(|c| c.room_id.clone())
-            .collect();
         let mut out = Vec::new();
-        for room in due {
+        // A deadline that fires ends its call, which is recorded and leaves the calls in
+        // progress: each round takes the next due call, one round per call at most.
+        for _ in 0..self.repo.registry.live_calls().len() {
+            let Some(room) = self
+                .repo
+                .registry
+                .live_calls()
+                .iter()
+                .find(|c| lifecycle::next_deadline(c).is_some_and(|(at, _)| at <= now))
+                .map(|c| c.room_id.clone())
+            else {
+                break;
+            };
             let (repo, ctx) = self.parts(now);
             out.extend(ops::tick_call(repo, &ctx, &room)?);
         }
@@ -580,10 +594,11 @@ impl<S: Store> Engine<S> {
         lifecycle::keep_time_at(self.repo.registry.live_call(room_id)?, now)
     }
 
-    /// The developer query `getVoipCallList({ user_id, begin_time, end_time })`.
-    pub fn call_list(&self, args: &Value) -> Result<Vec<CallRecord>> {
+    /// The developer query `getVoipCallList({ user_id, begin_time, end_time })`: the records
+    /// as the registry holds them (what `ops::call_list` answers, without copying them).
+    pub fn call_list(&self, args: &Value) -> Result<Vec<&CallRecord>> {
         let q = CallListQuery::from_value(args)?;
-        ops::call_list(&self.repo, &q)
+        Ok(lifecycle::call_list(self.repo.registry.records(), &q))
     }
 
     /// Forgets used tokens that have expired (and their stored entries). Safe to do late, or

@@ -10,6 +10,7 @@ pub mod call;
 pub mod codec;
 pub mod engine;
 pub mod errors;
+pub mod heap;
 pub mod ids;
 pub mod input;
 pub mod json;

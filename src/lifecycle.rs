@@ -127,17 +127,14 @@ pub enum DeadlineKind {
 }
 
 /// One call event's `eventName` and `data` fields (the shell adds `roomId` and `groupId`).
-/// Times are milliseconds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Times are milliseconds. What the call itself says (names, room type) is not copied into
+/// each event: the writer takes it from the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     JoinedRoomByCaller,
-    IncomingVoip {
-        room_id: String,
-        caller_id: String,
-        caller_name: String,
-        room_type: &'static str,
-        business_type: u8,
-    },
+    /// `data`: the call's roomId, callerId, callerName, roomType and businessType (written from
+    /// the [`Call`] by [`write_event`]).
+    IncomingVoip,
     Busy,
     StartVoip,
     HangOnVoip,
@@ -159,13 +156,11 @@ pub enum Event {
         status: &'static str,
         err_msg: &'static str,
     },
+    /// `data` also holds the call's callerName, listenerName, roomType and businessType
+    /// (written from the [`Call`] by [`write_event`]).
     EndVoip {
         keep_time: Millis,
-        caller_name: String,
-        listener_name: String,
-        room_type: &'static str,
         is_caller: bool,
-        business_type: u8,
     },
     /// `keep_time` is the billed time.
     FinishVoip {
@@ -181,7 +176,7 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match self {
             Event::JoinedRoomByCaller => "joinedRoomByCaller",
-            Event::IncomingVoip { .. } => "incomingVoip",
+            Event::IncomingVoip => "incomingVoip",
             Event::Busy => "busy",
             Event::StartVoip => "startVoip",
             Event::HangOnVoip => "hangOnVoip",
@@ -400,13 +395,7 @@ pub fn ring(
         end(&mut call, Ending::Busy, now, &mut s);
     } else {
         s.caller.push(Event::JoinedRoomByCaller);
-        s.listener.push(Event::IncomingVoip {
-            room_id: call.room_id.clone(),
-            caller_id: call.caller_id.as_str().to_owned(),
-            caller_name: call.caller_name.clone(),
-            room_type: call.room_type.as_str(),
-            business_type: call.business_type,
-        });
+        s.listener.push(Event::IncomingVoip);
     }
     (call, s)
 }
@@ -592,11 +581,7 @@ fn end(call: &mut Call, how: Ending, at: Millis, s: &mut Step) {
         out.push(ending);
         out.push(Event::EndVoip {
             keep_time,
-            caller_name: call.caller_name.clone(),
-            listener_name: call.listener_name.clone(),
-            room_type: call.room_type.as_str(),
             is_caller: side == Side::Caller,
-            business_type: call.business_type,
         });
     }
 }
@@ -691,56 +676,37 @@ pub fn call_list<'a>(
     records.into_iter().filter(|r| q.matches(r)).collect()
 }
 
-/// One event as the shells deliver it: `{"eventName":…,"data":{…}}` (the plugin adds `roomId`
-/// and `groupId`). Written here so that the local backend and the contact service say the same.
-pub fn write_event(j: &mut Json, ev: &Event) {
+/// One event of `call` as the shells deliver it: `{"eventName":…,"data":{…}}` (the plugin adds
+/// `roomId` and `groupId`). Written here so that the local backend and the contact service say
+/// the same.
+pub fn write_event(j: &mut Json, call: &Call, ev: &Event) {
     j.raw("{")
         .key("eventName")
         .str(ev.name())
         .key("data")
         .raw("{");
+    if let Some(k) = ev.keep_time() {
+        j.key("keepTime").num(k);
+    }
     match ev {
-        Event::IncomingVoip {
-            room_id,
-            caller_id,
-            caller_name,
-            room_type,
-            business_type,
-        } => {
+        Event::IncomingVoip => {
             j.key("roomId")
-                .str(room_id)
+                .str(&call.room_id)
                 .key("callerId")
-                .str(caller_id)
+                .str(call.caller_id.as_str())
                 .key("callerName")
-                .str(caller_name)
-                .key("roomType")
-                .str(room_type)
-                .key("businessType")
-                .num((*business_type).into());
+                .str(&call.caller_name);
         }
         Event::RejectVoip { status } | Event::CancelVoip { status } => {
             j.key("status").str(status);
         }
-        Event::HangUpVoip {
-            keep_time,
-            status,
-            origin,
-        } => {
-            j.key("keepTime")
-                .num(*keep_time)
-                .key("status")
-                .str(status)
-                .key("origin")
-                .str(origin);
+        Event::HangUpVoip { status, origin, .. } => {
+            j.key("status").str(status).key("origin").str(origin);
         }
         Event::AbortVoip {
-            keep_time,
-            status,
-            err_msg,
+            status, err_msg, ..
         } => {
-            j.key("keepTime")
-                .num(*keep_time)
-                .key("status")
+            j.key("status")
                 .str(status)
                 .key("error")
                 .raw("{")
@@ -748,47 +714,33 @@ pub fn write_event(j: &mut Json, ev: &Event) {
                 .str(err_msg)
                 .raw("}");
         }
-        Event::EndVoip {
-            keep_time,
-            caller_name,
-            listener_name,
-            room_type,
-            is_caller,
-            business_type,
-        } => {
-            j.key("keepTime")
-                .num(*keep_time)
-                .key("callerName")
-                .str(caller_name)
+        Event::EndVoip { is_caller, .. } => {
+            j.key("callerName")
+                .str(&call.caller_name)
                 .key("listenerName")
-                .str(listener_name)
-                .key("roomType")
-                .str(room_type)
+                .str(&call.listener_name)
                 .key("isCaller")
-                .bool(*is_caller)
-                .key("businessType")
-                .num((*business_type).into());
+                .bool(*is_caller);
         }
-        Event::FinishVoip { keep_time } | Event::Calling { keep_time } => {
-            j.key("keepTime").num(*keep_time);
-        }
-        Event::JoinedRoomByCaller
-        | Event::Busy
-        | Event::StartVoip
-        | Event::HangOnVoip
-        | Event::Timeout => {}
+        _ => {}
+    }
+    if matches!(ev, Event::IncomingVoip | Event::EndVoip { .. }) {
+        j.key("roomType")
+            .str(call.room_type.as_str())
+            .key("businessType")
+            .num(call.business_type.into());
     }
     j.raw("}}");
 }
 
-/// A list of events as a JSON array.
-pub fn write_events(j: &mut Json, events: &[Event]) {
+/// A list of `call`'s events as a JSON array.
+pub fn write_events(j: &mut Json, call: &Call, events: &[Event]) {
     j.raw("[");
     for (i, ev) in events.iter().enumerate() {
         if i > 0 {
             j.raw(",");
         }
-        write_event(j, ev);
+        write_event(j, call, ev);
     }
     j.raw("]");
 }
@@ -812,17 +764,17 @@ pub fn write_delivery_members(j: &mut Json, call: &Call, step: &Step) {
         .key("listener")
         .str(call.listener_id.as_str())
         .key("caller");
-    write_events(j, &step.caller);
+    write_events(j, call, &step.caller);
     j.key("listenerEvents");
-    write_events(j, &step.listener);
+    write_events(j, call, &step.listener);
 }
 
 /// `getVoipCallList`'s answer (the shape of WeChat's developer interface, as
 /// `getvoipcontactlist`): `{ errcode: 0, errmsg: "ok", call_list: [ … ] }`, times in Unix
 /// milliseconds, `connected_at_ms` null for a call never answered.
-pub fn write_call_list(j: &mut Json, records: &[CallRecord]) {
+pub fn write_call_list<'a>(j: &mut Json, records: impl IntoIterator<Item = &'a CallRecord>) {
     j.raw("{\"errcode\":0,\"errmsg\":\"ok\",\"call_list\":[");
-    for (i, r) in records.iter().enumerate() {
+    for (i, r) in records.into_iter().enumerate() {
         if i > 0 {
             j.raw(",");
         }
@@ -906,14 +858,10 @@ mod tests {
         c
     }
 
-    fn end_voip(keep_time: Millis, is_caller: bool, business_type: u8) -> Event {
+    fn end_voip(keep_time: Millis, is_caller: bool) -> Event {
         Event::EndVoip {
             keep_time,
-            caller_name: "小明".into(),
-            listener_name: "mum".into(),
-            room_type: "video",
             is_caller,
-            business_type,
         }
     }
 
@@ -935,16 +883,7 @@ mod tests {
         assert_eq!(c.phase, Phase::Ringing);
         assert_eq!(
             ok(s),
-            (
-                vec![Event::JoinedRoomByCaller],
-                vec![Event::IncomingVoip {
-                    room_id: ROOM.into(),
-                    caller_id: "s1".into(),
-                    caller_name: "小明".into(),
-                    room_type: "video",
-                    business_type: 0,
-                }]
-            )
+            (vec![Event::JoinedRoomByCaller], vec![Event::IncomingVoip])
         );
         assert_eq!(
             next_deadline(&c),
@@ -955,9 +894,7 @@ mod tests {
         r.caller_name = None;
         let (c, s) = ring(&r, ROOM.into(), "dev".into(), 30_000, false, T0);
         assert_eq!(c.caller_name, "s1");
-        assert!(
-            matches!(&s.listener[0], Event::IncomingVoip { caller_name, business_type: 3, .. } if caller_name == "s1")
-        );
+        assert_eq!(s.listener, [Event::IncomingVoip]);
     }
 
     #[test]
@@ -965,7 +902,7 @@ mod tests {
         let (mut c, s) = ring(&req(0, None), ROOM.into(), "dev".into(), 30_000, true, T0);
         assert_eq!(c.phase, Phase::Ended);
         assert_eq!(c.ending, Some(Ending::Busy));
-        assert_eq!(ok(s), (vec![Event::Busy, end_voip(0, true, 0)], vec![]));
+        assert_eq!(ok(s), (vec![Event::Busy, end_voip(0, true)], vec![]));
         assert_eq!(next_deadline(&c), None);
         assert_eq!(
             finish(&mut c, T0 + 5),
@@ -1021,11 +958,8 @@ mod tests {
         assert_eq!(
             s,
             (
-                vec![Event::RejectVoip { status: "other" }, end_voip(0, true, 0)],
-                vec![
-                    Event::RejectVoip { status: "manual" },
-                    end_voip(0, false, 0)
-                ]
+                vec![Event::RejectVoip { status: "other" }, end_voip(0, true)],
+                vec![Event::RejectVoip { status: "manual" }, end_voip(0, false)]
             )
         );
         assert_eq!(c.ending, Some(Ending::Rejected));
@@ -1048,9 +982,9 @@ mod tests {
                     Event::CancelVoip {
                         status: "forceFromApp"
                     },
-                    end_voip(0, true, 0)
+                    end_voip(0, true)
                 ],
-                vec![Event::CancelVoip { status: "other" }, end_voip(0, false, 0)]
+                vec![Event::CancelVoip { status: "other" }, end_voip(0, false)]
             )
         );
         assert_eq!(c.ending, Some(Ending::Cancelled));
@@ -1070,11 +1004,7 @@ mod tests {
         let s = ok(step(&mut c, Happening::Tick, T0 + 5_000));
         let end = |is_caller| Event::EndVoip {
             keep_time: 0,
-            caller_name: "小明".into(),
-            listener_name: "Mum".into(),
-            room_type: "video",
             is_caller,
-            business_type: 0,
         };
         assert_eq!(
             s,
@@ -1100,8 +1030,8 @@ mod tests {
         let mum = id("mum");
         // The timer was late: the answer's step fires the timeout (at its own time) first.
         let s = step(&mut c, Happening::Answer { by: Some(&mum) }, T0 + 31_000);
-        assert_eq!(s.caller, vec![Event::Timeout, end_voip(0, true, 0)]);
-        assert_eq!(s.listener, vec![Event::Timeout, end_voip(0, false, 0)]);
+        assert_eq!(s.caller, vec![Event::Timeout, end_voip(0, true)]);
+        assert_eq!(s.listener, vec![Event::Timeout, end_voip(0, false)]);
         assert_eq!(s.refused.unwrap().err_code(), 1004);
         assert_eq!((c.ended_at, c.connected_at), (Some(T0 + 30_000), None));
     }
@@ -1123,7 +1053,7 @@ mod tests {
                             status,
                             origin: mine
                         },
-                        end_voip(61_000, true, 0)
+                        end_voip(61_000, true)
                     ],
                     vec![
                         Event::HangUpVoip {
@@ -1131,7 +1061,7 @@ mod tests {
                             status,
                             origin: theirs
                         },
-                        end_voip(61_000, false, 0)
+                        end_voip(61_000, false)
                     ]
                 )
             );
@@ -1176,8 +1106,8 @@ mod tests {
         assert_eq!(
             s,
             (
-                vec![hang.clone(), end_voip(90_001, true, 0)],
-                vec![hang, end_voip(90_001, false, 0)]
+                vec![hang, end_voip(90_001, true)],
+                vec![hang, end_voip(90_001, false)]
             )
         );
         assert_eq!(c.ending, Some(Ending::TimeLimit));
@@ -1218,7 +1148,7 @@ mod tests {
                         status: "unknown",
                         err_msg: PEER_ABORT_MSG
                     },
-                    end_voip(0, true, 0)
+                    end_voip(0, true)
                 ],
                 vec![
                     Event::AbortVoip {
@@ -1226,7 +1156,7 @@ mod tests {
                         status: "abortByListener",
                         err_msg: LINK_LOST_MSG
                     },
-                    end_voip(0, false, 0)
+                    end_voip(0, false)
                 ]
             )
         );
@@ -1255,7 +1185,7 @@ mod tests {
                 err_msg: PEER_ABORT_MSG
             }
         );
-        assert_eq!(s.1[1], end_voip(49_000, false, 3));
+        assert_eq!(s.1[1], end_voip(49_000, false));
         // Licence billing is exact.
         let fin = vec![Event::FinishVoip { keep_time: 49_000 }];
         assert_eq!(finish(&mut c, T0 + 90_000), (fin.clone(), fin));
@@ -1355,7 +1285,7 @@ mod tests {
         // A call that ends in the step that reports it recorded was not the one recorded.
         let mut c = ringing(0, None);
         let s = ok(step(&mut c, Happening::Recorded, T0 + 30_000));
-        assert_eq!(s.0, vec![Event::Timeout, end_voip(0, true, 0)]);
+        assert_eq!(s.0, vec![Event::Timeout, end_voip(0, true)]);
         assert_eq!(c.phase, Phase::Ended);
     }
 
@@ -1425,13 +1355,7 @@ mod tests {
     fn every_event_name() {
         let names: Vec<&str> = [
             Event::JoinedRoomByCaller,
-            Event::IncomingVoip {
-                room_id: String::new(),
-                caller_id: String::new(),
-                caller_name: String::new(),
-                room_type: "voice",
-                business_type: 0,
-            },
+            Event::IncomingVoip,
             Event::Busy,
             Event::StartVoip,
             Event::HangOnVoip,
@@ -1448,7 +1372,7 @@ mod tests {
                 status: "",
                 err_msg: "",
             },
-            end_voip(3, true, 0),
+            end_voip(3, true),
             Event::FinishVoip { keep_time: 4 },
             Event::Calling { keep_time: 5 },
         ]
@@ -1483,6 +1407,53 @@ mod tests {
             ]
         );
         assert_eq!(RoomType::Voice.as_str(), "voice");
+    }
+
+    #[test]
+    fn events_are_written_with_the_call_s_names_and_types() {
+        let mut r = req(3, None);
+        r.listener_name = Some("Mum \"M\"".into());
+        let (mut c, s) = ring(&r, ROOM.into(), "dev".into(), 30_000, false, T0);
+        let mut j = Json::default();
+        write_delivery(&mut j, &c, &s);
+        assert_eq!(
+            j.done(),
+            r#"{"roomId":"room1","device":"dev","listener":"mum","caller":[{"eventName":"joinedRoomByCaller","data":{}}],"listenerEvents":[{"eventName":"incomingVoip","data":{"roomId":"room1","callerId":"s1","callerName":"小明","roomType":"video","businessType":3}}]}"#
+        );
+        let mum = id("mum");
+        step(&mut c, Happening::Answer { by: Some(&mum) }, T0 + 1_000);
+        let s = step(&mut c, Happening::HangUp(Side::Listener), T0 + 3_500);
+        let mut j = Json::default();
+        write_events(&mut j, &c, &s.caller);
+        assert_eq!(
+            j.done(),
+            r#"[{"eventName":"hangUpVoip","data":{"keepTime":2500,"status":"endByListener","origin":"other"}},{"eventName":"endVoip","data":{"keepTime":2500,"callerName":"小明","listenerName":"Mum \"M\"","isCaller":true,"roomType":"video","businessType":3}}]"#
+        );
+        let s = step(&mut c, Happening::Recorded, T0 + 4_000);
+        let mut j = Json::default();
+        write_events(&mut j, &c, &s.listener);
+        assert_eq!(
+            j.done(),
+            r#"[{"eventName":"finishVoip","data":{"keepTime":2500}}]"#
+        );
+        // An abort's error object, and a rejection's status.
+        let mut c = ringing(0, None);
+        step(&mut c, Happening::LinkLost(Side::Caller), T0);
+        let s = step(&mut c, Happening::Tick, T0 + 20_000);
+        let mut j = Json::default();
+        write_event(&mut j, &c, &s.caller[0]);
+        assert_eq!(
+            j.done(),
+            r#"{"eventName":"abortVoip","data":{"keepTime":0,"status":"abortByCaller","error":{"errMsg":"connection to the backend lost for 20 s"}}}"#
+        );
+        let mut c = ringing(0, None);
+        let s = step(&mut c, Happening::Reject { by: Some(&mum) }, T0);
+        let mut j = Json::default();
+        write_event(&mut j, &c, &s.listener[0]);
+        assert_eq!(
+            j.done(),
+            r#"{"eventName":"rejectVoip","data":{"status":"manual"}}"#
+        );
     }
 
     fn rec(room: &str, user: &str, rang_at: Millis) -> CallRecord {

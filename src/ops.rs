@@ -510,7 +510,7 @@ fn current_call(repo: &impl ReadRepo, who: Party<'_>) -> Result<Option<Call>> {
         .enumerate()
         .max_by_key(|(_, c)| c.rang_at)
         .map(|(i, _)| i);
-    Ok(connected.or(newest).map(|i| calls[i].clone()))
+    Ok(connected.or(newest).map(|i| Call::clone(&calls[i])))
 }
 
 /// Answer, reject or hang up. `Err`: 1004 for an unknown or ended roomId (answer, reject), 1005
@@ -525,7 +525,7 @@ pub fn act_on_call(
     act: CallAct,
 ) -> Result<Option<CallDelivery>> {
     let call = match room_id {
-        Some(r) => repo.live_call(r)?,
+        Some(r) => repo.live_call(r)?.map(|c| Call::clone(&c)),
         None => current_call(repo, who)?,
     };
     let by = match who {
@@ -573,7 +573,8 @@ pub fn act_on_call(
 /// `None`: no such call any more.
 #[inline(always)]
 pub fn tick_call(repo: &mut impl Repo, ctx: &Ctx, room_id: &str) -> Result<Option<CallDelivery>> {
-    match repo.live_call(room_id)? {
+    let call = repo.live_call(room_id)?.map(|c| Call::clone(&c));
+    match call {
         Some(call) => step_call(repo, ctx.now, call, Happening::Tick).map(Some),
         None => Ok(None),
     }
@@ -592,7 +593,8 @@ pub fn link_call(
     } else {
         Happening::LinkBack(side)
     };
-    match repo.live_call(room_id)? {
+    let call = repo.live_call(room_id)?.map(|c| Call::clone(&c));
+    match call {
         Some(call) => step_call(repo, ctx.now, call, what).map(Some),
         None => Ok(None),
     }

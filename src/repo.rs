@@ -31,7 +31,7 @@ use std::ops::Deref;
 /// hold a record while it reads the next thing, and the local backend answers without copying
 /// (its [`Record`](ReadRepo::Record) is `&StudentRecord`, which costs nothing in the wasm). A
 /// database returns owned rows: `type Record<'a> = Box<StudentRecord>`, `type Ids<'a> =
-/// Vec<UserId>`; a rusqlite `Transaction` queries through `&self` (an implementation that caches
+/// Vec<UserId>`, `type LiveCall<'a> = Box<Call>`; a rusqlite `Transaction` queries through `&self` (an implementation that caches
 /// or counts uses a `Cell`).
 pub trait ReadRepo {
     /// A student's record as this store hands it out.
@@ -40,6 +40,11 @@ pub trait ReadRepo {
         Self: 'a;
     /// A list of userIds as this store hands it out.
     type Ids<'a>: Deref<Target = [UserId]>
+    where
+        Self: 'a;
+    /// A call in progress as this store hands it out (`&Call` locally, `Box<Call>` from a
+    /// database). Operations copy one only to step it.
+    type LiveCall<'a>: Deref<Target = Call>
     where
         Self: 'a;
     /// The student's record (`None`: the student has no contacts).
@@ -52,9 +57,9 @@ pub trait ReadRepo {
     /// userId (the list order of `getVoipBindContactList`).
     fn students_of(&self, who: &OpenId) -> Result<Self::Ids<'_>>;
     /// The call in progress with this roomId (`None` once it ended, or for an unknown one).
-    fn live_call(&self, room_id: &str) -> Result<Option<Call>>;
+    fn live_call(&self, room_id: &str) -> Result<Option<Self::LiveCall<'_>>>;
     /// The calls in progress a device made, or a parent is the listener of.
-    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Call>>;
+    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Self::LiveCall<'_>>>;
     /// The records of ended calls that match, in the order the calls ended.
     fn call_records(&self, q: &CallListQuery) -> Result<Vec<CallRecord>>;
 }
@@ -128,6 +133,10 @@ impl<R: ReadRepo> ReadRepo for ReadFirst<'_, R> {
         = R::Ids<'a>
     where
         Self: 'a;
+    type LiveCall<'a>
+        = R::LiveCall<'a>
+    where
+        Self: 'a;
     fn student(&self, id: &UserId) -> Result<Option<Self::Record<'_>>> {
         self.repo.student(id)
     }
@@ -140,10 +149,10 @@ impl<R: ReadRepo> ReadRepo for ReadFirst<'_, R> {
     fn students_of(&self, who: &OpenId) -> Result<Self::Ids<'_>> {
         self.repo.students_of(who)
     }
-    fn live_call(&self, room_id: &str) -> Result<Option<Call>> {
+    fn live_call(&self, room_id: &str) -> Result<Option<Self::LiveCall<'_>>> {
         self.repo.live_call(room_id)
     }
-    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Call>> {
+    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Self::LiveCall<'_>>> {
         self.repo.live_calls(party)
     }
     fn call_records(&self, q: &CallListQuery) -> Result<Vec<CallRecord>> {

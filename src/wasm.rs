@@ -722,7 +722,7 @@ impl Backend {
             .call_list(&fields(&args, requests::CALL_LIST)?)
             .map_err(throw)?;
         let mut j = Json::default();
-        lifecycle::write_call_list(&mut j, &records);
+        lifecycle::write_call_list(&mut j, records);
         Ok(j.done())
     }
 

@@ -21,6 +21,7 @@
 
 use campus_voip::call::{CallRequest, RoomType};
 use campus_voip::ids::{Millis, OpenId, UserId};
+use campus_voip::json::Json;
 use campus_voip::lifecycle::{
     self, calling_keep_time, next_deadline, record, ring, step, Call, DeadlineKind, Ending, Event,
     Happening, Phase, Side,
@@ -249,11 +250,7 @@ impl Model {
     fn end_voip(&self, is_caller: bool) -> Event {
         Event::EndVoip {
             keep_time: self.keep(),
-            caller_name: "s1".into(),
-            listener_name: "Mum".into(),
-            room_type: "voice",
             is_caller,
-            business_type: self.bt,
         }
     }
 
@@ -310,7 +307,7 @@ impl Model {
                     status: "endByCaller",
                     origin: "timeLimit",
                 };
-                (h.clone(), Some(h))
+                (h, Some(h))
             }
             How::Lost(s) => (abort(s, Side::Caller), Some(abort(s, Side::Listener))),
         };
@@ -368,7 +365,7 @@ impl Model {
                 let f = Event::FinishVoip {
                     keep_time: bill(self.bt, self.keep()),
                 };
-                e.caller.push(f.clone());
+                e.caller.push(f);
                 if self.ended.unwrap().0 != How::Busy {
                     e.listener.push(f);
                 }
@@ -426,6 +423,7 @@ const ALLOWED: [(MPhase, MPhase); 8] = [
 
 /// One side's whole stream (with `calling` readings), as the spec describes it.
 fn check_stream(
+    call: &Call,
     log: &[Event],
     is_caller: bool,
     busy: bool,
@@ -446,6 +444,15 @@ fn check_stream(
         "incomingVoip"
     };
     prop_assert_eq!(names.first().copied(), Some(first), "{:?}", names);
+    if first == "incomingVoip" {
+        // Its data is the call's, as written.
+        let mut j = Json::default();
+        lifecycle::write_event(&mut j, call, &log[0]);
+        let want = format!(
+            r#"{{"eventName":"incomingVoip","data":{{"roomId":"{ROOM}","callerId":"s1","callerName":"s1","roomType":"voice","businessType":{bt}}}}}"#
+        );
+        prop_assert_eq!(j.done(), want);
+    }
     let endings: Vec<usize> = (0..log.len()).filter(|&i| log[i].is_ending()).collect();
     prop_assert_eq!(endings.len(), usize::from(ended), "endings in {:?}", names);
     let mut keep = 0;
@@ -492,14 +499,18 @@ fn check_stream(
     let Event::EndVoip {
         keep_time,
         is_caller: ic,
-        business_type,
-        ..
     } = &log[i + 1]
     else {
         unreachable!()
     };
     prop_assert_eq!(*ic, is_caller);
-    prop_assert_eq!(*business_type, bt);
+    // The rest of endVoip's data is the call's, as written.
+    let mut j = Json::default();
+    lifecycle::write_event(&mut j, call, &log[i + 1]);
+    let want = format!(
+        r#"{{"eventName":"endVoip","data":{{"keepTime":{keep_time},"callerName":"s1","listenerName":"Mum","isCaller":{is_caller},"roomType":"voice","businessType":{bt}}}}}"#
+    );
+    prop_assert_eq!(j.done(), want);
     if let Some(k) = log[i].keep_time() {
         prop_assert_eq!(k, *keep_time, "the ending's and endVoip's keepTime");
     }
@@ -550,13 +561,7 @@ fn run_case(c: &Case, seen: &mut BTreeSet<String>) -> Result<(), TestCaseError> 
         m.end(How::Busy, T0, &mut first);
     } else {
         first.caller.push(Event::JoinedRoomByCaller);
-        first.listener.push(Event::IncomingVoip {
-            room_id: ROOM.into(),
-            caller_id: "s1".into(),
-            caller_name: "s1".into(),
-            room_type: "voice",
-            business_type: c.business_type,
-        });
+        first.listener.push(Event::IncomingVoip);
     }
     vs_model!(&s0.caller, &first.caller);
     vs_model!(&s0.listener, &first.listener);
@@ -686,6 +691,7 @@ fn run_case(c: &Case, seen: &mut BTreeSet<String>) -> Result<(), TestCaseError> 
     }
     for (log, is_caller) in [(&caller_log, true), (&listener_log, false)] {
         check_stream(
+            &call,
             log,
             is_caller,
             c.listener_busy,

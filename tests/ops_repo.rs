@@ -133,6 +133,10 @@ impl ReadRepo for Tx<'_> {
         = Vec<UserId>
     where
         Self: 'a;
+    type LiveCall<'a>
+        = Box<Call>
+    where
+        Self: 'a;
     fn student(&self, id: &UserId) -> Result<Option<Box<StudentRecord>>> {
         self.reads.borrow_mut().push("student");
         Ok(self.pending.students.get(id).cloned().map(Box::new))
@@ -162,11 +166,11 @@ impl ReadRepo for Tx<'_> {
         rows.sort();
         Ok(rows.into_iter().map(|(_, u)| u).collect())
     }
-    fn live_call(&self, room_id: &str) -> Result<Option<Call>> {
+    fn live_call(&self, room_id: &str) -> Result<Option<Box<Call>>> {
         self.reads.borrow_mut().push("live_call");
-        Ok(self.pending.calls.get(room_id).cloned())
+        Ok(self.pending.calls.get(room_id).cloned().map(Box::new))
     }
-    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Call>> {
+    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Box<Call>>> {
         self.reads.borrow_mut().push("live_calls");
         Ok(self
             .pending
@@ -174,6 +178,7 @@ impl ReadRepo for Tx<'_> {
             .values()
             .filter(|c| party.is_in(c))
             .cloned()
+            .map(Box::new)
             .collect())
     }
     fn call_records(&self, q: &CallListQuery) -> Result<Vec<CallRecord>> {
@@ -824,6 +829,10 @@ fn a_token_raced_by_another_process_is_refused_by_the_commit() {
             = Vec<UserId>
         where
             Self: 'a;
+        type LiveCall<'a>
+            = Box<Call>
+        where
+            Self: 'a;
         fn student(&self, id: &UserId) -> Result<Option<Box<StudentRecord>>> {
             self.0.student(id)
         }
@@ -836,10 +845,10 @@ fn a_token_raced_by_another_process_is_refused_by_the_commit() {
         fn students_of(&self, who: &OpenId) -> Result<Vec<UserId>> {
             self.0.students_of(who)
         }
-        fn live_call(&self, room_id: &str) -> Result<Option<Call>> {
+        fn live_call(&self, room_id: &str) -> Result<Option<Box<Call>>> {
             self.0.live_call(room_id)
         }
-        fn live_calls(&self, party: Party<'_>) -> Result<Vec<Call>> {
+        fn live_calls(&self, party: Party<'_>) -> Result<Vec<Box<Call>>> {
             self.0.live_calls(party)
         }
         fn call_records(&self, q: &CallListQuery) -> Result<Vec<CallRecord>> {
