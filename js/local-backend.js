@@ -168,7 +168,16 @@ export class LocalBackend {
     if (!(wait >= 0)) wait = 1000;
     this._timer = setTimeout(() => {
       this._timer = null;
-      this.tick().catch(() => undefined);
+      // A failed tick (a storage write failing) tries again in a second.
+      this.tick().catch(() => {
+        if (this._inner && this._timer === null) {
+          this._timer = setTimeout(() => {
+            this._timer = null;
+            this._rearm();
+          }, 1000);
+          if (this._timer && typeof this._timer.unref === 'function') this._timer.unref();
+        }
+      });
     }, wait);
     if (this._timer && typeof this._timer.unref === 'function') this._timer.unref();
   }

@@ -347,7 +347,7 @@ export class VoipPlugin {
       throw invalidArgument('forceHangUpVoip', 'roomId must be a string, got ' + typeof roomId);
     }
     const s = this._settings;
-    if (!s || this._attachedTo !== s.backend) return; // never called nor listened: no call of ours
+    if (!s) return; // not settled: no call of ours yet
     s.backend.hangUp(this, roomId);
   }
 

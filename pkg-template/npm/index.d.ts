@@ -114,14 +114,27 @@ export interface EndVoipData {
   callerName: string;
   listenerName: string;
   roomType: 'voice' | 'video';
-  isCaller: true;
+  isCaller: boolean;
   businessType: number;
 }
 
+/** A call event (SPEC §3.7): every one carries the call's roomId (and groupId, the same). */
+type CallEvent<N extends string, D> = { eventName: N; data: D; roomId: string; groupId: string };
+
 export type VoipEvent =
   | { eventName: 'bindContact'; data: BindContactResult }
-  | { eventName: 'cancelVoip'; data: { status: 'forceFromApp' }; roomId: string; groupId: string }
-  | { eventName: 'endVoip'; data: EndVoipData; roomId: string; groupId: string };
+  | CallEvent<'joinedRoomByCaller', {}>
+  /** **[ours]** The listener's phone rings. */
+  | CallEvent<'incomingVoip', { roomId: string; callerId: string; callerName: string; roomType: 'voice' | 'video'; businessType: number }>
+  | CallEvent<'busy' | 'startVoip' | 'hangOnVoip' | 'timeout', {}>
+  | CallEvent<'rejectVoip', { status: 'manual' | 'other' }>
+  | CallEvent<'cancelVoip', { status: 'forceFromApp' | 'other' }>
+  | CallEvent<'hangUpVoip', { keepTime: number; status: 'endByCaller' | 'endByListener'; origin: 'forceFromApp' | 'other' | 'timeLimit' }>
+  | CallEvent<'abortVoip', { keepTime: number; status: string; error: { errMsg: string } }>
+  | CallEvent<'calling', { keepTime: number }>
+  | CallEvent<'endVoip', EndVoipData>
+  /** The billed time once the backend recorded the call. */
+  | CallEvent<'finishVoip', { keepTime: number }>;
 
 export interface EndPagePath {
   key: 'BindContact' | 'Call';
@@ -184,8 +197,18 @@ export interface VoipPlugin {
 
   /** Throws (rejects) for bad parameters; resolves isSuccess:false for backend refusals. */
   initByCaller(req: InitByCallerRequest): Promise<InitByCallerSuccess | InitByCallerRefusal>;
-  /** Ends the current call (no argument, or a matching roomId): events cancelVoip then endVoip. */
+  /**
+   * Either side ends its call (no argument: the current one; or the call `roomId`): a ringing
+   * call is cancelled (device) or rejected (listener), a connected one hung up (`hangUpVoip`),
+   * then `endVoip` and `finishVoip`. Nothing happens when no call matches.
+   */
   forceHangUpVoip(roomId?: string): void;
+  /** **[ours]** The listener answers a ringing call (after `incomingVoip`): 9 for anyone else, 1004 for an unknown or ended roomId, 1005 while in another connected call. */
+  answerVoip(req: { roomId: string }): Promise<VoipOk<'answerVoip'>>;
+  /** **[ours]** The listener rejects a ringing call. */
+  rejectVoip(req: { roomId: string }): Promise<VoipOk<'rejectVoip'>>;
+  /** The plugin's call page: `pages/call/call`, or `plugin-private://<appid>/pages/call/call` in a Mini Program. */
+  readonly CALL_PAGE_PATH: string;
 
   /**
    * The backend this instance runs on, only if it was created with `dev: true` (rejects with
@@ -194,7 +217,7 @@ export interface VoipPlugin {
   getDevBackend(): Promise<DevLocalBackend>;
   /** The instance's openId, or undefined for a device instance. */
   getOpenId(): Promise<string | undefined>;
-  /** Frees the instance's wasm call slot and drops its listeners. */
+  /** Stops the instance's call timers and drops its listeners. */
   dispose(): void;
 }
 
@@ -245,6 +268,8 @@ export interface LocalBackendOptions {
   ticketTtlMs?: number;
   /** Face-pay token lifetime, 10 s – 1 hour (default 5 minutes). */
   voipTokenTtlMs?: number;
+  /** How long a call rings before `timeout`, 5 000 – 120 000 ms (default 30 000). */
+  ringTimeoutMs?: number;
   /** Clock in milliseconds (default Date.now). */
   now?: () => number;
   /** Share paths start with `__plugin__/<pluginAppId>/`. */
@@ -268,6 +293,30 @@ export interface DeveloperContactList {
   contact_list: { open_id: string; role: 0 | 1 }[];
 }
 
+/** One ended call (`getVoipCallList`). */
+export interface CallRecord {
+  room_id: string;
+  user_id: string;
+  open_id: string;
+  business_type: 0 | 3;
+  charge_type: 'duration' | 'license';
+  rang_at_ms: number;
+  connected_at_ms: number | null;
+  ended_at_ms: number;
+  keep_time_ms: number;
+  /** finishVoip's keepTime: every started minute for businessType 0, exact for 3. */
+  billed_time_ms: number;
+  ending:
+    | 'busy' | 'rejected' | 'cancelled' | 'timeout' | 'endByCaller' | 'endByListener'
+    | 'timeLimit' | 'abortByCaller' | 'abortByListener';
+}
+
+export interface DeveloperCallList {
+  errcode: 0;
+  errmsg: 'ok';
+  call_list: CallRecord[];
+}
+
 export interface LocalBackend {
   readonly type: 'local';
   /** Whether it was created with `dev: true`. */
@@ -275,6 +324,10 @@ export interface LocalBackend {
   now(): number;
   /** The developer query (the contact service's getvoipcontactlist shape). */
   getVoipContactList(req: { user_id: string }): Promise<DeveloperContactList>;
+  /** **[ours]** Ended calls of a student that rang from begin_time to end_time (Unix seconds, inclusive). */
+  getVoipCallList(req: { user_id: string; begin_time?: number; end_time?: number }): Promise<DeveloperCallList>;
+  /** **[ours]** Fires every passed deadline (ring timeout, time limit) now, on the backend's clock. */
+  tick(): Promise<void>;
   stats(): { students: number; contacts: number };
   /** Frees the backend's wasm memory. */
   close(): void;

@@ -131,7 +131,7 @@ pub fn record_delivery(conn: &Connection, d: &CallDelivery, now: Millis) -> Resu
         }
         let mut j = Json::default();
         j.raw("{").key("roomId").str(&d.call.room_id).key("events");
-        lifecycle::write_events(&mut j, events);
+        lifecycle::write_events(&mut j, &d.call, events);
         j.raw("}");
         conn.prepare_cached(
             "INSERT INTO call_events (party, room_id, body, at) VALUES (?1, ?2, ?3, ?4)",

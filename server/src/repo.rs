@@ -278,6 +278,10 @@ impl ReadRepo for SqlRepo<'_> {
         = Box<StudentRecord>
     where
         Self: 'a;
+    type LiveCall<'a>
+        = Box<Call>
+    where
+        Self: 'a;
     type Ids<'a>
         = Vec<UserId>
     where
@@ -318,14 +322,14 @@ impl ReadRepo for SqlRepo<'_> {
         Ok(out)
     }
 
-    fn live_call(&self, room_id: &str) -> Result<Option<Call>> {
+    fn live_call(&self, room_id: &str) -> Result<Option<Box<Call>>> {
         let sql = format!(
             "SELECT {CALL_COLUMNS} FROM calls WHERE room_id = ?1 AND phase IN ('ringing', 'connected')"
         );
-        Ok(query_calls(self.conn, &sql, [room_id])?.pop())
+        Ok(query_calls(self.conn, &sql, [room_id])?.pop().map(Box::new))
     }
 
-    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Call>> {
+    fn live_calls(&self, party: Party<'_>) -> Result<Vec<Box<Call>>> {
         let (column, who) = match party {
             Party::Device(d) => ("device", d),
             Party::Parent(o) => ("open_id", o.as_str()),
@@ -333,7 +337,10 @@ impl ReadRepo for SqlRepo<'_> {
         let sql = format!(
             "SELECT {CALL_COLUMNS} FROM calls WHERE {column} = ?1 AND phase IN ('ringing', 'connected') ORDER BY rang_at, room_id"
         );
-        query_calls(self.conn, &sql, [who])
+        Ok(query_calls(self.conn, &sql, [who])?
+            .into_iter()
+            .map(Box::new)
+            .collect())
     }
 
     fn call_records(&self, q: &CallListQuery) -> Result<Vec<CallRecord>> {

@@ -1,6 +1,7 @@
 // Shared setup for the node --test suite. Everything is tested through the BUILT npm package
 // (dist/npm/), exactly as a user imports it. Build it first with `node scripts/build.mjs`.
 import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -96,6 +97,21 @@ export function localOnly(reason) {
   return BACKEND === 'http' ? { skip: `local backend only: ${reason}` } : {};
 }
 
+/**
+ * Every http backend of the test file, closed after its last test: an open event stream (a
+ * fetch reading the service's SSE) would keep the process alive.
+ */
+const httpBackends = [];
+after(() => {
+  for (const b of httpBackends.splice(0)) b.close();
+});
+
+async function opened(created) {
+  const b = await created;
+  httpBackends.push(b);
+  return b;
+}
+
 async function makeHttpWorld(opts) {
   for (const k of ['storage', 'clock', 'voipTokenTtlMs', 'pathPrefix', 'namespace']) {
     if (opts[k] !== undefined) throw new Error(`makeWorld({ ${k} }) has no meaning on the contact service: mark the test localOnly`);
@@ -120,7 +136,7 @@ async function makeHttpWorld(opts) {
     },
   };
   // The device measures a call's keepTime on the same clock.
-  const deviceBackend = await cv.createHttpBackend({ url: svc.url, deviceKey: await svc.device('gate-1'), now: clock.now });
+  const deviceBackend = await opened(cv.createHttpBackend({ url: svc.url, deviceKey: await svc.device('gate-1'), now: clock.now }));
   const backend = {
     type: 'http',
     dev: true,
@@ -128,9 +144,6 @@ async function makeHttpWorld(opts) {
     now: clock.now,
     issueVoipToken: (args) => deviceBackend.issueVoipToken(args),
     getVoipContactList: (args) => svc.wxa('getvoipcontactlist', args),
-    getVoipCallList: (args) => svc.wxa('getvoipcalllist', args),
-    /** Fires the service's passed deadlines now (after the clock moved). */
-    tick: () => deviceBackend.tick(),
     async resetStudent(args) {
       const r = await svc.wxa('resetvoipcontact', { user_id: args && args.userId });
       if (r.errcode !== 0) throw new Error('resetvoipcontact: ' + JSON.stringify(r));
@@ -145,9 +158,9 @@ async function makeHttpWorld(opts) {
   // other device instance is another device, with its own device key (one call at a time each).
   let devices = 0;
   const backendFor = async (openId) => {
-    if (openId !== undefined) return cv.createHttpBackend({ url: svc.url, getSession: () => svc.session(openId) });
+    if (openId !== undefined) return opened(cv.createHttpBackend({ url: svc.url, getSession: () => svc.session(openId) }));
     if (devices++ === 0) return deviceBackend;
-    return cv.createHttpBackend({ url: svc.url, deviceKey: await svc.device('gate-' + devices), now: clock.now });
+    return opened(cv.createHttpBackend({ url: svc.url, deviceKey: await svc.device('gate-' + devices), now: clock.now }));
   };
   /** A new plugin instance: a parent's (`openId`, on its own session) or the device's. */
   const plugin = async ({ openId, ...rest } = {}) => cv.createVoipPlugin({ backend: await backendFor(openId), ...rest });

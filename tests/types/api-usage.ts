@@ -349,7 +349,7 @@ function events(p: VoipPlugin): void {
         break;
       }
       case 'cancelVoip': {
-        const status: 'forceFromApp' = event.data.status;
+        const status: 'forceFromApp' | 'other' = event.data.status;
         const room: string = event.roomId;
         const group: string = event.groupId;
         use(status, room, group);
@@ -358,11 +358,32 @@ function events(p: VoipPlugin): void {
       case 'endVoip': {
         const data: EndVoipData = event.data;
         const keepTime: number = data.keepTime;
-        const isCaller: true = data.isCaller;
+        const isCaller: boolean = data.isCaller;
         const roomType: 'voice' | 'video' = data.roomType;
         use(keepTime, isCaller, roomType, data.callerName, data.listenerName, data.businessType, event.roomId);
         break;
       }
+      case 'incomingVoip': {
+        const callerName: string = event.data.callerName;
+        use(callerName, event.data.roomId, event.data.callerId, event.data.businessType);
+        break;
+      }
+      case 'hangUpVoip': {
+        const origin: 'forceFromApp' | 'other' | 'timeLimit' = event.data.origin;
+        use(origin, event.data.keepTime, event.data.status);
+        break;
+      }
+      case 'rejectVoip':
+      case 'abortVoip':
+      case 'calling':
+      case 'finishVoip':
+      case 'joinedRoomByCaller':
+      case 'busy':
+      case 'startVoip':
+      case 'hangOnVoip':
+      case 'timeout':
+        use(event.roomId, event.groupId);
+        break;
       default:
         assertNever(event);
     }
@@ -370,7 +391,7 @@ function events(p: VoipPlugin): void {
   stop();
 
   // @ts-expect-error there is no such event
-  p.onVoipEvent((event) => event.eventName === 'startVoip');
+  p.onVoipEvent((event) => event.eventName === 'ringVoip');
   // @ts-expect-error the listener gets one event object
   p.onVoipEvent((name: string, data: unknown) => use(name, data));
   // @ts-expect-error there is no offVoipEvent (onVoipEvent returns the remover)
