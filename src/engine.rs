@@ -70,22 +70,6 @@ impl Store for std::collections::BTreeMap<String, String> {
     }
 }
 
-fn whole_in(field: &str, v: &Value, lo: u64, hi: u64, default: u64) -> Result<u64> {
-    match input::opt_number(field, v)? {
-        None => Ok(default),
-        Some(n) if n.fract() == 0.0 && n >= lo as f64 && n <= hi as f64 => Ok(n as u64),
-        Some(n) => Err(Error::invalid_argument(crate::cat!(
-            field,
-            " must be a whole number from ",
-            input::whole(lo),
-            " to ",
-            input::whole(hi),
-            ", got ",
-            input::num(n)
-        ))),
-    }
-}
-
 impl Config {
     /// Reads `{ maxContacts, ticketTtlMs, voipTokenTtlMs, pluginAppId, pathPrefix,
     /// ringTimeoutMs }`; absent
@@ -96,21 +80,21 @@ impl Config {
         }
         let v = input::args("createLocalBackend", v)?;
         let d = Config::default();
-        let max_contacts = whole_in(
+        let max_contacts = input::whole_in(
             "maxContacts",
             v.get("maxContacts"),
             1,
             100,
             d.max_contacts as u64,
         )? as usize;
-        let ticket_ttl_ms = whole_in(
+        let ticket_ttl_ms = input::whole_in(
             "ticketTtlMs",
             v.get("ticketTtlMs"),
             TICKET_TTL_RANGE.0,
             TICKET_TTL_RANGE.1,
             d.ticket_ttl_ms,
         )?;
-        let token_ttl_ms = whole_in(
+        let token_ttl_ms = input::whole_in(
             "voipTokenTtlMs",
             v.get("voipTokenTtlMs"),
             TOKEN_TTL_RANGE.0,
@@ -140,10 +124,7 @@ impl Config {
                 .map(|id| crate::cat!("__plugin__/", id, "/"))
                 .unwrap_or_default(),
         };
-        let ring_timeout_ms = crate::lifecycle::ring_timeout_ms(input::opt_number(
-            "ringTimeoutMs",
-            v.get("ringTimeoutMs"),
-        )?)?;
+        let ring_timeout_ms = crate::lifecycle::ring_timeout_ms(v.get("ringTimeoutMs"))?;
         Ok(Config {
             max_contacts,
             ticket_ttl_ms,

@@ -334,6 +334,23 @@ pub fn num(n: f64) -> String {
     out
 }
 
+/// An optional whole number from `lo` to `hi` (`default` when absent), e.g. a backend option.
+pub fn whole_in(field: &str, v: &Value, lo: u64, hi: u64, default: u64) -> Result<u64> {
+    match opt_number(field, v)? {
+        None => Ok(default),
+        Some(n) if n.fract() == 0.0 && n >= lo as f64 && n <= hi as f64 => Ok(n as u64),
+        Some(n) => Err(Error::invalid_argument(crate::cat!(
+            field,
+            " must be a whole number from ",
+            whole(lo),
+            " to ",
+            whole(hi),
+            ", got ",
+            num(n)
+        ))),
+    }
+}
+
 /// `v` in decimal, for messages (the u64 formatter would be one more in the wasm).
 pub fn whole(v: u64) -> String {
     let mut out = String::new();

@@ -324,25 +324,14 @@ pub fn billed_time(business_type: u8, keep_time: Millis) -> Millis {
 }
 
 /// `ringTimeoutMs` of the backend options: default 30 000, a whole number 5 000–120 000.
-pub fn ring_timeout_ms(v: Option<f64>) -> Result<Millis> {
-    match v {
-        None => Ok(DEFAULT_RING_TIMEOUT_MS),
-        Some(n)
-            if n.fract() == 0.0
-                && n >= MIN_RING_TIMEOUT_MS as f64
-                && n <= MAX_RING_TIMEOUT_MS as f64 =>
-        {
-            Ok(n as Millis)
-        }
-        Some(n) => Err(Error::invalid_argument(crate::cat!(
-            "ringTimeoutMs must be a whole number ",
-            input::whole(MIN_RING_TIMEOUT_MS),
-            "–",
-            input::whole(MAX_RING_TIMEOUT_MS),
-            ", got ",
-            input::num(n)
-        ))),
-    }
+pub fn ring_timeout_ms(v: &Value) -> Result<Millis> {
+    input::whole_in(
+        "ringTimeoutMs",
+        v,
+        MIN_RING_TIMEOUT_MS,
+        MAX_RING_TIMEOUT_MS,
+        DEFAULT_RING_TIMEOUT_MS,
+    )
 }
 
 /// 1004 for a roomId no call has (for the shells' look-up).
@@ -1341,13 +1330,32 @@ mod tests {
 
     #[test]
     fn ring_timeout_option() {
-        assert_eq!(ring_timeout_ms(None), Ok(30_000));
-        assert_eq!(ring_timeout_ms(Some(5_000.0)), Ok(5_000));
-        assert_eq!(ring_timeout_ms(Some(120_000.0)), Ok(120_000));
-        for bad in [4_999.0, 120_001.0, 6_000.5, -1.0, f64::NAN, f64::INFINITY] {
-            let e = ring_timeout_ms(Some(bad)).unwrap_err();
+        assert_eq!(ring_timeout_ms(&Value::Missing), Ok(30_000));
+        assert_eq!(ring_timeout_ms(&Value::Num(5_000.0)), Ok(5_000));
+        assert_eq!(ring_timeout_ms(&Value::Num(120_000.0)), Ok(120_000));
+        for bad in [4_999.0, 120_001.0, 6_000.5, -1.0] {
+            let e = ring_timeout_ms(&Value::Num(bad)).unwrap_err();
             assert_eq!(e.err_code(), 1004);
-            assert!(e.message.starts_with("ringTimeoutMs must be"));
+            assert_eq!(
+                e.message,
+                crate::cat!(
+                    "ringTimeoutMs must be a whole number from 5000 to 120000, got ",
+                    input::num(bad)
+                )
+            );
+        }
+        for bad in [
+            Value::Num(f64::NAN),
+            Value::Num(f64::INFINITY),
+            Value::str("9000"),
+        ] {
+            let e = ring_timeout_ms(&bad).unwrap_err();
+            assert_eq!(e.err_code(), 1004);
+            assert!(
+                e.message.starts_with("ringTimeoutMs must be"),
+                "{}",
+                e.message
+            );
         }
     }
 
