@@ -95,6 +95,8 @@ run(wasmOpt, [
   '-Oz',
   '--converge',
   '--signext-lowering',
+  // The producers section (which rustc and wasm-bindgen made it) is of no use to a host.
+  '--strip-producers',
   ...globalExports.flatMap((name) => ['--remove-exports', `--pass-arg=remove-exports@${name}`]),
   '-o',
   optWasm,

@@ -1,18 +1,20 @@
-//! The wasm's allocator: power-of-two size classes, one free list each, carved from memory the
-//! allocator grows. It replaces std's dlmalloc in the wasm (4.7 KB of code, about 1.7 KB
-//! brotli) with a few hundred bytes; natively the system allocator stays.
+//! The wasm's allocator: size classes two to an octave (16, 24, 32, 48, 64, 96, … bytes), one
+//! free list each, carved from memory the allocator grows. It replaces std's dlmalloc in the
+//! wasm (4.7 KB of code, about 1.7 KB brotli) with under 1 KB; natively the system allocator
+//! stays.
 //!
-//! * A request takes a block of the smallest class that fits its size and its alignment (16
-//!   bytes at least). A block of class `S` always lies at a multiple of `min(S, 64 KiB)`, so any
-//!   alignment up to that is met; larger alignments (no type here has one) are refused.
+//! * A request takes a block of the smallest class that fits its size and its alignment. A
+//!   block of `2^k` bytes lies at a multiple of `min(2^k, 64 KiB)`, one of `3·2^k` at a
+//!   multiple of `2^k`, so any alignment up to a page is met (larger ones, which no type here
+//!   has, are refused).
 //! * A freed block goes on its class's free list and is reused only by that class: blocks are
-//!   never split or merged. Memory use is at most twice what is live per class (a third more
-//!   on average for evenly spread sizes), and a program that keeps allocating the same kinds of things (a backend
-//!   opened and closed 10 000 times) reuses the same blocks and does not grow.
+//!   never split or merged. A block is at most a half larger than its request (about a sixth
+//!   on average for evenly spread sizes), and a program that keeps allocating the same kinds
+//!   of things (a backend opened and closed 10 000 times) reuses its blocks and stops growing.
 //! * New blocks come from a region grown with `memory.grow` (the first bytes of memory, the
-//!   stack and the data, are never touched). Padding skipped to align a block, and the rest of a
-//!   region that another grow did not extend, go onto the free lists as the largest aligned
-//!   blocks they hold, so nothing is lost.
+//!   stack and the data, are never touched), by an eighth of the heap at least. Padding skipped
+//!   to align a block, and the rest of a region that another grow did not extend, go onto the
+//!   free lists as the largest aligned power-of-two blocks they hold, so nothing is lost.
 //! * `realloc` keeps the block when the new size needs the same class, else copies.
 //!
 //! The logic is [`Heap`], over a [`Memory`] it grows and writes the free lists into: the wasm's
@@ -20,10 +22,11 @@
 
 use core::alloc::Layout;
 
-/// Smallest block (and alignment of every block): 16 bytes.
-const MIN_CLASS: u32 = 4;
-/// Largest alignment a block has by its position (a wasm page).
-const MAX_ALIGN_CLASS: u32 = 16;
+/// Largest alignment a block has by its position (a wasm page), as log2.
+const MAX_ALIGN_LOG: u32 = 16;
+/// Classes: even ones are 16, 32, 64, … (`2^(i/2 + 4)` bytes), odd ones 24, 48, 96, …
+/// (`3·2^(i/2 + 3)`), up to 2 GiB.
+const CLASSES: usize = 55;
 const PAGE: usize = 1 << 16;
 
 /// What the allocator's memory must do: grow by whole pages (the first new byte's address, or
@@ -37,7 +40,7 @@ pub trait Memory {
 /// The allocator's state: the free list heads by class (`0`: empty) and the region new blocks
 /// are carved from (`next..end`).
 pub struct Heap {
-    free: [usize; usize::BITS as usize],
+    free: [usize; CLASSES],
     next: usize,
     end: usize,
 }
@@ -45,22 +48,38 @@ pub struct Heap {
 impl Heap {
     pub const fn new() -> Heap {
         Heap {
-            free: [0; usize::BITS as usize],
+            free: [0; CLASSES],
             next: 0,
             end: 0,
         }
     }
 
-    /// The class (log2 of the block size) of a layout, if it has one.
+    /// A class's block size.
+    fn size(class: u32) -> usize {
+        (2 | (class as usize & 1)) << (class / 2 + 3)
+    }
+
+    /// The alignment every block of a class has by its position.
+    fn align(class: u32) -> usize {
+        1 << (class / 2 + 4 - (class & 1)).min(MAX_ALIGN_LOG)
+    }
+
+    /// The class of a layout, if it has one: the smallest whose blocks fit it.
     fn class(size: usize, align: usize) -> Option<u32> {
-        if align > 1 << MAX_ALIGN_CLASS {
+        if align > 1 << MAX_ALIGN_LOG {
             return None;
         }
-        let block = size
-            .max(align)
-            .max(1 << MIN_CLASS)
-            .checked_next_power_of_two()?;
-        Some(block.trailing_zeros())
+        let size = size.max(16);
+        let k = size.checked_next_power_of_two()?.trailing_zeros();
+        // 2^k fits; 3·2^(k-2) too if it is not below `size`.
+        let mut class = 2 * (k - 4);
+        if k > 4 && size <= 3 << (k - 2) {
+            class -= 1;
+        }
+        if Self::align(class) < align {
+            class = (class + 1).max(2 * (align.trailing_zeros() - 4));
+        }
+        Some(class)
     }
 
     fn push(&mut self, mem: &mut impl Memory, class: u32, addr: usize) {
@@ -68,16 +87,19 @@ impl Heap {
         self.free[class as usize] = addr;
     }
 
-    /// Puts `from..to` (both multiples of 16) on the free lists as the largest blocks that lie
-    /// at multiples of their own size (up to a page).
+    /// Puts `from..to` (both multiples of 8) on the free lists as the largest power-of-two
+    /// blocks that lie at multiples of their own size (up to a page); an 8-byte piece, too
+    /// small for a block, is left out.
     fn release(&mut self, mem: &mut impl Memory, mut from: usize, to: usize) {
         while from < to {
-            let mut class = from.trailing_zeros().min(MAX_ALIGN_CLASS);
-            while from + (1 << class) > to {
-                class -= 1;
+            let mut log = from.trailing_zeros().min(MAX_ALIGN_LOG);
+            while from + (1 << log) > to {
+                log -= 1;
             }
-            self.push(mem, class, from);
-            from += 1 << class;
+            if log >= 4 {
+                self.push(mem, 2 * (log - 4), from);
+            }
+            from += 1 << log;
         }
     }
 
@@ -91,22 +113,29 @@ impl Heap {
             self.free[class as usize] = mem.read(head);
             return head;
         }
-        let size = 1usize << class;
-        let align = 1usize << class.min(MAX_ALIGN_CLASS);
+        let (size, align) = (Self::size(class), Self::align(class));
         let mut at = (self.next + align - 1) & !(align - 1);
         if at < self.next || self.end - self.next < size || at > self.end - size {
-            // Not enough room left: grow; the new pages continue this region if they follow it.
-            let Some(pages) = size.checked_add(PAGE) else {
+            // Not enough room left: grow, by an eighth of the heap at least (a large heap grows
+            // in few steps) or else by what this block needs; the new pages continue this
+            // region if they follow it.
+            let Some(need) = size.checked_add(PAGE) else {
                 return 0;
             };
-            let Some(start) = mem.grow(pages / PAGE) else {
-                return 0;
+            let need = need / PAGE;
+            let want = need.max(self.end / PAGE / 8);
+            let (start, pages) = match mem.grow(want) {
+                Some(start) => (start, want),
+                None => match mem.grow(need) {
+                    Some(start) => (start, need),
+                    None => return 0,
+                },
             };
             if start != self.end {
                 self.release(mem, self.next, self.end);
                 self.next = start;
             }
-            self.end = start + pages / PAGE * PAGE;
+            self.end = start + pages * PAGE;
             at = (self.next + align - 1) & !(align - 1);
         }
         self.release(mem, self.next, at);
@@ -243,17 +272,43 @@ mod tests {
 
     #[test]
     fn classes() {
-        assert_eq!(Heap::class(0, 1), Some(4));
-        assert_eq!(Heap::class(1, 1), Some(4));
-        assert_eq!(Heap::class(16, 8), Some(4));
-        assert_eq!(Heap::class(17, 8), Some(5));
-        assert_eq!(Heap::class(8, 64), Some(6));
-        assert_eq!(Heap::class(100_000, 4), Some(17));
-        assert_eq!(Heap::class(1, 1 << 16), Some(16));
+        let sizes: Vec<usize> = (0..10).map(Heap::size).collect();
+        assert_eq!(sizes, [16, 24, 32, 48, 64, 96, 128, 192, 256, 384]);
+        let aligns: Vec<usize> = (0..10).map(Heap::align).collect();
+        assert_eq!(aligns, [16, 8, 32, 16, 64, 32, 128, 64, 256, 128]);
+        assert_eq!(Heap::size(CLASSES as u32 - 1), 1 << 31);
+        assert_eq!(Heap::align(40), 1 << 16);
+        for (size, align, class) in [
+            (0, 1, 0),
+            (16, 8, 0),
+            (17, 8, 1),
+            (24, 8, 1),
+            (20, 16, 2),
+            (25, 8, 2),
+            (33, 4, 3),
+            (48, 16, 3),
+            (48, 32, 4),
+            (49, 8, 4),
+            (8, 64, 4),
+            (8, 4096, 16),
+            (100_000, 4, 26),
+            (98_304, 4, 25),
+            (1, 1 << 16, 24),
+        ] {
+            assert_eq!(Heap::class(size, align), Some(class), "{size} {align}");
+        }
         assert_eq!(Heap::class(1, 1 << 17), None);
         assert_eq!(Heap::class(usize::MAX / 2 + 2, 1), None);
-        assert!(Heap::fits(layout(20, 8), 32));
-        assert!(!Heap::fits(layout(20, 8), 33));
+        // Every class fits what it is chosen for, and no smaller class would.
+        for size in 0..5_000 {
+            for align in [1, 2, 4, 8, 16, 32, 64, 128, 4096] {
+                let c = Heap::class(size, align).unwrap();
+                assert!(Heap::size(c) >= size && Heap::align(c) >= align);
+                assert!((0..c).all(|d| Heap::size(d) < size || Heap::align(d) < align));
+            }
+        }
+        assert!(Heap::fits(layout(20, 8), 24));
+        assert!(!Heap::fits(layout(20, 8), 25));
         assert!(!Heap::fits(layout(20, 8), 16));
     }
 
@@ -274,19 +329,22 @@ mod tests {
                 seed ^= seed << 17;
                 seed % n
             };
+            let mut odd = 0;
             for round in 0..20_000u32 {
                 let r = rand(10);
                 if r < 5 || live.is_empty() {
-                    let size = match rand(4) {
+                    let size = match rand(5) {
                         0 => rand(17) as usize,
-                        1 => rand(300) as usize,
-                        2 => rand(5_000) as usize,
+                        1 => 17 + rand(40) as usize,
+                        2 => rand(300) as usize,
+                        3 => rand(5_000) as usize,
                         _ => rand(200_000) as usize,
                     };
                     let align = 1 << rand(8);
                     let l = layout(size, align);
                     let at = heap.alloc(&mut mem, l);
                     assert_ne!(at, 0);
+                    odd += usize::from(at % 16 == 8);
                     check_new(&mem, &live, at, l);
                     let tag = round as u8;
                     mem.bytes[at..at + size].fill(tag);
@@ -298,6 +356,7 @@ mod tests {
                     heap.dealloc(&mut mem, at, l);
                 }
             }
+            assert!(odd > 20, "24-byte blocks between 16-byte boundaries: {odd}");
             // Everything freed, then one pattern of use again and again: it grows the first
             // time at most.
             for (at, l, _) in live.drain(..) {
@@ -326,7 +385,6 @@ mod tests {
 
     fn check_new(mem: &Sim, live: &[(usize, Layout, u8)], at: usize, l: Layout) {
         assert_eq!(at % l.align(), 0, "misaligned");
-        assert_eq!(at % 16, 0);
         assert!(
             at >= PAGE && at + l.size() <= mem.bytes.len(),
             "outside the heap"
