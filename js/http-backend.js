@@ -403,27 +403,11 @@ export class HttpBackend {
       res.abort();
       throw new Error('the event stream answered HTTP ' + res.status);
     }
-    let buf = '';
     for (;;) {
-      const chunk = await res.read();
-      if (chunk === undefined || st.stop) return;
-      buf += chunk.replace(/\r\n?/g, '\n');
-      for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        let id, event, data;
-        for (const line of block.split('\n')) {
-          const c = line.indexOf(':');
-          if (c <= 0) continue; // a comment (keep-alive) or an empty line
-          const field = line.slice(0, c);
-          const v = line.slice(c + 1).replace(/^ /, '');
-          if (field === 'id') id = Number(v);
-          else if (field === 'event') event = v;
-          else if (field === 'data') data = data === undefined ? v : data + '\n' + v;
-        }
-        if (event === 'ready') this._started(st, id);
-        else if (id !== undefined && data !== undefined) this._message(id, JSON.parse(data));
-      }
+      const m = await res.next();
+      if (m === undefined || st.stop) return;
+      if (m.event === 'ready') this._started(st, m.id);
+      else if (m.id !== undefined && m.data !== undefined) this._message(m.id, JSON.parse(m.data));
     }
   }
 

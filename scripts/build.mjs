@@ -250,6 +250,11 @@ await esbuild.build({
   // Old iOS JavaScriptCore: no optional chaining, no ?? in the shipped code.
   target: 'es2017',
   minify: true,
+  // The shim's own underscore members (`_settings`, `_hear`, …) are private to this one bundle:
+  // short names save ~0.5 KB. Kept: those the plugin's pages and components call
+  // (pkg-template/miniprogram-plugin/plugin/) and tests/simulate reaches for.
+  mangleProps: /^_[a-z]/,
+  reserveProps: /^_(callPageLoaded|finishInspection|emit)$/,
   // Devices have no TextEncoder/TextDecoder: the glue gets module-scoped ones.
   inject: [path.join(ROOT, 'js/utf8.js')],
 });

@@ -32,19 +32,41 @@ export function fetchRequest(url, init) {
 }
 
 /**
- * The event stream's transport: a GET whose body is read as it arrives. Resolves
- * `{ status, read, abort }` once the headers are in: `read()` resolves the next chunk of text,
- * or undefined at the end; `abort()` closes the connection.
+ * The event stream's transport: Server-Sent Events over a fetch whose body is read as it
+ * arrives. Resolves `{ status, next, abort }` once the headers are in: `next()` resolves the
+ * next message `{ id, event, data }` (comments skipped), or undefined at the end; `abort()`
+ * closes the connection. (Here, not in the http backend: a Mini Program long-polls instead.)
  */
 export function fetchStream(url, headers) {
   const ctl = typeof AbortController === 'function' ? new AbortController() : null;
   return fetch(url, { method: 'GET', headers, signal: ctl ? ctl.signal : undefined }).then((res) => {
     const reader = res.body ? res.body.getReader() : null;
     const dec = new TextDecoder();
-    return {
-      status: res.status,
-      read: () => (reader ? reader.read().then((r) => (r.done ? undefined : dec.decode(r.value, { stream: true }))) : Promise.resolve(undefined)),
-      abort: () => ctl && ctl.abort(),
+    let buf = '';
+    const next = async () => {
+      for (;;) {
+        const i = buf.indexOf('\n\n');
+        if (i >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const m = {};
+          for (const line of block.split('\n')) {
+            const c = line.indexOf(':');
+            if (c <= 0) continue; // a comment (keep-alive) or a field without a value
+            const field = line.slice(0, c);
+            const v = line.slice(c + 1).replace(/^ /, '');
+            if (field === 'id') m.id = Number(v);
+            else if (field === 'event') m.event = v;
+            else if (field === 'data') m.data = m.data === undefined ? v : m.data + '\n' + v;
+          }
+          if (m.id !== undefined || m.data !== undefined) return m;
+          continue;
+        }
+        const r = reader ? await reader.read() : { done: true };
+        if (r.done) return undefined;
+        buf += dec.decode(r.value, { stream: true }).replace(/\r\n?/g, '\n');
+      }
     };
+    return { status: res.status, next, abort: () => ctl && ctl.abort() };
   });
 }

@@ -3,7 +3,7 @@
 //! JS values, including the hostile ones (lone surrogates, 1 MiB strings, throwing getters and
 //! Proxies, failing storage) that must become typed errors and never abort the instance.
 
-use campus_voip::wasm::{check_open_id, check_version, snapshot_entries, Backend, CallSlot};
+use campus_voip::wasm::{check_open_id, check_version, snapshot_entries, Backend};
 use js_sys::{Array, Function, JsString, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -161,8 +161,8 @@ fn story_through_the_binding() {
     // Flat: one entry (no RS); userId US is_ad US openIds.
     assert_eq!(list, "学生-1\u{1f}1\u{1f}dad\u{1f}mum");
 
-    // A call from the device, busy, hang up.
-    let mut slot = CallSlot::new();
+    // A call from the device: it rings mum, busy for a second call, answered, hung up.
+    const DEV: &str = "device-1";
     let token = b.issue_voip_token(user("学生-1"), T0).unwrap();
     let call = obj(&[
         ("roomType", s("video")),
@@ -171,37 +171,74 @@ fn story_through_the_binding() {
         ("businessType", JsValue::from_f64(3.0)),
         ("voipToken", s(&token)),
     ]);
-    let res = b
-        .init_by_caller(&mut slot, call.clone(), "2.4.0", T0)
-        .unwrap();
+    let res = b.init_by_caller(DEV, call.clone(), "2.4.0", T0).unwrap();
     assert_eq!(get(&res, "isSuccess").as_bool(), Some(true));
     assert_eq!(get(&res, "chargeType").as_string().unwrap(), "license");
     let room = get(&res, "roomId").as_string().unwrap();
-    assert_eq!(slot.room_id(), Some(room.clone()));
+    let names = |v: &JsValue| -> Vec<String> {
+        Array::from(v)
+            .iter()
+            .map(|e| get(&e, "eventName").as_string().unwrap())
+            .collect()
+    };
+    let delivery = get(&res, "delivery");
+    assert_eq!(get(&delivery, "roomId").as_string().unwrap(), room);
+    assert_eq!(get(&delivery, "device").as_string().unwrap(), DEV);
+    assert_eq!(get(&delivery, "listener").as_string().unwrap(), "mum");
+    assert_eq!(names(&get(&delivery, "caller")), ["joinedRoomByCaller"]);
+    let incoming = Array::from(&get(&delivery, "listenerEvents")).get(0);
+    assert_eq!(
+        get(&get(&incoming, "data"), "callerName")
+            .as_string()
+            .unwrap(),
+        "小明"
+    );
     assert_eq!(
         err_code(
-            b.init_by_caller(&mut slot, call.clone(), "2.4.0", T0)
+            b.init_by_caller(DEV, call.clone(), "2.4.0", T0)
                 .unwrap_err()
         ),
         1005
     );
-    assert!(slot.hang_up(s("another room"), T0).unwrap().is_none());
-    let ended = slot
-        .hang_up(JsValue::UNDEFINED, T0 + 1500.0)
+    assert!(b.next_deadline() > T0);
+    // A hang-up of another room does nothing; mum answers; the device hangs up 1.5 s later.
+    assert!(b
+        .act_on_call(0, DEV, 2, s("another room"), T0)
+        .unwrap()
+        .is_none());
+    let room_arg = obj(&[("roomId", s(&room))]);
+    let answered = b
+        .act_on_call(b.actor(s("mum")).unwrap(), "", 0, room_arg, T0)
         .unwrap()
         .unwrap();
-    assert_eq!(get(&ended, "roomId").as_string().unwrap(), room);
-    let data = get(&ended, "data");
-    assert_eq!(get(&data, "keepTime").as_f64(), Some(1500.0));
-    assert_eq!(get(&data, "callerName").as_string().unwrap(), "小明");
-    // The used token is refused (resolved, not thrown); businessType 3 below 2.3.8 throws 1011.
-    let reuse = b
-        .init_by_caller(&mut slot, call.clone(), "2.4.0", T0)
+    assert_eq!(
+        names(&get(&answered, "listenerEvents")),
+        ["hangOnVoip", "startVoip"]
+    );
+    assert_eq!(b.calling_keep_time(&room, T0 + 1000.0).unwrap(), 1000.0);
+    let ended = b
+        .act_on_call(0, DEV, 2, JsValue::UNDEFINED, T0 + 1500.0)
+        .unwrap()
         .unwrap();
+    assert_eq!(
+        names(&get(&ended, "caller")),
+        ["hangUpVoip", "endVoip", "finishVoip"]
+    );
+    let end = Array::from(&get(&ended, "caller")).get(1);
+    assert_eq!(get(&get(&end, "data"), "keepTime").as_f64(), Some(1500.0));
+    assert_eq!(b.next_deadline(), -1.0);
+    let calls = b
+        .get_voip_call_list(obj(&[("user_id", s("学生-1"))]))
+        .unwrap();
+    let rows = Array::from(&get(&calls, "call_list"));
+    assert_eq!(rows.length(), 1);
+    assert_eq!(get(&rows.get(0), "billed_time_ms").as_f64(), Some(1500.0));
+    // The used token is refused (resolved, not thrown); businessType 3 below 2.3.8 throws 1011.
+    let reuse = b.init_by_caller(DEV, call.clone(), "2.4.0", T0).unwrap();
     assert_eq!(get(&reuse, "isSuccess").as_bool(), Some(false));
     assert_eq!(get(&reuse, "errCode").as_f64(), Some(4.0));
     assert_eq!(
-        err_code(b.init_by_caller(&mut slot, call, "2.3.7", T0).unwrap_err()),
+        err_code(b.init_by_caller(DEV, call, "2.3.7", T0).unwrap_err()),
         1011
     );
 
