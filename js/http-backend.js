@@ -168,6 +168,7 @@ export class HttpBackend {
     this._owners = new Map(); // device backend: roomId -> the instance that called
     this._early = new Map(); // device backend: roomId -> events that came before the reply
     this._connectedAt = new Map(); // roomId -> this device's clock at startVoip (calling.keepTime)
+    this._sent = Promise.resolve(); // the last forceHangUpVoip request, once answered
   }
 
   get dev() {
@@ -393,7 +394,6 @@ export class HttpBackend {
 
   async _sse(st) {
     const headers = await this._headers('events');
-    headers.Accept = 'text/event-stream';
     if (this._lastId !== undefined) headers['Last-Event-ID'] = String(this._lastId);
     const res = await this._host.stream(this._url + 'events', headers);
     st.abort = res.abort;
@@ -401,7 +401,7 @@ export class HttpBackend {
     if (res.status === 401 && !this._device) this._session = undefined;
     if (res.status !== 200) {
       res.abort();
-      throw new Error('the event stream answered HTTP ' + res.status);
+      throw new Error('HTTP ' + res.status); // reconnects after a pause
     }
     for (;;) {
       const m = await res.next();
@@ -435,8 +435,12 @@ export class HttpBackend {
     if (!(typeof id === 'number' && id > this._lastId) || !plain(m) || !Array.isArray(m.events)) return;
     this._lastId = id;
     const roomId = m.roomId;
+    // calling.keepTime runs from the service's connect time (`at`), unless this device's clock
+    // is behind the service's or a minute off: then from when startVoip arrived.
+    const now = this.now();
+    const at = typeof m.at === 'number' && m.at <= now && now - m.at < 60000 ? m.at : now;
     for (const ev of m.events) {
-      if (ev.eventName === 'startVoip') this._connectedAt.set(roomId, this.now());
+      if (ev.eventName === 'startVoip') this._connectedAt.set(roomId, at);
       if (ev.eventName === 'endVoip') this._connectedAt.delete(roomId);
     }
     if (!this._device) {
@@ -478,7 +482,7 @@ export class HttpBackend {
   /** `answerVoip` / `rejectVoip`: resolves once the change's own events were delivered. */
   async actOnCall(instance, api, args) {
     await this._startStream();
-    await this._call(api, args, OK);
+    await this._call(api, args, OK, this._device);
     await this._drain(api).catch(() => undefined);
     return ok(api);
   }
@@ -486,11 +490,22 @@ export class HttpBackend {
   /** `forceHangUpVoip(roomId?)`: sent at once; the events follow over the stream. */
   hangUp(instance, roomId) {
     const api = 'forceHangUpVoip';
-    this._call(api, roomId === undefined ? {} : { roomId }, OK, this._device)
+    const sent = this._call(api, roomId === undefined ? {} : { roomId }, OK, this._device)
       .then(() => this._drain(api))
       .catch((e) => {
         if (typeof console !== 'undefined') console.error('[campus-voip] forceHangUpVoip failed', e);
       });
+    this._sent = this._sent.then(() => sent);
+  }
+
+  /**
+   * **[ours]** Resolves once this backend's own requests were answered and every event the
+   * service has for it so far was delivered (tests, and hosts that want to wait for the events
+   * of another device's action).
+   */
+  async settle() {
+    await this._sent;
+    if (this._stream && !this._closed) await this._drain('events');
   }
 
   /** **[ours]** Fires passed deadlines now (a `--dev` service, after its clock moved). */

@@ -60,6 +60,8 @@ impl Who {
 /// Wakes streams and the sweeper; counts open streams per party.
 pub struct Hub {
     bump: watch::Sender<u64>,
+    /// Set when the service shuts down: the streams end (clients reconnect elsewhere).
+    closing: watch::Sender<bool>,
     streams: Mutex<HashMap<String, usize>>,
     sweeper: Notify,
 }
@@ -68,6 +70,7 @@ impl Default for Hub {
     fn default() -> Self {
         Hub {
             bump: watch::Sender::new(0),
+            closing: watch::Sender::new(false),
             streams: Mutex::new(HashMap::new()),
             sweeper: Notify::new(),
         }
@@ -88,6 +91,17 @@ impl Hub {
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.bump.subscribe()
+    }
+
+    /// Ends every stream (graceful shutdown would otherwise wait for them).
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once the service is shutting down.
+    pub async fn closed_streams(&self) {
+        let mut rx = self.closing.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
     }
 
     /// A stream of `key` opened; whether it is the party's first.
@@ -130,7 +144,13 @@ pub fn record_delivery(conn: &Connection, d: &CallDelivery, now: Millis) -> Resu
             continue;
         }
         let mut j = Json::default();
-        j.raw("{").key("roomId").str(&d.call.room_id).key("events");
+        // `at`: the service's time of the change (the device measures calling.keepTime from it).
+        j.raw("{")
+            .key("roomId")
+            .str(&d.call.room_id)
+            .key("at")
+            .num(now)
+            .key("events");
         lifecycle::write_events(&mut j, &d.call, events);
         j.raw("}");
         conn.prepare_cached(

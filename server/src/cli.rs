@@ -450,14 +450,14 @@ pub async fn serve(opts: &Options, out: &mut dyn Write) -> CliResult {
         let _ = out.flush();
         let pruner = tokio::spawn(prune_used_tokens(state.clone()));
         let sweeper = tokio::spawn(crate::calls::sweeper(state.clone()));
-        let served = http::serve(
-            listener,
-            http::router(state),
-            http::shutdown_signal(),
-            SHUTDOWN_GRACE,
-        )
-        .await
-        .map_err(|e| format!("serving failed: {e}"));
+        let hub = state.clone();
+        let shutdown = async move {
+            http::shutdown_signal().await;
+            hub.hub.close_streams();
+        };
+        let served = http::serve(listener, http::router(state), shutdown, SHUTDOWN_GRACE)
+            .await
+            .map_err(|e| format!("serving failed: {e}"));
         pruner.abort();
         sweeper.abort();
         served

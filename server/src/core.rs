@@ -92,6 +92,16 @@ impl Core {
         Rng::from_seed(seed)
     }
 
+    /// Stores a new clock lease now, whatever the margin (after `/v1/dev/clock` moved the clock
+    /// ahead: until a lease past the new time is stored, operations would act at the old lease).
+    pub async fn renew_lease(&self, db: &Db) {
+        let next = self.clock.next_lease();
+        match db.write(move |c| store_lease(c, next)).await {
+            Ok(stored) => self.clock.renewed(stored),
+            Err(e) => tracing::error!(error = %e, "cannot renew the clock lease"),
+        }
+    }
+
     /// The time an operation acts at, renewing the stored clock lease first when it runs low.
     /// One request renews; the others meanwhile go on at once (half of the margin is still
     /// ahead, and if the wall clock reaches the lease the clock holds there: never back).

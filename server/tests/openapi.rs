@@ -149,7 +149,12 @@ async fn entries_have_bodies_replies_and_security() {
             .is_some_and(|n| schemas.contains_key(n))
     };
     let device = ["/v1/issueVoipToken", "/v1/initByCaller"];
-    let either = ["/v1/forceHangUpVoip", "/v1/events"];
+    let either = [
+        "/v1/answerVoip",
+        "/v1/rejectVoip",
+        "/v1/forceHangUpVoip",
+        "/v1/events",
+    ];
     let open = [
         "/v1/dev/tick",
         "/v1/session/wx",

@@ -15,6 +15,7 @@ import {
   makeWorld,
   quietErrors,
   rejectsVoip,
+  settle,
 } from './helpers.mjs';
 
 describe('package exports', () => {
@@ -370,6 +371,7 @@ describe('events and navigation (§3.5)', () => {
     assert.equal(r.isSuccess, true);
     assert.equal(navs.length, 4);
     dev.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     assert.deepEqual(navs[4], {
       key: 'Call',
       url: '/pages/after-call/index',
@@ -432,6 +434,7 @@ describe('initByCaller (§3.6)', () => {
       assert.ok(r.roomId.length >= 16, 'at least ~96 bits of randomness');
       rooms.add(r.roomId);
       w.device.forceHangUpVoip(r.roomId);
+      await settle(); // over the service the hang-up is a request
     }
     assert.equal(rooms.size, 5);
   });
@@ -509,6 +512,7 @@ describe('initByCaller (§3.6)', () => {
     const ok = await w.device.initByCaller(callRequest('s1', 'mum', tok2));
     assert.equal(ok.isSuccess, true);
     w.device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     await refusal(callRequest('s1', 'mum', tok2), 4);
     // Revoked consent → 8 even for a contact.
     await w.dad.revokeVoip();
@@ -536,6 +540,7 @@ describe('initByCaller (§3.6)', () => {
     assert.equal(r2.isSuccess, true);
     assert.notEqual(r2.roomId, r.roomId);
     dev2.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     // No call / non-matching roomId: nothing happens.
     assert.equal(w.device.forceHangUpVoip('some-other-room'), undefined);
     await settled();
@@ -547,6 +552,7 @@ describe('initByCaller (§3.6)', () => {
     await w.dad.answerVoip({ roomId: r.roomId });
     await w.clock.advance(83_456);
     w.device.forceHangUpVoip(r.roomId);
+    await settle(); // over the service the hang-up is a request
     await settled();
     const ended = {
       keepTime: 83_456,
@@ -565,7 +571,9 @@ describe('initByCaller (§3.6)', () => {
     ]);
     // Ended: hanging up again does nothing; a new call may start.
     w.device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     w.device.forceHangUpVoip(r.roomId);
+    await settle(); // over the service the hang-up is a request
     await settled();
     assert.equal(events.length, 5);
     const tok3 = await w.backend.issueVoipToken({ userId: 's1' });
@@ -573,6 +581,7 @@ describe('initByCaller (§3.6)', () => {
     assert.equal(r3.isSuccess, true);
     await w.clock.advance(1500);
     w.device.forceHangUpVoip(); // no argument ends the current call: while ringing, a cancel
+    await settle(); // over the service the hang-up is a request
     await settled();
     // Names default to the ids; a call never answered lasted 0 ms, billed 0.
     assert.deepEqual(events.slice(5), [
@@ -585,6 +594,7 @@ describe('initByCaller (§3.6)', () => {
     const r4 = await w.device.initByCaller(callRequest('s1', 'mum', await w.backend.issueVoipToken({ userId: 's1' })));
     assert.equal(r4.isSuccess, true);
     w.device.forceHangUpVoip(null);
+    await settle(); // over the service the hang-up is a request
     await settled();
     assert.deepEqual(events.slice(9).map((e) => [e.eventName, e.roomId]), [
       ['joinedRoomByCaller', r4.roomId],
@@ -612,11 +622,13 @@ describe('initByCaller (§3.6)', () => {
     w.device.dispose();
     // The call is the backend's, the device's still: its hang-up ends it for the listener.
     w.device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     await settled();
     assert.deepEqual(heard, ['incomingVoip', 'cancelVoip', 'endVoip', 'finishVoip'], 'the hang-up after dispose ended the call');
     const r2 = await w.device.initByCaller(callRequest('s1', 'mum', await w.backend.issueVoipToken({ userId: 's1' })));
     assert.equal(r2.isSuccess, true, 'not busy: its call ended');
     w.device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     await settled();
     assert.deepEqual(events.map((e) => e.eventName), ['joinedRoomByCaller'], 'listeners were dropped');
   });

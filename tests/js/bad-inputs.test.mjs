@@ -13,6 +13,7 @@ import {
   cv,
   makeWorld,
   stateOf,
+  settle,
 } from './helpers.mjs';
 
 const HUGE = 'x'.repeat(1 << 20); // 1 MiB
@@ -575,6 +576,7 @@ async function setup() {
   const t0 = await w.backend.issueVoipToken({ userId: 's1' });
   assert.equal((await w.device.initByCaller(callRequest('s1', 'mum', t0))).isSuccess, true);
   w.device.forceHangUpVoip();
+  await settle(); // over the service the hang-up is a request
   // Another device stays in a call for the whole battery.
   const inCall = await w.plugin();
   const room = await inCall.initByCaller(callRequest('s1', 'dad', await w.backend.issueVoipToken({ userId: 's1' })));
@@ -662,9 +664,11 @@ describe('bad-input battery', () => {
     await c.gran.answerVoip({ roomId: r.roomId });
     await c.clock.advance(2000);
     c.device.forceHangUpVoip(r.roomId);
+    await settle(); // over the service the hang-up is a request
     // The device in a call throughout: its call is still the same, still ringing (a cancel), and
     // ends normally.
     c.inCall.forceHangUpVoip(c.room.roomId);
+    await settle(); // over the service the hang-up is a request
     await new Promise((resolve) => setTimeout(resolve, BACKEND === 'http' ? 300 : 0));
     const heard = (who) => c.events.filter((e) => e.who === who && e.eventName !== 'bindContact').map((e) => [e.eventName, e.roomId]);
     assert.deepEqual(heard('device'), [

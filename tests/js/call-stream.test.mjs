@@ -60,12 +60,12 @@ describe('the call event stream over the service', httpOnly, () => {
       'hangOnVoip {}',
       'startVoip {}',
       'hangUpVoip {"keepTime":5000,"status":"endByCaller","origin":"other"}',
-      'endVoip {"keepTime":5000,"callerName":"Xiao","listenerName":"dad","roomType":"voice","isCaller":false,"businessType":0}',
+      'endVoip {"keepTime":5000,"callerName":"Xiao","listenerName":"dad","isCaller":false,"roomType":"voice","businessType":0}',
       'finishVoip {"keepTime":60000}',
     ]);
     assert.deepEqual(dev.slice(-3), [
       'hangUpVoip {"keepTime":5000,"status":"endByCaller","origin":"forceFromApp"}',
-      'endVoip {"keepTime":5000,"callerName":"Xiao","listenerName":"dad","roomType":"voice","isCaller":true,"businessType":0}',
+      'endVoip {"keepTime":5000,"callerName":"Xiao","listenerName":"dad","isCaller":true,"roomType":"voice","businessType":0}',
       'finishVoip {"keepTime":60000}',
     ]);
     w.backend.service.stop?.();
@@ -87,7 +87,7 @@ describe('the call event stream over the service', httpOnly, () => {
     await until(dev, 5, 'abortVoip on the device');
     assert.deepEqual(dev.slice(2), [
       'abortVoip {"keepTime":20000,"status":"unknown","error":{"errMsg":"room status is abort"}}',
-      'endVoip {"keepTime":20000,"callerName":"Xiao","listenerName":"dad","roomType":"voice","isCaller":true,"businessType":0}',
+      'endVoip {"keepTime":20000,"callerName":"Xiao","listenerName":"dad","isCaller":true,"roomType":"voice","businessType":0}',
       'finishVoip {"keepTime":60000}',
     ]);
     const list = await w.backend.getVoipCallList({ user_id: 's1' });

@@ -29,6 +29,7 @@ import {
   makeClock,
   makeWorld,
   rejectsVoip,
+  settle,
 } from './helpers.mjs';
 
 const S = 's1';
@@ -144,6 +145,7 @@ describe('the rows of the §3.7 table, both sides', () => {
     await w.mum2.answerVoip({ roomId: room });
     await w.clock.advance(59_999);
     w.mum.forceHangUpVoip(); // mum's connected call: the same call, from her other instance
+    await settle(); // over the service the hang-up is a request
     await w.expectSides(
       [e.joined, e.start, e.hangUp(59_999, 'endByListener', 'other'), e.end(59_999, true), e.finish(60_000)],
       [e.incoming, e.hangOn, e.start, e.hangUp(59_999, 'endByListener', 'forceFromApp'), e.end(59_999, false), e.finish(60_000)],
@@ -176,6 +178,7 @@ describe('the rows of the §3.7 table, both sides', () => {
     const room = await w.call();
     const e = eventsOf(room);
     w.mum2.forceHangUpVoip(room);
+    await settle(); // over the service the hang-up is a request
     await w.expectSides(
       [e.joined, e.reject('other'), e.end(0, true), e.finish(0)],
       [e.incoming, e.reject('manual'), e.end(0, false), e.finish(0)],
@@ -188,6 +191,7 @@ describe('the rows of the §3.7 table, both sides', () => {
     const e = eventsOf(room);
     await w.clock.advance(5_000);
     w.device.forceHangUpVoip(); // no roomId: the device's call
+    await settle(); // over the service the hang-up is a request
     await w.expectSides(
       [e.joined, e.cancel('forceFromApp'), e.end(0, true), e.finish(0)],
       [e.incoming, e.cancel('other'), e.end(0, false), e.finish(0)],
@@ -196,7 +200,9 @@ describe('the rows of the §3.7 table, both sides', () => {
     const room2 = await w.call();
     const e2 = eventsOf(room2);
     w.device.forceHangUpVoip('not-this-room');
+    await settle(); // over the service the hang-up is a request
     w.device.forceHangUpVoip(null);
+    await settle(); // over the service the hang-up is a request
     await w.expectSides(
       [e.joined, e.cancel('forceFromApp'), e.end(0, true), e.finish(0), e2.joined, e2.cancel('forceFromApp'), e2.end(0, true), e2.finish(0)],
       [e.incoming, e.cancel('other'), e.end(0, false), e.finish(0), e2.incoming, e2.cancel('other'), e2.end(0, false), e2.finish(0)],
@@ -249,6 +255,7 @@ describe('the rows of the §3.7 table, both sides', () => {
     await w.backend.tick();
     await w.expectSides([e.joined, e.start], [e.incoming, e.hangOn, e.start]);
     w.mum.forceHangUpVoip(room);
+    await settle(); // over the service the hang-up is a request
     await w.expectSides(
       [e.joined, e.start, e.hangUp(10 * MINUTE, 'endByListener', 'other'), e.end(10 * MINUTE, true), e.finish(10 * MINUTE)],
       [e.incoming, e.hangOn, e.start, e.hangUp(10 * MINUTE, 'endByListener', 'forceFromApp'), e.end(10 * MINUTE, false), e.finish(10 * MINUTE)],
@@ -340,8 +347,11 @@ describe('who may act on a call', () => {
     }
     // A stranger's hang-up does nothing either.
     w.dad.forceHangUpVoip(room);
+    await settle(); // over the service the hang-up is a request
     w.gran.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     dev2.forceHangUpVoip(room);
+    await settle(); // over the service the hang-up is a request
     await w.expectSides([e.joined], [e.incoming]);
     await w.mum.answerVoip({ roomId: room });
     await w.expectSides([e.joined, e.start], [e.incoming, e.hangOn, e.start]);
@@ -374,6 +384,7 @@ describe('who may act on a call', () => {
     await w.mum.answerVoip({ roomId: room });
     await rejectsVoip(w.device.initByCaller(callRequest(S, 'dad', tok)), { api: 'initByCaller', errCode: 1005 });
     w.device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     const r = await w.device.initByCaller(callRequest(S, 'dad', tok));
     assert.equal(r.isSuccess, true, r.errMsg);
     await expectEvents([[w.logs.dad, [eventsOf(r.roomId, { listenerName: 'dad' }).incoming]]]);
@@ -400,6 +411,7 @@ describe('who may act on a call', () => {
     ]);
     await w.clock.advance(2_000);
     w.mum.forceHangUpVoip(roomA);
+    await settle(); // over the service the hang-up is a request
     await w.mum2.answerVoip({ roomId: roomB });
     const listener = [a.incoming, b.incoming, a.hangOn, a.start, a.hangUp(2_000, 'endByListener', 'forceFromApp'), a.end(2_000, false), a.finish(60_000), b.hangOn, b.start];
     await expectEvents([
@@ -452,6 +464,7 @@ describe('billing (finishVoip) and the call records', () => {
       await w.mum.answerVoip({ roomId: room });
       await w.clock.advance(kept);
       w.device.forceHangUpVoip(room);
+      await settle(); // over the service the hang-up is a request
       const e = eventsOf(room, { businessType });
       await expectEvents(
         [
@@ -478,6 +491,7 @@ describe('billing (finishVoip) and the call records', () => {
     await w.mum.answerVoip({ roomId: r1 });
     await w.clock.advance(45_000);
     w.mum.forceHangUpVoip(r1);
+    await settle(); // over the service the hang-up is a request
     // 2: rejected after 1 s; 3: cancelled after 1 s; 4: timed out (to dad); 6: a time limit of
     // 10 s; 5: busy (mum is connected in 6). No two end at the same time (ties are listed by
     // roomId).
@@ -488,6 +502,7 @@ describe('billing (finishVoip) and the call records', () => {
     const r3 = await w.call();
     await w.clock.advance(1_000);
     w.device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     const t = t0 + 50_000;
     const r4 = await w.call({}, { to: 'dad' });
     await w.clock.advance(RING);
@@ -534,10 +549,12 @@ describe('billing (finishVoip) and the call records', () => {
     const a = w.clock.now();
     const rA = await w.call();
     w.device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     await w.clock.advance(60 * MINUTE + 999);
     const b = w.clock.now();
     const rB = await w.call();
     w.device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     const sa = a / 1000;
     const sb = Math.floor(b / 1000);
     const rooms = async (q) => (await w.backend.getVoipCallList({ user_id: S, ...q })).call_list.map((r) => r.room_id);
@@ -597,6 +614,7 @@ describe('billing (finishVoip) and the call records', () => {
         await w.mum.answerVoip({ roomId: r1 });
         await clock.advance(75_000);
         w.device.forceHangUpVoip();
+        await settle(); // over the service the hang-up is a request
         await clock.advance(1_000); // no two end at the same time (ties are listed by roomId)
         const r2 = await w.call({ businessType: 3 });
         await w.mum.rejectVoip({ roomId: r2 });
@@ -615,6 +633,7 @@ describe('billing (finishVoip) and the call records', () => {
         const tok = await again.issueVoipToken({ userId: S });
         const r = await device.initByCaller(callRequest(S, 'mum', tok));
         device.forceHangUpVoip();
+        await settle(); // over the service the hang-up is a request
         assert.deepEqual(
           (await again.getVoipCallList({ user_id: S })).call_list.map((x) => x.room_id),
           [r1, r2, r.roomId],
@@ -685,6 +704,7 @@ describe('delivery, calling, end page', () => {
     await w.mum.answerVoip({ roomId }).then(() => (at = lengths()));
     assert.deepEqual(at, [2, 3, 3]);
     w.device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     assert.deepEqual(lengths(), [5, 6, 6]);
     const tok2 = await w.backend.issueVoipToken({ userId: S });
     const r2 = await w.device.initByCaller(callRequest(S, 'mum', tok2));
@@ -698,6 +718,7 @@ describe('delivery, calling, end page', () => {
     const roomA = await w.call();
     await w.mum.answerVoip({ roomId: roomA });
     w.device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     // B: another device and dad, connected through the wait.
     const dev2 = await w.plugin();
     const log2 = eventLog(dev2);
@@ -710,6 +731,7 @@ describe('delivery, calling, end page', () => {
     assert.deepEqual(calling(w.logs.dad), [ev(roomB, 'calling', { keepTime: 5_000 })]);
     for (const name of ['device', 'mum', 'mum2', 'gran']) assert.deepEqual(calling(w.logs[name]), [], name);
     w.dad.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     const last = (log) => log.slice(-3).map((x) => x.eventName);
     assert.deepEqual(last(log2), ['hangUpVoip', 'endVoip', 'finishVoip']);
     assert.deepEqual(last(w.logs.dad), ['hangUpVoip', 'endVoip', 'finishVoip']);
@@ -740,6 +762,7 @@ describe('delivery, calling, end page', () => {
     const room = await w.call({}, { from: device });
     await mum.answerVoip({ roomId: room });
     device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     await waitFor(() => timeline.device.length >= 6 && timeline.mum.length >= 7);
     assert.deepEqual(timeline.device, [['joinedRoomByCaller'], ['startVoip'], ['hangUpVoip'], ['endVoip'], nav('device'), ['finishVoip']]);
     assert.deepEqual(timeline.mum, [['incomingVoip'], ['hangOnVoip'], ['startVoip'], ['hangUpVoip'], ['endVoip'], nav('mum'), ['finishVoip']]);
@@ -774,6 +797,7 @@ describe('delivery, calling, end page', () => {
     w.mum2.dispose();
     await w.mum.answerVoip({ roomId: room });
     w.device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     await expectEvents([
       [w.logs.mum2, [e.incoming]],
       [w.logs.mum, [e.incoming, e.hangOn, e.start, e.hangUp(0, 'endByCaller', 'other'), e.end(0, false), e.finish(0)]],

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { DIST, cv as esm } from './helpers.mjs';
+import { DIST, cv as esm, settle } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const cjs = require(path.join(DIST, 'node.cjs'));
@@ -65,6 +65,7 @@ describe('CommonJS build', () => {
     assert.deepEqual(await dad.answerVoip({ roomId: r.roomId }), { errCode: 0, errMsg: 'answerVoip:ok' });
     t += 10;
     device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     assert.deepEqual(events, ['joinedRoomByCaller', 'startVoip', 'hangUpVoip', 'endVoip', 'finishVoip']);
     assert.deepEqual(heard, [
       ['incomingVoip', undefined],

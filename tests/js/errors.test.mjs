@@ -17,6 +17,7 @@ import {
   makeWorld,
   rejectsVoip,
   throwsVoip,
+  settle,
 } from './helpers.mjs';
 
 async function world() {
@@ -50,6 +51,7 @@ describe('error table rows', () => {
     const tok2 = await w.backend.issueVoipToken({ userId: 's1' });
     assert.equal((await w.device.initByCaller(callRequest('s1', 'mum', tok2))).isSuccess, true);
     w.device.forceHangUpVoip();
+    await settle(); // over the service the hang-up is a request
     assertRefusal(await w.device.initByCaller(callRequest('s1', 'mum', tok2)), 4);
     // A token altered by one character.
     const tok3 = await w.backend.issueVoipToken({ userId: 's1' });
@@ -181,6 +183,7 @@ describe('error table rows', () => {
       const t = await w.backend.issueVoipToken({ userId: 's1' });
       assert.equal((await d.initByCaller(callRequest('s1', 'mum', t, { businessType: 3 }))).chargeType, 'license', v);
       d.forceHangUpVoip();
+      await settle(); // over the service the hang-up is a request
     }
     mark(1011);
   });

@@ -106,6 +106,15 @@ after(() => {
   for (const b of httpBackends.splice(0)) b.close();
 });
 
+/**
+ * Lets the events of the last actions reach every instance: at once on the local backend (its
+ * events are delivered synchronously); over the service, every backend of the file waits for
+ * its requests and fetches what is pending.
+ */
+export async function settle() {
+  for (const b of httpBackends.slice()) await b.settle();
+}
+
 async function opened(created) {
   const b = await created;
   httpBackends.push(b);
@@ -158,7 +167,7 @@ async function makeHttpWorld(opts) {
   // other device instance is another device, with its own device key (one call at a time each).
   let devices = 0;
   const backendFor = async (openId) => {
-    if (openId !== undefined) return opened(cv.createHttpBackend({ url: svc.url, getSession: () => svc.session(openId) }));
+    if (openId !== undefined) return opened(cv.createHttpBackend({ url: svc.url, getSession: () => svc.session(openId), now: clock.now }));
     if (devices++ === 0) return deviceBackend;
     return opened(cv.createHttpBackend({ url: svc.url, deviceKey: await svc.device('gate-' + devices), now: clock.now }));
   };

@@ -1,7 +1,8 @@
 //! The call endpoints of the plugin interface (SPEC §3.7, §6.2):
 //!
-//! - `POST /v1/answerVoip {roomId}`, `POST /v1/rejectVoip {roomId}` (a parent's session);
-//!   `POST /v1/forceHangUpVoip {roomId?}` (a session or a device key). The events of the change
+//! - `POST /v1/answerVoip {roomId}`, `POST /v1/rejectVoip {roomId}`,
+//!   `POST /v1/forceHangUpVoip {roomId?}` (a session or a device key; only the listener may
+//!   answer or reject: 9 for anyone else, a device included). The events of the change
 //!   go to the event stream; the reply is `{}`, or the API's error (9 not the listener, 1004 an
 //!   unknown or ended roomId, 1005 already in another connected call) after its events went
 //!   out (a deadline that passed first fires first).
@@ -14,7 +15,7 @@
 //! - `POST /v1/dev/tick` (`--dev`): fires every passed deadline now (after `/v1/dev/clock`).
 
 use super::docs::{CallEvents, Empty, RoomIdBody, RoomIdOptional, V1Ok};
-use super::extract::{Caller, Parent, RawBody};
+use super::extract::{Caller, RawBody};
 use super::v1::{args_value, body_value, reply};
 use super::AppState;
 use crate::calls::{self, Who};
@@ -72,58 +73,32 @@ async fn act(
 
 /// The listener answers a ringing call.
 #[utoipa::path(post, path = "/v1/answerVoip", tag = "plugin",
-    security(("session" = [])),
+    security(("session" = []), ("device" = [])),
     request_body(content = RoomIdBody, description = "JSON, whatever the Content-Type"),
     responses(
         (status = 200, description = "answered (the events are on /v1/events)", body = V1Ok<Empty>),
         (status = "default", description = super::v1::ERRORS, body = super::dev::PluginError),
     ))]
-pub async fn answer_voip(
-    State(state): State<AppState>,
-    Parent(me): Parent,
-    body: RawBody,
-) -> Response {
+pub async fn answer_voip(State(state): State<AppState>, caller: Caller, body: RawBody) -> Response {
     const API: &str = "answerVoip";
     match args_value(API, &body.0).and_then(|v| RoomReq::parse(API, &v)) {
-        Ok(r) => {
-            act(
-                state,
-                API,
-                Who::Parent(me),
-                Some(r.room_id),
-                CallAct::Answer,
-            )
-            .await
-        }
+        Ok(r) => act(state, API, who(caller), Some(r.room_id), CallAct::Answer).await,
         Err(e) => reply(&state, API, Err(e)),
     }
 }
 
 /// The listener rejects a ringing call.
 #[utoipa::path(post, path = "/v1/rejectVoip", tag = "plugin",
-    security(("session" = [])),
+    security(("session" = []), ("device" = [])),
     request_body(content = RoomIdBody, description = "JSON, whatever the Content-Type"),
     responses(
         (status = 200, description = "rejected (the events are on /v1/events)", body = V1Ok<Empty>),
         (status = "default", description = super::v1::ERRORS, body = super::dev::PluginError),
     ))]
-pub async fn reject_voip(
-    State(state): State<AppState>,
-    Parent(me): Parent,
-    body: RawBody,
-) -> Response {
+pub async fn reject_voip(State(state): State<AppState>, caller: Caller, body: RawBody) -> Response {
     const API: &str = "rejectVoip";
     match args_value(API, &body.0).and_then(|v| RoomReq::parse(API, &v)) {
-        Ok(r) => {
-            act(
-                state,
-                API,
-                Who::Parent(me),
-                Some(r.room_id),
-                CallAct::Reject,
-            )
-            .await
-        }
+        Ok(r) => act(state, API, who(caller), Some(r.room_id), CallAct::Reject).await,
         Err(e) => reply(&state, API, Err(e)),
     }
 }
@@ -300,7 +275,13 @@ impl Feed {
             self.rx.borrow_and_update();
             match read_after(&self.state, &self.guard.key, self.after).await {
                 Ok(rows) if !rows.is_empty() => self.buf.extend(rows),
-                Ok(_) => self.rx.changed().await.ok()?,
+                Ok(_) => {
+                    let state = self.state.clone();
+                    tokio::select! {
+                        r = self.rx.changed() => r.ok()?,
+                        _ = state.hub.closed_streams() => return None,
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e.message, "event stream: read failed");
                     return None;

@@ -164,6 +164,8 @@ pub async fn clock(State(state): State<AppState>, body: RawBody) -> Response {
     };
     match state.clock.control(ms, freeze) {
         Some(now) => {
+            // The operations act at the new time from the next request on.
+            state.core.renew_lease(&state.db).await;
             state.hub.wake_sweeper();
             json_response(
                 StatusCode::OK,

@@ -318,6 +318,8 @@ pub struct CallMessage {
     /// The event id (SSE `id:`; resume after it with Last-Event-ID or ?after=).
     pub id: i64,
     pub room_id: String,
+    /// The service's time of the change (ms).
+    pub at: u64,
     pub events: Vec<CallEvent>,
 }
 
