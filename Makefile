@@ -15,6 +15,7 @@ help:
 	@echo "make build  build dist/npm and dist/miniprogram-plugin (with the size report)"
 	@echo "make bench  native benchmark of the core, and the shim benchmark in Node"
 	@echo "make bench-service  the contact service under wrk (rps, p50/p99, group commit, memory)"
+	@echo "make bench-calls    calls over the service: ring latency, memory per idle event stream"
 	@echo "make fuzz   run every fuzz target (FUZZ_SECONDS=60 each by default)"
 
 bootstrap:
@@ -93,6 +94,12 @@ bench: build
 bench-service:
 	cargo build --profile server -p campus-voip-server --bins --example populate
 	node benches/service.mjs
+
+# Calls over the service: ring-to-listener latency, memory per idle event stream.
+.PHONY: bench-calls
+bench-calls:
+	cargo build --profile server -p campus-voip-server --bins
+	node benches/calls.mjs
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)

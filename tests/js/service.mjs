@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TARGET = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
-export const SERVER_BIN = path.join(TARGET, 'debug', 'campus-voip-server');
+/** The binary (`CAMPUS_VOIP_SERVER_BIN` overrides it: the benches run the production build). */
+export const SERVER_BIN = process.env.CAMPUS_VOIP_SERVER_BIN ? path.resolve(process.env.CAMPUS_VOIP_SERVER_BIN) : path.join(TARGET, 'debug', 'campus-voip-server');
 
 const running = new Set();
 process.on('exit', () => {
@@ -81,6 +82,7 @@ export async function startService(flags = []) {
   let token;
   return {
     url,
+    pid: child.pid,
     appId,
     appSecret,
     session: async (openId) => (await dev('session', { openId })).session,
