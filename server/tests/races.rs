@@ -6,7 +6,7 @@ mod common;
 use axum::body::Body;
 use axum::http::Request;
 use campus_voip_server::http;
-use common::{app, bearer, device, TestApp};
+use common::{app, bearer, device, named_device, TestApp};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -205,9 +205,15 @@ async fn twenty_concurrent_calls_with_one_token() {
         .unwrap()
         .to_owned();
     let addr = listen(&app).await;
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let (dev, t) = (dev.clone(), t.clone());
+    // Twenty devices (one device is in one call at a time: 1005 before the token is looked at).
+    let mut devices = Vec::new();
+    for i in 0..20 {
+        devices.push(named_device(&app, &format!("gate-{i}")).await);
+    }
+    let tasks: Vec<_> = devices
+        .into_iter()
+        .map(|dev| {
+            let t = t.clone();
             tokio::spawn(async move {
                 let args = json!({
                     "roomType": "voice", "caller": { "id": "s3" }, "listener": { "id": "parent" }, "voipToken": t,

@@ -415,6 +415,11 @@ async fn issue_token_and_init_by_caller() {
     assert_eq!(v["isSuccess"], true, "{v}");
     assert!(v["roomId"].is_string());
     assert_eq!(v["chargeType"], "duration");
+    // The device is in that call (1005, thrown, before the token is looked at) until it hangs up.
+    let r = call(&app, "initByCaller", &dev, call_args("s1", "parentA", &t)).await;
+    assert_fail("initByCaller", &r, 1005);
+    let r = call(&app, "forceHangUpVoip", &dev, json!({})).await;
+    assert_ok("forceHangUpVoip", &r);
     // The token is single-use.
     let r = call(&app, "initByCaller", &dev, call_args("s1", "parentA", &t)).await;
     let v = assert_ok("initByCaller", &r);

@@ -187,10 +187,16 @@ pub fn bearer(open_id: &str) -> String {
 
 /// `Authorization: Device <key>` for a device `door-1` added to the app's database.
 pub async fn device(app: &TestApp) -> String {
+    named_device(app, "door-1").await
+}
+
+/// The `Authorization` of a new device `name` (a device is in one call at a time).
+pub async fn named_device(app: &TestApp, name: &str) -> String {
+    let name = name.to_owned();
     let key = app
         .state
         .db
-        .write(|c| campus_voip_server::devices::add(c, "door-1", T0))
+        .write(move |c| campus_voip_server::devices::add(c, &name, T0))
         .await
         .unwrap();
     format!("Device {key}")
