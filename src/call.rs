@@ -1,6 +1,7 @@
 //! Calls from the face-pay device (SPEC §3.6): checking an `initByCaller` request, the
-//! compatibility version, the per-instance call slot (busy, hang-up), and the backend's
-//! admission rule (token, consent, contact) with its order.
+//! compatibility version, and the backend's admission rule (token, consent, contact) with its
+//! order. The call itself (ring to end, the device's one call at a time) is `lifecycle` and
+//! `ops::admit_call`.
 
 use crate::cat;
 use crate::errors::{Error, ErrorCode, Result};
@@ -131,7 +132,7 @@ fn opt_name(field: &str, v: &Value) -> Result<Option<String>> {
 
 /// Everything `initByCaller` throws for, in the spec's order: bad or missing parameters (1004,
 /// 20 for a malformed openId), then the token (1001), then the business type (1011). Busy
-/// (1005) is the call slot's to say.
+/// (1005) is `ops::admit_call`'s to say (the device's calls are in the store).
 pub fn check_request(args: &Value, compat: Version) -> Result<CallRequest> {
     let args = input::args("initByCaller", args)?;
     let room_type = match input::string("roomType", args.get("roomType"))? {

@@ -30,6 +30,8 @@ use tokio::sync::{watch, Notify};
 
 /// How long events are kept for a stream to resume from.
 pub const HISTORY_MS: Millis = 5 * 60 * 1000;
+/// How often the sweeper forgets events older than [`HISTORY_MS`].
+const PRUNE_EVERY_MS: Millis = 60 * 1000;
 /// Longest the sweeper sleeps between looks at the deadlines.
 const SWEEP_MAX_SLEEP: Duration = Duration::from_secs(1);
 
@@ -64,6 +66,8 @@ pub struct Hub {
     closing: watch::Sender<bool>,
     streams: Mutex<HashMap<String, usize>>,
     sweeper: Notify,
+    /// When the sweeper last forgot old events (the service's clock, ms).
+    pruned_at: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Hub {
@@ -73,6 +77,7 @@ impl Default for Hub {
             closing: watch::Sender::new(false),
             streams: Mutex::new(HashMap::new()),
             sweeper: Notify::new(),
+            pruned_at: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -230,14 +235,25 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
         })
         .await?
     };
-    let cutoff = now.saturating_sub(HISTORY_MS) as i64;
-    let _ = state
-        .db
-        .write(move |c| {
-            Ok(c.prepare_cached("DELETE FROM call_events WHERE at < ?1")?
-                .execute([cutoff])?)
-        })
-        .await;
+    // Old events go once a minute, not on every look (a write job each time).
+    let last = state
+        .hub
+        .pruned_at
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if now.saturating_sub(last) >= PRUNE_EVERY_MS {
+        state
+            .hub
+            .pruned_at
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+        let cutoff = now.saturating_sub(HISTORY_MS) as i64;
+        let _ = state
+            .db
+            .write(move |c| {
+                Ok(c.prepare_cached("DELETE FROM call_events WHERE at < ?1")?
+                    .execute([cutoff])?)
+            })
+            .await;
+    }
     Ok(n)
 }
 
@@ -267,6 +283,21 @@ pub async fn sweeper(state: AppState) {
 /// A party's link went away (its last stream closed) or came back (a first stream opened):
 /// each of its calls in progress is told.
 pub async fn link_changed(state: AppState, who: Who, lost: bool) {
+    // Most streams open and close with no call in progress: look before taking a writer slot.
+    let probe = who.clone();
+    let now = state.core.now(&state.db).await;
+    let any = state
+        .db
+        .read(move |c| {
+            SqlRepo::new(c, now)
+                .live_calls(probe.party())
+                .map(|calls| !calls.is_empty())
+                .map_err(crate::db::DbError::Rule)
+        })
+        .await;
+    if matches!(any, Ok(false)) {
+        return;
+    }
     let r = write_calls(&state, move |repo, ctx, out| {
         let side = match who {
             Who::Device(_) => Side::Caller,

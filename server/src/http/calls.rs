@@ -80,10 +80,20 @@ async fn act(
         (status = "default", description = super::v1::ERRORS, body = super::dev::PluginError),
     ))]
 pub async fn answer_voip(State(state): State<AppState>, caller: Caller, body: RawBody) -> Response {
-    const API: &str = "answerVoip";
-    match args_value(API, &body.0).and_then(|v| RoomReq::parse(API, &v)) {
-        Ok(r) => act(state, API, who(caller), Some(r.room_id), CallAct::Answer).await,
-        Err(e) => reply(&state, API, Err(e)),
+    room_act(state, "answerVoip", caller, body, CallAct::Answer).await
+}
+
+/// `answerVoip` / `rejectVoip`: the body is `{ roomId }`.
+async fn room_act(
+    state: AppState,
+    api: &'static str,
+    caller: Caller,
+    body: RawBody,
+    call_act: CallAct,
+) -> Response {
+    match args_value(api, &body.0).and_then(|v| RoomReq::parse(api, &v)) {
+        Ok(r) => act(state, api, who(caller), Some(r.room_id), call_act).await,
+        Err(e) => reply(&state, api, Err(e)),
     }
 }
 
@@ -96,11 +106,7 @@ pub async fn answer_voip(State(state): State<AppState>, caller: Caller, body: Ra
         (status = "default", description = super::v1::ERRORS, body = super::dev::PluginError),
     ))]
 pub async fn reject_voip(State(state): State<AppState>, caller: Caller, body: RawBody) -> Response {
-    const API: &str = "rejectVoip";
-    match args_value(API, &body.0).and_then(|v| RoomReq::parse(API, &v)) {
-        Ok(r) => act(state, API, who(caller), Some(r.room_id), CallAct::Reject).await,
-        Err(e) => reply(&state, API, Err(e)),
-    }
+    room_act(state, "rejectVoip", caller, body, CallAct::Reject).await
 }
 
 /// Either side ends its call (`roomId` absent: the caller's current one); nothing happens when
