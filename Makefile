@@ -27,7 +27,7 @@ build: bootstrap
 demo: build
 	node scripts/serve-demo.mjs
 
-test: bootstrap lint test-rust test-server build test-wasm test-js test-js-http test-miniprogram test-simulate test-types test-pack test-packaging test-e2e
+test: bootstrap lint test-rust test-server build test-wasm test-js test-js-http test-pg test-miniprogram test-simulate test-types test-pack test-packaging test-e2e
 	@echo "all tests passed"
 
 lint:
@@ -62,6 +62,14 @@ test-js:
 test-js-http:
 	cargo build -p campus-voip-server
 	CAMPUS_VOIP_BACKEND=http node --test tests/js/
+
+# The service's Rust suite and the node suite over HTTP again, on PostgreSQL: scripts/pg.sh
+# installs PostgreSQL if missing, starts a throw-away cluster on a free loopback port (initdb in
+# a temporary folder, as the postgres user) and stops and removes it at the end, also on failure.
+.PHONY: test-pg
+test-pg:
+	cargo build -p campus-voip-server
+	scripts/pg.sh run -- bash -c 'cargo test -p campus-voip-server && CAMPUS_VOIP_BACKEND=http node --test tests/js/'
 
 test-miniprogram:
 	node tests/miniprogram/run.mjs

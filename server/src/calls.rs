@@ -12,9 +12,11 @@
 //!   ringing or connected, the listener's once connected: an absent phone while it rings is
 //!   just not answering), and the core aborts them 20 s later unless a stream came back.
 
+use crate::args;
 use crate::db::DbResult;
 use crate::http::AppState;
 use crate::repo::{self, SqlRepo};
+use crate::sql::{Dialect, Sql};
 use campus_voip::engine::CallDelivery;
 use campus_voip::ids::{Millis, OpenId};
 use campus_voip::json::Json;
@@ -22,7 +24,6 @@ use campus_voip::lifecycle::{self, Phase, Side};
 use campus_voip::ops::{self, Ctx};
 use campus_voip::repo::{Party, ReadRepo};
 use campus_voip::Result;
-use rusqlite::{params, Connection};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -141,7 +142,13 @@ impl Hub {
 }
 
 /// Writes a delivery's events (inside the transaction of the change that made them).
-pub fn record_delivery(conn: &Connection, d: &CallDelivery, now: Millis) -> Result<()> {
+///
+/// An event's id: on SQLite one sequence (the one writer commits in id order); on PostgreSQL
+/// the party's previous id + 1, read and written in the same serializable transaction, so a
+/// party's ids are committed in order whichever replica writes them (a stream resuming after
+/// id N never skips an N-1 committed later). Each write also announces itself with
+/// `pg_notify`, delivered at commit to every replica's `LISTEN`.
+pub fn record_delivery(conn: &dyn Sql, d: &CallDelivery, now: Millis) -> Result<()> {
     let caller = Who::Device(d.call.device.clone());
     let listener = Who::Parent(d.call.listener_id.clone());
     for (who, events) in [(caller, &d.step.caller), (listener, &d.step.listener)] {
@@ -158,44 +165,68 @@ pub fn record_delivery(conn: &Connection, d: &CallDelivery, now: Millis) -> Resu
             .key("events");
         lifecycle::write_events(&mut j, &d.call, events);
         j.raw("}");
-        conn.prepare_cached(
-            "INSERT INTO call_events (party, room_id, body, at) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .and_then(|mut st| st.execute(params![who.key(), d.call.room_id, j.done(), now as i64]))
-        .map_err(repo::storage)?;
+        let sql = match conn.dialect() {
+            Dialect::Sqlite => {
+                "INSERT INTO call_events (party, room_id, body, at) VALUES (?1, ?2, ?3, ?4)"
+            }
+            Dialect::Postgres => {
+                "INSERT INTO call_events (party, id, room_id, body, at)
+                 SELECT ?1, COALESCE(MAX(id), 0) + 1, ?2, ?3, ?4 FROM call_events WHERE party = ?1"
+            }
+        };
+        let key = who.key();
+        let body = j.done();
+        conn.exec(sql, args![&key, &d.call.room_id, &body, now as i64])
+            .map_err(repo::storage)?;
+    }
+    if conn.dialect() == Dialect::Postgres {
+        conn.exec("SELECT pg_notify(?1, '')", args![crate::pg::EVENTS_CHANNEL])
+            .map_err(repo::storage)?;
     }
     Ok(())
 }
 
+/// Forgets the events older than `cutoff`, but never a party's newest (on PostgreSQL the next
+/// id counts on from it: a stream resuming with an old id must not see ids again).
+pub fn prune_events(conn: &dyn Sql, cutoff: i64) -> DbResult<u64> {
+    conn.exec(
+        "DELETE FROM call_events WHERE at < ?1 AND id < (
+             SELECT MAX(n.id) FROM call_events n WHERE n.party = call_events.party)",
+        args![cutoff],
+    )
+}
+
 /// The party's events after `after`, oldest first (at most `limit`).
 pub fn events_after(
-    conn: &Connection,
+    conn: &dyn Sql,
     key: &str,
     after: i64,
     limit: usize,
-) -> rusqlite::Result<Vec<(i64, String)>> {
-    let mut st = conn.prepare_cached(
+) -> DbResult<Vec<(i64, String)>> {
+    conn.rows(
         "SELECT id, body FROM call_events WHERE party = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-    )?;
-    let rows = st.query_map(params![key, after, limit as i64], |r| {
-        Ok((r.get(0)?, r.get(1)?))
-    })?;
-    rows.collect()
+        args![key, after, limit as i64],
+    )?
+    .iter()
+    .map(|r| Ok((r.int(0)?, r.text(1)?.to_owned())))
+    .collect()
 }
 
-/// The newest event id (a fresh stream starts after it).
-pub fn last_event_id(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COALESCE(MAX(id), 0) FROM call_events", [], |r| {
-        r.get(0)
-    })
+/// The party's newest event id (a fresh stream starts after it).
+pub fn last_event_id(conn: &dyn Sql, key: &str) -> DbResult<i64> {
+    conn.one(
+        "SELECT COALESCE(MAX(id), 0) FROM call_events WHERE party = ?1",
+        args![key],
+    )?
+    .int(0)
 }
 
 /// Runs one write job of call operations: `f` returns the deliveries, whose events are written
 /// in the same transaction; the streams are woken once it committed.
-pub async fn write_calls<T, F>(state: &AppState, f: F) -> Result<T>
+pub async fn write_calls<T, F>(state: &AppState, mut f: F) -> Result<T>
 where
     T: Send + 'static,
-    F: FnOnce(&mut SqlRepo<'_>, &mut Ctx<'_>, &mut Vec<CallDelivery>) -> Result<T> + Send + 'static,
+    F: FnMut(&mut SqlRepo<'_>, &mut Ctx<'_>, &mut Vec<CallDelivery>) -> Result<T> + Send + 'static,
 {
     let out = crate::http::v1::write(state, move |repo, ctx| {
         let mut deliveries = Vec::new();
@@ -217,7 +248,7 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
     let now = state.core.now(&state.db).await;
     let due = state
         .db
-        .read(move |c| Ok(repo::due_calls(c, now)?))
+        .read(move |c| repo::due_calls(c, now))
         .await
         .map_err(|e| e.to_core())?;
     let n = if due.is_empty() {
@@ -246,19 +277,13 @@ pub async fn sweep(state: &AppState) -> Result<usize> {
             .pruned_at
             .store(now, std::sync::atomic::Ordering::Relaxed);
         let cutoff = now.saturating_sub(HISTORY_MS) as i64;
-        let _ = state
-            .db
-            .write(move |c| {
-                Ok(c.prepare_cached("DELETE FROM call_events WHERE at < ?1")?
-                    .execute([cutoff])?)
-            })
-            .await;
+        let _ = state.db.write(move |c| prune_events(c, cutoff)).await;
     }
     Ok(n)
 }
 
 async fn next_deadline(state: &AppState) -> DbResult<Option<Millis>> {
-    state.db.read(|c| Ok(repo::next_deadline(c)?)).await
+    state.db.read(|c| repo::next_deadline(c)).await
 }
 
 /// The sweeper task: sleeps until the earliest deadline (at most a second), or until woken.

@@ -1,13 +1,14 @@
-//! `check`: SQLite's own integrity checks, then the invariants the schema lets us check
+//! `check`: SQLite's own integrity checks (on SQLite), then the invariants the schema lets us check
 //! (SPEC §2: one administrator per student, no student without contacts, the contact cap;
 //! well-formed ids; the removal lists; both keyrings present; the migrations applied).
 
+use crate::args;
 use crate::db::DbResult;
 use crate::schema;
+use crate::sql::{Dialect, Row, Sql};
 use campus_voip::ids::{OpenId, UserId};
 use campus_voip::registry::MAX_REMOVALS;
 use campus_voip::storage::HARD_MAX_CONTACTS;
-use rusqlite::Connection;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CheckReport {
@@ -27,18 +28,30 @@ impl CheckReport {
     }
 }
 
-fn strings(conn: &Connection, sql: &str) -> DbResult<Vec<String>> {
-    let mut st = conn.prepare(sql)?;
-    let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+fn strings(conn: &dyn Sql, sql: &str) -> DbResult<Vec<String>> {
+    conn.rows(sql, &[])?
+        .iter()
+        .map(|r| r.text(0).map(str::to_owned))
+        .collect()
 }
 
-fn count(conn: &Connection, table: &str) -> DbResult<u64> {
-    Ok(
-        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
-            r.get::<_, i64>(0)
-        })? as u64,
-    )
+/// Each row as a sentence made by `f`.
+fn sentences(
+    conn: &dyn Sql,
+    sql: &str,
+    f: impl Fn(&Row) -> DbResult<String>,
+) -> DbResult<Vec<String>> {
+    conn.rows(sql, &[])?.iter().map(f).collect()
+}
+
+fn count(conn: &dyn Sql, table: &str) -> DbResult<u64> {
+    conn.one(&format!("SELECT COUNT(*) FROM {table}"), &[])?
+        .uint(0)
+}
+
+/// A value as SQL writes it (`'it''s'`), as the reports always showed ids.
+fn sq(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 const SHOWN: usize = 20;
@@ -53,25 +66,24 @@ fn report_each(problems: &mut Vec<String>, rows: Vec<String>, what: &str) {
 }
 
 /// Checks the database on `conn` (read only).
-pub fn check(conn: &Connection, max_contacts: u32) -> DbResult<CheckReport> {
+pub fn check(conn: &dyn Sql, max_contacts: u32) -> DbResult<CheckReport> {
     let mut r = CheckReport::default();
-    let integrity = strings(conn, "PRAGMA integrity_check")?;
-    if integrity != ["ok"] {
-        report_each(&mut r.problems, integrity, "integrity_check");
-        // The rest reads the damaged file; stop here.
-        return Ok(r);
-    }
-    let mut st = conn.prepare("PRAGMA foreign_key_check")?;
-    let fk: Vec<String> = st
-        .query_map([], |row| {
+    if conn.dialect() == Dialect::Sqlite {
+        let integrity = strings(conn, "PRAGMA integrity_check")?;
+        if integrity != ["ok"] {
+            report_each(&mut r.problems, integrity, "integrity_check");
+            // The rest reads the damaged file; stop here.
+            return Ok(r);
+        }
+        let fk = sentences(conn, "PRAGMA foreign_key_check", |row| {
             Ok(format!(
                 "a row of {} points at a missing {}",
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(2)?
+                row.text(0)?,
+                row.text(2)?
             ))
-        })?
-        .collect::<Result<_, _>>()?;
-    report_each(&mut r.problems, fk, "foreign_key_check");
+        })?;
+        report_each(&mut r.problems, fk, "foreign_key_check");
+    }
 
     let version = schema::current_version(conn)?;
     if version != schema::latest() {
@@ -81,12 +93,18 @@ pub fn check(conn: &Connection, max_contacts: u32) -> DbResult<CheckReport> {
         ));
         return Ok(r);
     }
-    for m in schema::MIGRATIONS {
-        let stored: String = conn.query_row(
-            "SELECT checksum FROM schema_migrations WHERE version = ?1",
-            [m.version],
-            |row| row.get(0),
-        )?;
+    let migrations = match conn.dialect() {
+        Dialect::Sqlite => schema::MIGRATIONS,
+        Dialect::Postgres => schema::PG_MIGRATIONS,
+    };
+    for m in migrations {
+        let stored = conn
+            .one(
+                "SELECT checksum FROM schema_migrations WHERE version = ?1",
+                args![m.version],
+            )?
+            .text(0)?
+            .to_owned();
         if stored != schema::checksum(m.sql) {
             r.warnings.push(format!(
                 "migration {} was applied from a different text than this binary's",
@@ -97,60 +115,72 @@ pub fn check(conn: &Connection, max_contacts: u32) -> DbResult<CheckReport> {
 
     report_each(
         &mut r.problems,
-        strings(
+        sentences(
             conn,
-            "SELECT quote(user_id) FROM students s
+            "SELECT user_id FROM students s
              WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.user_id = s.user_id)",
+            |row| Ok(sq(row.text(0)?)),
         )?,
         "student without contacts",
     );
     report_each(
         &mut r.problems,
-        strings(
+        sentences(
             conn,
-            "SELECT quote(s.user_id) || ' has ' || (SELECT COUNT(*) FROM contacts c
-                 WHERE c.user_id = s.user_id AND c.role = 1) || ' administrators'
+            "SELECT s.user_id, (SELECT COUNT(*) FROM contacts c
+                 WHERE c.user_id = s.user_id AND c.role = 1)
              FROM students s
              WHERE (SELECT COUNT(*) FROM contacts c WHERE c.user_id = s.user_id AND c.role = 1) != 1",
+            |row| Ok(format!("{} has {} administrators", sq(row.text(0)?), row.int(1)?)),
         )?,
         "student",
     );
     report_each(
         &mut r.problems,
-        strings(
+        sentences(
             conn,
             &format!(
-                "SELECT quote(user_id) || ' has ' || COUNT(*) || ' contacts' FROM contacts
+                "SELECT user_id, COUNT(*) FROM contacts
                  GROUP BY user_id HAVING COUNT(*) > {HARD_MAX_CONTACTS}"
             ),
+            |row| Ok(format!("{} has {} contacts", sq(row.text(0)?), row.int(1)?)),
         )?,
         "over the hard cap",
     );
-    let over = strings(
+    let over = sentences(
         conn,
         &format!(
-            "SELECT quote(user_id) || ' has ' || COUNT(*) || ' contacts' FROM contacts
+            "SELECT user_id, COUNT(*) FROM contacts
              GROUP BY user_id HAVING COUNT(*) > {max_contacts}"
         ),
+        |row| Ok(format!("{} has {} contacts", sq(row.text(0)?), row.int(1)?)),
     )?;
     report_each(&mut r.warnings, over, "over --max-contacts");
     report_each(
         &mut r.problems,
-        strings(
+        sentences(
             conn,
             &format!(
-                "SELECT quote(user_id) || ' has ' || COUNT(*) || ' removals' FROM removals
+                "SELECT user_id, COUNT(*) FROM removals
                  GROUP BY user_id HAVING COUNT(*) > {MAX_REMOVALS}"
             ),
+            |row| Ok(format!("{} has {} removals", sq(row.text(0)?), row.int(1)?)),
         )?,
         "removal list",
     );
     report_each(
         &mut r.problems,
-        strings(
+        sentences(
             conn,
-            "SELECT quote(r.user_id) || ' lists ' || quote(r.open_id) || ' as removed and as a contact'
+            "SELECT r.user_id, r.open_id
              FROM removals r JOIN contacts c ON c.user_id = r.user_id AND c.open_id = r.open_id",
+            |row| {
+                Ok(format!(
+                    "{} lists {} as removed and as a contact",
+                    sq(row.text(0)?),
+                    sq(row.text(1)?)
+                ))
+            },
         )?,
         "removal list",
     );

@@ -26,9 +26,13 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub type CliResult<T = ()> = Result<T, String>;
 
+/// The SQLite file of `--database`, for the commands that work on the file itself.
 pub(crate) fn db_path(opts: &Options) -> CliResult<PathBuf> {
     match config::parse_database(&opts.database)? {
         Database::Sqlite(p) => Ok(p),
+        Database::Postgres(_) => Err(
+            "this command works on a SQLite file; for PostgreSQL use its own tools (pg_dump for a backup)".into(),
+        ),
     }
 }
 
@@ -36,17 +40,32 @@ fn now_ms() -> u64 {
     SystemClock.now_ms()
 }
 
-fn open(opts: &Options, migrate: bool) -> CliResult<Db> {
-    let path = db_path(opts)?;
-    Db::open(
-        &OpenOptions {
-            path,
-            migrate,
-            now_ms: now_ms(),
-        },
-        Arc::new(Metrics::new()),
-    )
+/// Opens `--database` (SQLite or PostgreSQL); with `migrate`, creates and migrates it.
+pub(crate) fn open_with(opts: &Options, migrate: bool, metrics: Arc<Metrics>) -> CliResult<Db> {
+    match config::parse_database(&opts.database)? {
+        Database::Sqlite(path) => Db::open(
+            &OpenOptions {
+                path,
+                migrate,
+                now_ms: now_ms(),
+            },
+            metrics,
+        ),
+        Database::Postgres(url) => Db::open_postgres(
+            &crate::pg::PgOptions {
+                url,
+                migrate,
+                now_ms: now_ms(),
+                pool: opts.db_pool as usize,
+            },
+            metrics,
+        ),
+    }
     .map_err(|e| e.to_string())
+}
+
+fn open(opts: &Options, migrate: bool) -> CliResult<Db> {
+    open_with(opts, migrate, Arc::new(Metrics::new()))
 }
 
 pub(crate) fn say(out: &mut dyn Write, text: impl std::fmt::Display) -> CliResult {
@@ -79,20 +98,18 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
 }
 
 pub fn migrate(opts: &Options, out: &mut dyn Write) -> CliResult {
-    let path = db_path(opts)?;
-    let version = {
+    let (version, label) = {
         let db = open(opts, true)?;
         let v = db
-            .read_blocking(schema::current_version)
+            .read_blocking(|c| schema::current_version(c))
             .map_err(|e| e.to_string())?;
         db.close();
-        v
+        (v, db.label())
     };
     say(
         out,
         format!(
-            "{}: schema version {version} (this binary's: {}), server keys present",
-            path.display(),
+            "{label}: schema version {version} (this binary's: {}), server keys present",
             schema::latest()
         ),
     )
@@ -241,8 +258,21 @@ pub fn check_file(file: &Path, max_contacts: u32) -> CliResult<check::CheckRepor
 }
 
 pub fn check_cmd(opts: &Options, out: &mut dyn Write) -> CliResult<check::CheckReport> {
-    let path = db_path(opts)?;
-    let report = check_file(&path, opts.max_contacts)?;
+    let (report, label) = match config::parse_database(&opts.database)? {
+        Database::Sqlite(path) => (
+            check_file(&path, opts.max_contacts)?,
+            path.display().to_string(),
+        ),
+        Database::Postgres(_) => {
+            let db = open(opts, false)?;
+            let max = opts.max_contacts;
+            let r = db
+                .read_blocking(move |c| check::check(c, max))
+                .map_err(|e| e.to_string());
+            db.close();
+            (r?, db.label())
+        }
+    };
     for w in &report.warnings {
         say(out, format!("warning: {w}"))?;
     }
@@ -251,9 +281,8 @@ pub fn check_cmd(opts: &Options, out: &mut dyn Write) -> CliResult<check::CheckR
     }
     if !report.ok() {
         return Err(format!(
-            "check: {} problem(s) in {}",
+            "check: {} problem(s) in {label}",
             report.problems.len(),
-            path.display()
         ));
     }
     say(
@@ -292,9 +321,9 @@ pub async fn credentials(
         let given = (opts.app_id.clone(), app_secret, session_secret);
         let r = db
             .write(move |c| {
-                let pick = |name: &str, given: Option<String>, make: &dyn Fn() -> String| {
+                let pick = |name: &str, given: &Option<String>, make: &dyn Fn() -> String| {
                     if let Some(v) = given {
-                        return Ok::<_, DbError>(v);
+                        return Ok::<_, DbError>(v.clone());
                     }
                     if let Some(v) = schema::get_setting(c, name)? {
                         return Ok(v);
@@ -303,13 +332,13 @@ pub async fn credentials(
                     schema::set_setting(c, name, &v)?;
                     Ok(v)
                 };
-                let app_id = pick(DEV_APP_ID, given.0, &|| {
+                let app_id = pick(DEV_APP_ID, &given.0, &|| {
                     format!("wx{}", hex(&schema::random_bytes::<8>()))
                 })?;
-                let app_secret = pick(DEV_APP_SECRET, given.1, &|| {
+                let app_secret = pick(DEV_APP_SECRET, &given.1, &|| {
                     hex(&schema::random_bytes::<16>())
                 })?;
-                let session = pick(DEV_SESSION_SECRET, given.2, &|| {
+                let session = pick(DEV_SESSION_SECRET, &given.2, &|| {
                     URL_SAFE_NO_PAD.encode(schema::random_bytes::<32>())
                 })?;
                 Ok((app_id, app_secret, session))
@@ -383,7 +412,7 @@ async fn prune_used_tokens(state: http::AppState) {
         let now = state.core.clock.now();
         match state
             .db
-            .write(move |c| Ok(crate::repo::prune_used_tokens(c, now)?))
+            .write(move |c| crate::repo::prune_used_tokens(c, now))
             .await
         {
             Ok(0) => {}
@@ -400,16 +429,7 @@ pub async fn serve(opts: &Options, out: &mut dyn Write) -> CliResult {
         required_credentials(opts)?;
     }
     let metrics = Arc::new(Metrics::new());
-    let path = db_path(opts)?;
-    let db = Db::open(
-        &OpenOptions {
-            path: path.clone(),
-            migrate: true,
-            now_ms: now_ms(),
-        },
-        metrics.clone(),
-    )
-    .map_err(|e| e.to_string())?;
+    let db = open_with(opts, true, metrics.clone())?;
     db.set_max_batch(opts.max_batch as usize);
     let result = async {
         let (app, sessions) = credentials(opts, &db, out).await?;
@@ -444,10 +464,13 @@ pub async fn serve(opts: &Options, out: &mut dyn Write) -> CliResult {
             out,
             format!(
                 "campus-voip-server listening on http://{addr} (database {})",
-                path.display()
+                db.label()
             ),
         )?;
         let _ = out.flush();
+        // PostgreSQL: call events committed by other replicas wake this one's streams.
+        let woken = state.clone();
+        db.on_remote_events(Arc::new(move || woken.hub.notify()));
         let pruner = tokio::spawn(prune_used_tokens(state.clone()));
         let sweeper = tokio::spawn(crate::calls::sweeper(state.clone()));
         let hub = state.clone();

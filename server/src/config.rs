@@ -58,7 +58,8 @@ pub struct Options {
         global = true
     )]
     pub listen: SocketAddr,
-    /// Database URL: sqlite://PATH (postgres://… is not built yet).
+    /// Database URL: sqlite://PATH, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (every
+    /// replica of a deployment on the same PostgreSQL database).
     #[arg(
         long,
         env = "CAMPUS_VOIP_DATABASE",
@@ -128,6 +129,10 @@ pub struct Options {
           value_parser = clap::value_parser!(u64).range(1..=crate::db::MAX_BATCH as u64),
           hide = true, global = true)]
     pub max_batch: u64,
+    /// PostgreSQL connections of this process (its pool; each replica has its own).
+    #[arg(long, env = "CAMPUS_VOIP_DB_POOL", default_value_t = crate::pg::DEFAULT_POOL as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1000), global = true)]
+    pub db_pool: u64,
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -201,6 +206,8 @@ pub enum KeysCommand {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Database {
     Sqlite(PathBuf),
+    /// The URL as given (libpq's URL form).
+    Postgres(String),
 }
 
 pub fn parse_database(url: &str) -> Result<Database, String> {
@@ -216,11 +223,12 @@ pub fn parse_database(url: &str) -> Result<Database, String> {
         return Ok(Database::Sqlite(PathBuf::from(rest)));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(
-            "--database postgres://…: PostgreSQL is not built yet; use sqlite://PATH".into(),
-        );
+        return Ok(Database::Postgres(url.to_owned()));
     }
-    Err(format!("--database {url}: expected sqlite://PATH"))
+    Err(format!(
+        "--database {}: expected sqlite://PATH or postgres://USER@HOST/DATABASE",
+        crate::pg::redact(url)
+    ))
 }
 
 /// A secret given as a value or as a file (never both).

@@ -5,10 +5,10 @@
 use crate::clock::{OpsClock, SharedClock, CLOCK_LEASE_SETTING};
 use crate::db::{Db, DbError, DbResult};
 use crate::schema;
+use crate::sql::Sql;
 use campus_voip::ids::Millis;
 use campus_voip::ops::{Config, Secrets};
 use campus_voip::rng::{Rng, SEED_LEN};
-use rusqlite::Connection;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -40,14 +40,14 @@ impl std::fmt::Debug for Core {
 }
 
 /// The stored clock lease (0 if none).
-pub fn stored_lease(conn: &Connection) -> DbResult<u64> {
+pub fn stored_lease(conn: &dyn Sql) -> DbResult<u64> {
     Ok(schema::get_setting(conn, CLOCK_LEASE_SETTING)?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0))
 }
 
 /// Stores `lease` unless a later one is stored; returns the one stored.
-pub fn store_lease(conn: &Connection, lease: u64) -> DbResult<u64> {
+pub fn store_lease(conn: &dyn Sql, lease: u64) -> DbResult<u64> {
     let lease = lease.max(stored_lease(conn)?);
     schema::set_setting(conn, CLOCK_LEASE_SETTING, &lease.to_string())?;
     Ok(lease)

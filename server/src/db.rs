@@ -1,3 +1,6 @@
+//! The store: SQLite (below) or PostgreSQL ([`crate::pg`]) behind one handle, [`Db`]. Jobs
+//! get a [`Sql`] connection inside a transaction; the service's queries are written once.
+//!
 //! The SQLite store: one writer thread with group commit, and a pool of read connections.
 //!
 //! - Writes go through [`Db::write`]: the closure runs on the writer thread inside
@@ -13,7 +16,9 @@
 //!   be short (point queries); a read never waits for the writer (WAL).
 
 use crate::metrics::Metrics;
+use crate::pg::{PgOptions, PgStore};
 use crate::schema;
+use crate::sql::{Dialect, Sql};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::fmt;
@@ -36,8 +41,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// What a database call can fail with.
 #[derive(Debug)]
 pub enum DbError {
-    /// SQLite said no.
-    Sql(rusqlite::Error),
+    /// The database said no.
+    Sql(String),
+    /// A constraint refused the change (a duplicate key).
+    Conflict(String),
+    /// PostgreSQL could not serialize the transaction (the store retries it).
+    Retry(String),
+    /// The database cannot be reached (PostgreSQL down, no free connection).
+    Unavailable(String),
     /// A rule of the core refused (the job's changes were rolled back).
     Rule(campus_voip::Error),
     /// The commit of the batch this job was in failed: nothing of it was applied.
@@ -54,6 +65,9 @@ impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DbError::Sql(e) => write!(f, "database error: {e}"),
+            DbError::Conflict(e) => write!(f, "database constraint: {e}"),
+            DbError::Retry(e) => write!(f, "the transaction did not serialize: {e}"),
+            DbError::Unavailable(e) => write!(f, "the database is unavailable: {e}"),
             DbError::Rule(e) => write!(f, "{e}"),
             DbError::CommitFailed(m) => write!(f, "commit failed, nothing was applied: {m}"),
             DbError::Panicked(m) => write!(f, "the operation panicked (rolled back): {m}"),
@@ -67,7 +81,40 @@ impl std::error::Error for DbError {}
 
 impl From<rusqlite::Error> for DbError {
     fn from(e: rusqlite::Error) -> Self {
-        DbError::Sql(e)
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                DbError::Conflict(e.to_string())
+            }
+            _ => DbError::Sql(e.to_string()),
+        }
+    }
+}
+
+impl From<postgres::Error> for DbError {
+    fn from(e: postgres::Error) -> Self {
+        use postgres::error::SqlState;
+        let text = match e.as_db_error() {
+            Some(d) => format!("{}: {}", d.code().code(), d.message()),
+            None => e.to_string(),
+        };
+        match e.code() {
+            Some(c)
+                if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+            {
+                DbError::Retry(text)
+            }
+            Some(c) if c.code().starts_with("23") => DbError::Conflict(text),
+            // Class 08 (connection), 57P01–03 (the server shutting down or starting).
+            Some(c) if c.code().starts_with("08") || c.code().starts_with("57P") => {
+                DbError::Unavailable(text)
+            }
+            Some(_) => DbError::Sql(text),
+            None if e.is_closed() || e.as_db_error().is_none() => DbError::Unavailable(text),
+            None => DbError::Sql(text),
+        }
     }
 }
 
@@ -102,13 +149,13 @@ pub struct OpenOptions {
 /// One queued write: runs on the writer thread, then learns whether its batch committed.
 trait Job: Send {
     /// Runs the closure; `true` when it succeeded (its savepoint is then released).
-    fn run(&mut self, conn: &Connection) -> bool;
+    fn run(&mut self, conn: &dyn Sql) -> bool;
     /// Sends the reply: the job's result if the batch committed, else the commit's error.
     fn finish(self: Box<Self>, commit: Result<(), String>);
 }
 
 struct WriteJob<T, F> {
-    f: Option<F>,
+    f: F,
     result: Option<DbResult<T>>,
     reply: oneshot::Sender<DbResult<T>>,
 }
@@ -116,10 +163,10 @@ struct WriteJob<T, F> {
 impl<T, F> Job for WriteJob<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+    F: FnMut(&dyn Sql) -> DbResult<T> + Send + 'static,
 {
-    fn run(&mut self, conn: &Connection) -> bool {
-        let f = self.f.take().expect("a job runs once");
+    fn run(&mut self, conn: &dyn Sql) -> bool {
+        let f = &mut self.f;
         let r = catch_unwind(AssertUnwindSafe(|| f(conn)))
             .unwrap_or_else(|p| Err(DbError::Panicked(panic_message(&p))));
         let ok = r.is_ok();
@@ -139,14 +186,14 @@ where
     }
 }
 
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic".into())
 }
 
-struct Inner {
+struct SqliteStore {
     path: PathBuf,
     jobs: RwLock<Option<mpsc::Sender<Box<dyn Job>>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -160,17 +207,20 @@ struct Inner {
     metrics: Arc<Metrics>,
 }
 
+enum Store {
+    Sqlite(SqliteStore),
+    Postgres(Box<PgStore>),
+}
+
 /// The database handle (cheap to clone).
 #[derive(Clone)]
 pub struct Db {
-    inner: Arc<Inner>,
+    store: Arc<Store>,
 }
 
 impl fmt::Debug for Db {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Db")
-            .field("path", &self.inner.path)
-            .finish()
+        f.debug_struct("Db").field("at", &self.label()).finish()
     }
 }
 
@@ -219,9 +269,20 @@ pub fn connect(path: &Path, create: bool, metrics: &Arc<Metrics>) -> DbResult<Co
 }
 
 impl Db {
-    /// Opens (and with `migrate`, creates and migrates) the database, starts the writer thread
-    /// and opens the read pool.
+    /// Opens (and with `migrate`, creates and migrates) the SQLite database, starts the writer
+    /// thread and opens the read pool.
     pub fn open(opts: &OpenOptions, metrics: Arc<Metrics>) -> DbResult<Db> {
+        Self::open_sqlite(opts, metrics)
+    }
+
+    /// Opens the PostgreSQL database (and with `migrate`, migrates it) and starts the pool.
+    pub fn open_postgres(opts: &PgOptions, metrics: Arc<Metrics>) -> DbResult<Db> {
+        Ok(Db {
+            store: Arc::new(Store::Postgres(Box::new(PgStore::open(opts, metrics)?))),
+        })
+    }
+
+    fn open_sqlite(opts: &OpenOptions, metrics: Arc<Metrics>) -> DbResult<Db> {
         if opts.migrate {
             if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -262,7 +323,7 @@ impl Db {
                 .map_err(|e| DbError::Other(format!("cannot start the writer thread: {e}")))?
         };
         Ok(Db {
-            inner: Arc::new(Inner {
+            store: Arc::new(Store::Sqlite(SqliteStore {
                 path: opts.path.clone(),
                 jobs: RwLock::new(Some(tx)),
                 writer: Mutex::new(Some(writer)),
@@ -272,49 +333,81 @@ impl Db {
                 queued,
                 max_batch,
                 metrics,
-            }),
+            })),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// The SQLite file (`None` on PostgreSQL).
+    pub fn path(&self) -> Option<&Path> {
+        match &*self.store {
+            Store::Sqlite(s) => Some(&s.path),
+            Store::Postgres(_) => None,
+        }
+    }
+
+    /// What the database is, for logs: the file, or the URL without its password.
+    pub fn label(&self) -> String {
+        match &*self.store {
+            Store::Sqlite(s) => s.path.display().to_string(),
+            Store::Postgres(p) => p.label().to_owned(),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match &*self.store {
+            Store::Sqlite(_) => Dialect::Sqlite,
+            Store::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    fn metrics(&self) -> &Metrics {
+        match &*self.store {
+            Store::Sqlite(s) => &s.metrics,
+            Store::Postgres(p) => p.metrics(),
+        }
     }
 
     fn submit<T, F>(&self, f: F) -> DbResult<oneshot::Receiver<DbResult<T>>>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+        F: FnMut(&dyn Sql) -> DbResult<T> + Send + 'static,
     {
+        let s = match &*self.store {
+            Store::Sqlite(s) => s,
+            Store::Postgres(p) => return p.submit(crate::pg::Mode::Write, f),
+        };
         let (reply, rx) = oneshot::channel();
         let job: Box<dyn Job> = Box::new(WriteJob {
-            f: Some(f),
+            f,
             result: None,
             reply,
         });
-        let guard = self.inner.jobs.read().unwrap_or_else(|p| p.into_inner());
+        let guard = s.jobs.read().unwrap_or_else(|p| p.into_inner());
         let sender = guard.as_ref().ok_or(DbError::Closed)?;
-        self.inner.queued.fetch_add(1, Ordering::SeqCst);
+        s.queued.fetch_add(1, Ordering::SeqCst);
         if sender.send(job).is_err() {
-            self.inner.queued.fetch_sub(1, Ordering::SeqCst);
+            s.queued.fetch_sub(1, Ordering::SeqCst);
             return Err(DbError::Closed);
         }
         Ok(rx)
     }
 
-    /// Runs `f` in the next write transaction; resolves after that transaction committed.
+    /// Runs `f` in a write transaction; resolves after that transaction committed.
     ///
-    /// `f` runs on the writer thread inside `BEGIN IMMEDIATE` and a savepoint of its own: it
-    /// must not `BEGIN`, `COMMIT` or `ROLLBACK` itself. Returning `Err` (or panicking) rolls
-    /// back exactly what `f` did.
+    /// On SQLite `f` runs on the writer thread inside `BEGIN IMMEDIATE` and a savepoint of its
+    /// own, with the other jobs of its batch; on PostgreSQL in a `SERIALIZABLE` transaction of
+    /// its own, run again (from the start) when it does not serialize — so `f` must do nothing
+    /// but its SQL. It must not `BEGIN`, `COMMIT` or `ROLLBACK` itself. Returning `Err` (or
+    /// panicking) rolls back exactly what `f` did.
     pub async fn write<T, F>(&self, f: F) -> DbResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+        F: FnMut(&dyn Sql) -> DbResult<T> + Send + 'static,
     {
         let started = Instant::now();
         let rx = self.submit(f)?;
         let r = rx.await.unwrap_or(Err(DbError::Closed));
-        self.inner.metrics.db_observe("write", started.elapsed());
+        self.metrics().db_observe("write", started.elapsed());
         r
     }
 
@@ -322,46 +415,136 @@ impl Db {
     pub fn write_blocking<T, F>(&self, f: F) -> DbResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+        F: FnMut(&dyn Sql) -> DbResult<T> + Send + 'static,
     {
         let rx = self.submit(f)?;
         rx.blocking_recv().unwrap_or(Err(DbError::Closed))
     }
 
-    /// Runs `f` with a read-only connection, in one read transaction (a consistent snapshot).
+    /// Runs `f` in one read-only transaction (a consistent snapshot). On SQLite it runs on the
+    /// calling task with a connection of the read pool (a read never waits for the writer); on
+    /// PostgreSQL on a worker of the pool.
     pub async fn read<T, F>(&self, f: F) -> DbResult<T>
     where
-        F: FnOnce(&Connection) -> DbResult<T>,
+        T: Send + 'static,
+        F: FnOnce(&dyn Sql) -> DbResult<T> + Send + 'static,
     {
-        let _permit = self
-            .inner
-            .reader_permits
-            .acquire()
-            .await
-            .map_err(|_| DbError::Closed)?;
-        self.read_now(f)
+        match &*self.store {
+            Store::Sqlite(s) => {
+                let _permit = s
+                    .reader_permits
+                    .acquire()
+                    .await
+                    .map_err(|_| DbError::Closed)?;
+                s.read_now(f)
+            }
+            Store::Postgres(p) => {
+                let started = Instant::now();
+                let rx = p.submit(crate::pg::Mode::Read, once(f))?;
+                let r = rx.await.unwrap_or(Err(DbError::Closed));
+                p.metrics().db_observe("read", started.elapsed());
+                r
+            }
+        }
     }
 
     /// [`Db::read`] for synchronous callers.
     pub fn read_blocking<T, F>(&self, f: F) -> DbResult<T>
     where
-        F: FnOnce(&Connection) -> DbResult<T>,
+        T: Send + 'static,
+        F: FnOnce(&dyn Sql) -> DbResult<T> + Send + 'static,
     {
-        loop {
-            if let Ok(_permit) = self.inner.reader_permits.try_acquire() {
-                return self.read_now(f);
+        match &*self.store {
+            Store::Sqlite(s) => loop {
+                if let Ok(_permit) = s.reader_permits.try_acquire() {
+                    return s.read_now(f);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            },
+            Store::Postgres(p) => {
+                let rx = p.submit(crate::pg::Mode::Read, once(f))?;
+                rx.blocking_recv().unwrap_or(Err(DbError::Closed))
             }
-            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
+    /// At most `n` jobs per transaction from the next batch on (clamped to 1..=[`MAX_BATCH`]);
+    /// 1 turns group commit off (one commit, one `fsync`, per write: `--max-batch`, for
+    /// benchmarks). SQLite only (each PostgreSQL write is its own transaction).
+    pub fn set_max_batch(&self, n: usize) {
+        if let Store::Sqlite(s) = &*self.store {
+            s.max_batch.store(n.clamp(1, MAX_BATCH), Ordering::SeqCst);
+        }
+    }
+
+    /// Writes waiting for the writer (not yet taken into a transaction).
+    pub fn queued(&self) -> usize {
+        match &*self.store {
+            Store::Sqlite(s) => s.queued.load(Ordering::SeqCst),
+            Store::Postgres(p) => p.queued(),
+        }
+    }
+
+    /// Test hook: the next batch is rolled back instead of committed (as if the commit failed
+    /// or the process died before it): its jobs must not be acknowledged.
+    #[doc(hidden)]
+    pub fn fail_next_commit(&self) {
+        match &*self.store {
+            Store::Sqlite(s) => s.fail_next_commit.store(true, Ordering::SeqCst),
+            Store::Postgres(p) => p.fail_next_commit(),
+        }
+    }
+
+    /// Calls `wake` when call events were committed by another process on the same database
+    /// (PostgreSQL's `LISTEN`; SQLite has one process, nothing to do).
+    pub fn on_remote_events(&self, wake: Arc<dyn Fn() + Send + Sync>) {
+        if let Store::Postgres(p) = &*self.store {
+            p.listen(wake);
+        }
+    }
+
+    /// Stops taking writes, lets the writer finish the jobs already queued, joins it and closes
+    /// every connection (on SQLite the last close checkpoints the WAL into the database file).
+    pub fn close(&self) {
+        let s = match &*self.store {
+            Store::Sqlite(s) => s,
+            Store::Postgres(p) => return p.close(),
+        };
+        s.jobs.write().unwrap_or_else(|p| p.into_inner()).take();
+        let writer = s.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(w) = writer {
+            let _ = w.join();
+        }
+        s.reader_permits.close();
+        s.readers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// Whether the database answers (`/readyz`).
+    pub async fn ping(&self) -> DbResult<()> {
+        self.read(|c| c.one("SELECT 1", &[]).map(drop)).await
+    }
+}
+
+/// A `FnOnce` job as the `FnMut` the pool takes (a read runs once: it is never retried).
+fn once<T, F>(f: F) -> impl FnMut(&dyn Sql) -> DbResult<T> + Send + 'static
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Sql) -> DbResult<T> + Send + 'static,
+{
+    let mut f = Some(f);
+    move |c| match f.take() {
+        Some(f) => f(c),
+        None => Err(DbError::Other("a read job ran twice".into())),
+    }
+}
+
+impl SqliteStore {
     fn read_now<T, F>(&self, f: F) -> DbResult<T>
     where
-        F: FnOnce(&Connection) -> DbResult<T>,
+        F: FnOnce(&dyn Sql) -> DbResult<T>,
     {
         let started = Instant::now();
         let conn = self
-            .inner
             .readers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -369,74 +552,18 @@ impl Db {
             .ok_or(DbError::Closed)?;
         let r = (|| {
             let tx = conn.unchecked_transaction()?;
-            let out = catch_unwind(AssertUnwindSafe(|| f(&tx)))
+            let out = catch_unwind(AssertUnwindSafe(|| f(&*tx)))
                 .unwrap_or_else(|p| Err(DbError::Panicked(panic_message(&p))));
             // A read transaction has nothing to commit; ending it releases the snapshot.
             drop(tx);
             out
         })();
-        self.inner
-            .readers
+        self.readers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(conn);
-        self.inner.metrics.db_observe("read", started.elapsed());
+        self.metrics.db_observe("read", started.elapsed());
         r
-    }
-
-    /// At most `n` jobs per transaction from the next batch on (clamped to 1..=[`MAX_BATCH`]);
-    /// 1 turns group commit off (one commit, one `fsync`, per write: `--max-batch`, for
-    /// benchmarks).
-    pub fn set_max_batch(&self, n: usize) {
-        self.inner
-            .max_batch
-            .store(n.clamp(1, MAX_BATCH), Ordering::SeqCst);
-    }
-
-    /// Writes waiting for the writer (not yet taken into a transaction).
-    pub fn queued(&self) -> usize {
-        self.inner.queued.load(Ordering::SeqCst)
-    }
-
-    /// Test hook: the next batch is rolled back instead of committed (as if the commit failed
-    /// or the process died before it): its jobs must not be acknowledged.
-    #[doc(hidden)]
-    pub fn fail_next_commit(&self) {
-        self.inner.fail_next_commit.store(true, Ordering::SeqCst);
-    }
-
-    /// Stops taking writes, lets the writer finish the jobs already queued, joins it and closes
-    /// every connection (the last close checkpoints the WAL into the database file).
-    pub fn close(&self) {
-        self.inner
-            .jobs
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        let writer = self
-            .inner
-            .writer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(w) = writer {
-            let _ = w.join();
-        }
-        self.inner.reader_permits.close();
-        self.inner
-            .readers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-    }
-
-    /// Whether the database answers (`/readyz`).
-    pub async fn ping(&self) -> DbResult<()> {
-        self.read(|c| {
-            c.query_row("SELECT 1", [], |_| Ok(()))?;
-            Ok(())
-        })
-        .await
     }
 }
 
@@ -490,7 +617,7 @@ fn run_batch(
         .map_err(|e| e.to_string())?;
     for job in batch.iter_mut() {
         let sp = tx.savepoint().map_err(|e| e.to_string())?;
-        let ok = job.run(&sp);
+        let ok = job.run(&*sp);
         if ok {
             sp.commit().map_err(|e| e.to_string())?;
         } else {

@@ -5,10 +5,11 @@
 //! SHA-256 of the secret, which is compared in constant time. A revoked device's key stops
 //! working at once; `device add` may then reuse the name.
 
+use crate::args;
 use crate::db::{DbError, DbResult};
+use crate::sql::Sql;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -45,13 +46,14 @@ fn hash(secret: &[u8]) -> [u8; 32] {
 
 /// Adds a device and returns its key (the only time it exists in clear). Fails if an active
 /// device has that name.
-pub fn add(conn: &Connection, name: &str, now_ms: u64) -> DbResult<String> {
+pub fn add(conn: &dyn Sql, name: &str, now_ms: u64) -> DbResult<String> {
     check_name(name).map_err(|m| DbError::Rule(campus_voip::Error::invalid_argument(m)))?;
-    let active: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM devices WHERE name = ?1 AND revoked_at IS NULL)",
-        [name],
-        |r| r.get(0),
-    )?;
+    let active = conn
+        .one(
+            "SELECT EXISTS (SELECT 1 FROM devices WHERE name = ?1 AND revoked_at IS NULL)",
+            args![name],
+        )?
+        .bool(0)?;
     if active {
         return Err(DbError::Rule(campus_voip::Error::invalid_argument(
             format!(
@@ -62,39 +64,43 @@ pub fn add(conn: &Connection, name: &str, now_ms: u64) -> DbResult<String> {
     }
     let id = URL_SAFE_NO_PAD.encode(crate::schema::random_bytes::<12>());
     let secret = URL_SAFE_NO_PAD.encode(crate::schema::random_bytes::<32>());
-    conn.execute(
+    conn.exec(
         "INSERT INTO devices (name, key_id, key_hash, created_at, revoked_at)
          VALUES (?1, ?2, ?3, ?4, NULL)
          ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id, key_hash = excluded.key_hash,
              created_at = excluded.created_at, revoked_at = NULL",
-        params![name, id, &hash(secret.as_bytes())[..], now_ms as i64],
+        args![name, &id, &hash(secret.as_bytes()), now_ms as i64],
     )?;
     Ok(format!("{PREFIX}.{id}.{secret}"))
 }
 
-pub fn list(conn: &Connection) -> DbResult<Vec<Device>> {
-    let mut st = conn.prepare("SELECT name, created_at, revoked_at FROM devices ORDER BY name")?;
-    let rows = st.query_map([], |r| {
+pub fn list(conn: &dyn Sql) -> DbResult<Vec<Device>> {
+    conn.rows(
+        "SELECT name, created_at, revoked_at FROM devices ORDER BY name",
+        &[],
+    )?
+    .iter()
+    .map(|r| {
         Ok(Device {
-            name: r.get(0)?,
-            created_at: r.get::<_, i64>(1)? as u64,
-            revoked_at: r.get::<_, Option<i64>>(2)?.map(|v| v as u64),
+            name: r.text(0)?.to_owned(),
+            created_at: r.uint(1)?,
+            revoked_at: r.opt_uint(2)?,
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
+    .collect()
 }
 
 /// Revokes the device; `false` when no active device has that name.
-pub fn revoke(conn: &Connection, name: &str, now_ms: u64) -> DbResult<bool> {
-    let n = conn.execute(
+pub fn revoke(conn: &dyn Sql, name: &str, now_ms: u64) -> DbResult<bool> {
+    let n = conn.exec(
         "UPDATE devices SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
-        params![name, now_ms as i64],
+        args![name, now_ms as i64],
     )?;
     Ok(n == 1)
 }
 
 /// The name of the active device this key belongs to, if any.
-pub fn authenticate(conn: &Connection, key: &str) -> DbResult<Option<String>> {
+pub fn authenticate(conn: &dyn Sql, key: &str) -> DbResult<Option<String>> {
     let mut parts = key.split('.');
     let (Some(PREFIX), Some(id), Some(secret), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -104,13 +110,15 @@ pub fn authenticate(conn: &Connection, key: &str) -> DbResult<Option<String>> {
     if id.len() != 16 || secret.len() != 43 {
         return Ok(None);
     }
-    let row: Option<(String, Vec<u8>)> = conn
-        .prepare_cached(
-            "SELECT name, key_hash FROM devices WHERE key_id = ?1 AND revoked_at IS NULL",
-        )?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    Ok(row.and_then(|(name, stored)| {
-        bool::from(hash(secret.as_bytes()).ct_eq(&stored[..])).then_some(name)
-    }))
+    let Some(row) = conn.row(
+        "SELECT name, key_hash FROM devices WHERE key_id = ?1 AND revoked_at IS NULL",
+        args![id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let stored = row.bytes(1)?;
+    bool::from(hash(secret.as_bytes()).ct_eq(stored))
+        .then(|| row.text(0).map(str::to_owned))
+        .transpose()
 }

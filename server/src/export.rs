@@ -676,7 +676,7 @@ pub fn import(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| format!("cannot start the import transaction: {e}"))?;
-    schema::require_current(&tx).map_err(|e| e.to_string())?;
+    schema::require_current(&*tx).map_err(|e| e.to_string())?;
     if let Some(what) = not_empty(&tx).map_err(|e| e.to_string())? {
         return Err(format!(
             "the target database is not empty ({what}): import only into a new database"
@@ -753,7 +753,7 @@ pub fn import(
         return Err(at(n, "more input after the end line"));
     }
 
-    let report = check::check(&tx, max_contacts).map_err(|e| e.to_string())?;
+    let report = check::check(&*tx, max_contacts).map_err(|e| e.to_string())?;
     if !report.ok() {
         return Err(format!(
             "the imported data does not pass check: {}",
@@ -822,7 +822,7 @@ pub fn export_cmd(opts: &Options, output: Option<&Path>, out: &mut dyn Write) ->
         .map_err(|e| e.to_string())?;
     // One snapshot for the check and every line.
     let tx = conn.unchecked_transaction().map_err(|e| e.to_string())?;
-    let report = check::check(&tx, opts.max_contacts).map_err(|e| e.to_string())?;
+    let report = check::check(&*tx, opts.max_contacts).map_err(|e| e.to_string())?;
     if !report.ok() {
         return Err(format!(
             "{} does not pass check, so it is not exported: {}",

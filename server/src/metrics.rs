@@ -80,6 +80,7 @@ struct Series {
 pub struct Metrics {
     series: Mutex<Series>,
     busy_waits: AtomicU64,
+    retries: AtomicU64,
 }
 
 /// `"` `\` and newlines escaped for a label value.
@@ -138,6 +139,11 @@ impl Metrics {
         self.busy_waits.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A PostgreSQL transaction did not serialize and runs again.
+    pub fn db_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let s = self.lock();
@@ -193,6 +199,13 @@ impl Metrics {
             out,
             "campus_voip_sqlite_busy_waits_total {}",
             self.busy_waits.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP campus_voip_db_retries_total PostgreSQL transactions run again after a serialization failure.\n");
+        out.push_str("# TYPE campus_voip_db_retries_total counter\n");
+        let _ = writeln!(
+            out,
+            "campus_voip_db_retries_total {}",
+            self.retries.load(Ordering::Relaxed)
         );
         out
     }

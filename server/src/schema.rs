@@ -1,11 +1,13 @@
 //! Numbered migrations, the server keyrings and the settings table.
 
+use crate::args;
 use crate::db::{DbError, DbResult};
+use crate::sql::{Dialect, Sql};
 use campus_voip::keys::{Key, Keyring, SECRET_LEN};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-/// One schema step. The numbers are shared with the PostgreSQL migrations (when they exist).
+/// One schema step. The numbers are shared by the SQLite and PostgreSQL migrations.
 pub struct Migration {
     pub version: u32,
     pub name: &'static str,
@@ -25,6 +27,20 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The same steps for PostgreSQL (same numbers and names; `migrations/postgres/`).
+pub const PG_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema",
+        sql: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "calls and call events",
+        sql: include_str!("../migrations/postgres/0002_calls.sql"),
+    },
+];
+
 /// The schema version this binary writes.
 pub fn latest() -> u32 {
     MIGRATIONS.last().map_or(0, |m| m.version)
@@ -37,6 +53,17 @@ const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at INTEGER NOT NULL
 ) STRICT";
 
+const PG_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER NOT NULL PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    checksum   TEXT    NOT NULL,
+    applied_at BIGINT  NOT NULL
+)";
+
+/// Taken (for the transaction) by a replica applying migrations, so that two replicas starting
+/// at once do not both apply one.
+const PG_MIGRATION_LOCK: i64 = 0x6361_6d70_7573_766f;
+
 pub fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes())
         .iter()
@@ -45,20 +72,28 @@ pub fn checksum(sql: &str) -> String {
 }
 
 /// The highest applied migration (0 for a new database).
-pub fn current_version(conn: &Connection) -> DbResult<u32> {
-    let exists: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
-        [],
-        |r| r.get(0),
-    )?;
+pub fn current_version(conn: &dyn Sql) -> DbResult<u32> {
+    let exists = match conn.dialect() {
+        Dialect::Sqlite => conn.one(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
+            &[],
+        )?,
+        Dialect::Postgres => conn.one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations')",
+            &[],
+        )?,
+    }
+    .bool(0)?;
     if !exists {
         return Ok(0);
     }
-    Ok(conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )?)
+    let v = conn
+        .one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .int(0)?;
+    u32::try_from(v).map_err(|_| DbError::Other(format!("schema version {v} is invalid")))
 }
 
 fn refuse_newer(version: u32) -> DbResult<()> {
@@ -72,8 +107,12 @@ fn refuse_newer(version: u32) -> DbResult<()> {
 }
 
 /// Errors unless every migration is applied (commands other than `serve` and `migrate`).
-pub fn require_current(conn: &Connection) -> DbResult<()> {
-    let v = current_version(conn)?;
+pub fn require_current(conn: &dyn Sql) -> DbResult<()> {
+    require_version(current_version(conn)?)
+}
+
+/// Errors unless `v` is this binary's schema version.
+pub fn require_version(v: u32) -> DbResult<()> {
     refuse_newer(v)?;
     if v < latest() {
         return Err(DbError::Other(format!(
@@ -91,44 +130,90 @@ pub fn migrate(conn: &mut Connection, now_ms: u64) -> DbResult<Vec<u32>> {
     let mut applied = Vec::new();
     for m in MIGRATIONS {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = current_version(&tx)?;
-        refuse_newer(current)?;
-        if m.version <= current {
-            let stored: Option<String> = tx
-                .query_row(
-                    "SELECT checksum FROM schema_migrations WHERE version = ?1",
-                    [m.version],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if stored.as_deref().is_some_and(|c| c != checksum(m.sql)) {
+        if apply(&*tx, m, now_ms)? {
+            applied.push(m.version);
+        }
+        tx.commit()?;
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    ensure_keys(&*tx, now_ms)?;
+    tx.commit()?;
+    Ok(applied)
+}
+
+/// Applies `m` unless it is (`true` when it was applied now), inside the caller's transaction.
+fn apply(tx: &dyn Sql, m: &Migration, now_ms: u64) -> DbResult<bool> {
+    let current = current_version(tx)?;
+    refuse_newer(current)?;
+    if m.version <= current {
+        let stored = tx.row(
+            "SELECT checksum FROM schema_migrations WHERE version = ?1",
+            args![m.version],
+        )?;
+        if let Some(row) = stored {
+            if row.text(0)? != checksum(m.sql) {
                 tracing::warn!(
                     version = m.version,
                     "migration applied from a different text than this binary's"
                 );
             }
-            continue;
         }
-        tx.execute_batch(m.sql)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
-            params![m.version, m.name, checksum(m.sql), now_ms as i64],
-        )?;
-        tx.commit()?;
-        applied.push(m.version);
+        return Ok(false);
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.batch(m.sql)?;
+    tx.exec(
+        "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+        args![m.version, m.name, &checksum(m.sql), now_ms as i64],
+    )?;
+    Ok(true)
+}
+
+/// Creates the keyrings that are missing.
+fn ensure_keys(tx: &dyn Sql, now_ms: u64) -> DbResult<()> {
     for purpose in PURPOSES {
-        let n: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM server_keys WHERE purpose = ?1",
-            [purpose],
-            |r| r.get(0),
-        )?;
+        let n = tx
+            .one(
+                "SELECT COUNT(*) FROM server_keys WHERE purpose = ?1",
+                args![purpose],
+            )?
+            .int(0)?;
         if n == 0 {
-            insert_key(&tx, purpose, 1, now_ms)?;
+            insert_key(tx, purpose, 1, now_ms)?;
         }
     }
-    tx.commit()?;
+    Ok(())
+}
+
+/// [`migrate`] on PostgreSQL: each step in its own transaction holding an advisory lock, so
+/// replicas starting together apply each step once.
+pub fn migrate_pg(client: &mut postgres::Client, now_ms: u64) -> DbResult<Vec<u32>> {
+    let cache = std::cell::RefCell::new(std::collections::HashMap::new());
+    let mut applied = Vec::new();
+    let mut step = |f: &dyn Fn(&dyn Sql) -> DbResult<bool>| -> DbResult<bool> {
+        let tx = client.transaction()?;
+        let pg = crate::sql::PgTx::new(tx, &cache);
+        let r = pg
+            .exec("SELECT pg_advisory_xact_lock(?1)", args![PG_MIGRATION_LOCK])
+            .and_then(|_| f(&pg));
+        let (tx, _) = pg.finish();
+        match r {
+            Ok(v) => {
+                tx.commit()?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = tx.rollback();
+                Err(e)
+            }
+        }
+    };
+    step(&|c| c.batch(PG_MIGRATIONS_TABLE).map(|()| false))?;
+    for m in PG_MIGRATIONS {
+        if step(&|c| apply(c, m, now_ms))? {
+            applied.push(m.version);
+        }
+    }
+    step(&|c| ensure_keys(c, now_ms).map(|()| false))?;
     Ok(applied)
 }
 
@@ -141,11 +226,11 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 
 pub const PURPOSES: [&str; 2] = ["ticket", "token"];
 
-fn insert_key(conn: &Connection, purpose: &str, kid: u8, now_ms: u64) -> DbResult<()> {
+fn insert_key(conn: &dyn Sql, purpose: &str, kid: u8, now_ms: u64) -> DbResult<()> {
     let secret = random_bytes::<SECRET_LEN>();
-    conn.execute(
+    conn.exec(
         "INSERT INTO server_keys (purpose, kid, secret, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![purpose, kid, &secret[..], now_ms as i64],
+        args![purpose, kid, &secret, now_ms as i64],
     )?;
     Ok(())
 }
@@ -157,18 +242,18 @@ pub struct ServerKeys {
     pub token: Keyring,
 }
 
-fn load_ring(conn: &Connection, purpose: &str) -> DbResult<Keyring> {
-    let mut st =
-        conn.prepare_cached("SELECT kid, secret FROM server_keys WHERE purpose = ?1 ORDER BY seq")?;
-    let keys = st
-        .query_map([purpose], |r| {
-            let kid: u8 = r.get(0)?;
-            let secret: Vec<u8> = r.get(1)?;
-            Ok((kid, secret))
-        })?
+fn load_ring(conn: &dyn Sql, purpose: &str) -> DbResult<Keyring> {
+    let keys = conn
+        .rows(
+            "SELECT kid, secret FROM server_keys WHERE purpose = ?1 ORDER BY seq",
+            args![purpose],
+        )?
+        .iter()
         .map(|row| {
-            let (kid, secret) = row?;
-            let secret: [u8; SECRET_LEN] = secret
+            let kid = u8::try_from(row.int(0)?)
+                .map_err(|_| DbError::Other(format!("a {purpose} key id is out of range")))?;
+            let secret: [u8; SECRET_LEN] = row
+                .bytes(1)?
                 .try_into()
                 .map_err(|_| DbError::Other(format!("a {purpose} key has the wrong length")))?;
             Ok(Key::new(kid, secret))
@@ -181,7 +266,7 @@ fn load_ring(conn: &Connection, purpose: &str) -> DbResult<Keyring> {
     })
 }
 
-pub fn load_keys(conn: &Connection) -> DbResult<ServerKeys> {
+pub fn load_keys(conn: &dyn Sql) -> DbResult<ServerKeys> {
     Ok(ServerKeys {
         ticket: load_ring(conn, "ticket")?,
         token: load_ring(conn, "token")?,
@@ -193,20 +278,20 @@ pub const KEY_RETENTION_MS: u64 = 31 * 86_400_000;
 
 /// Adds a new signing key to each keyring; keys superseded more than [`KEY_RETENTION_MS`] ago
 /// are dropped. Returns the new key ids (ticket, token).
-pub fn rotate_keys(conn: &Connection, now_ms: u64) -> DbResult<(u8, u8)> {
+pub fn rotate_keys(conn: &dyn Sql, now_ms: u64) -> DbResult<(u8, u8)> {
     let mut ids = [0u8; 2];
     for (i, purpose) in PURPOSES.iter().enumerate() {
         let ring = load_ring(conn, purpose)?;
         let next = ring.current().id.wrapping_add(1);
         // A key superseded long ago goes; so does one 256 rotations old that holds the next id.
-        conn.execute(
+        conn.exec(
             "DELETE FROM server_keys WHERE purpose = ?1 AND (kid = ?2 OR seq IN (
                  SELECT k.seq FROM server_keys k
                  WHERE k.purpose = ?1 AND EXISTS (
                      SELECT 1 FROM server_keys n
                      WHERE n.purpose = ?1 AND n.seq > k.seq AND n.created_at < ?3)))",
-            params![
-                purpose,
+            args![
+                *purpose,
                 next,
                 now_ms.saturating_sub(KEY_RETENTION_MS) as i64
             ],
@@ -217,19 +302,18 @@ pub fn rotate_keys(conn: &Connection, now_ms: u64) -> DbResult<(u8, u8)> {
     Ok((ids[0], ids[1]))
 }
 
-pub fn get_setting(conn: &Connection, name: &str) -> DbResult<Option<String>> {
-    Ok(conn
-        .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
-        .optional()?)
+pub fn get_setting(conn: &dyn Sql, name: &str) -> DbResult<Option<String>> {
+    match conn.row("SELECT value FROM settings WHERE name = ?1", args![name])? {
+        Some(row) => Ok(Some(row.text(0)?.to_owned())),
+        None => Ok(None),
+    }
 }
 
-pub fn set_setting(conn: &Connection, name: &str, value: &str) -> DbResult<()> {
-    conn.execute(
+pub fn set_setting(conn: &dyn Sql, name: &str, value: &str) -> DbResult<()> {
+    conn.exec(
         "INSERT INTO settings (name, value) VALUES (?1, ?2)
          ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        params![name, value],
+        args![name, value],
     )?;
     Ok(())
 }

@@ -11,10 +11,11 @@
 //! - A token is checked against the same clock it was issued with, and the issuing write is
 //!   committed before the token is returned, so a token just issued is never refused.
 
-use crate::db::DbResult;
+use crate::args;
+use crate::db::{DbError, DbResult};
+use crate::sql::Sql;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 /// How long a classic token keeps working after a newer one was issued.
@@ -68,13 +69,13 @@ fn refresh_window_ms(ttl_ms: u64) -> u64 {
     OVERLAP_MS.min(ttl_ms / 2)
 }
 
-fn insert(conn: &Connection, kind: Kind, app_id: &str, now: u64, ttl_ms: u64) -> DbResult<Issued> {
+fn insert(conn: &dyn Sql, kind: Kind, app_id: &str, now: u64, ttl_ms: u64) -> DbResult<Issued> {
     let token = new_token();
-    conn.execute(
+    conn.exec(
         "INSERT INTO access_tokens (token_hash, kind, app_id, token, issued_at, expires_at, retire_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
-        params![
-            &token_hash(&token)[..],
+        args![
+            &token_hash(&token),
             kind.as_str(),
             app_id,
             (kind == Kind::Stable).then_some(token.as_str()),
@@ -82,9 +83,9 @@ fn insert(conn: &Connection, kind: Kind, app_id: &str, now: u64, ttl_ms: u64) ->
             (now + ttl_ms) as i64
         ],
     )?;
-    conn.execute(
+    conn.exec(
         "DELETE FROM access_tokens WHERE expires_at < ?1",
-        [now.saturating_sub(KEEP_EXPIRED_MS) as i64],
+        args![now.saturating_sub(KEEP_EXPIRED_MS) as i64],
     )?;
     Ok(Issued {
         access_token: token,
@@ -94,13 +95,13 @@ fn insert(conn: &Connection, kind: Kind, app_id: &str, now: u64, ttl_ms: u64) ->
 
 /// `GET /cgi-bin/token`: a new classic token; the previous ones retire after [`OVERLAP_MS`].
 /// Runs in a write transaction.
-pub fn issue_classic(conn: &Connection, app_id: &str, now: u64, ttl_ms: u64) -> DbResult<Issued> {
+pub fn issue_classic(conn: &dyn Sql, app_id: &str, now: u64, ttl_ms: u64) -> DbResult<Issued> {
     let retire = (now + OVERLAP_MS) as i64;
-    conn.execute(
+    conn.exec(
         "UPDATE access_tokens SET retire_at = ?3
          WHERE app_id = ?1 AND kind = 'classic' AND expires_at > ?2
            AND (retire_at IS NULL OR retire_at > ?3)",
-        params![app_id, now as i64, retire],
+        args![app_id, now as i64, retire],
     )?;
     insert(conn, Kind::Classic, app_id, now, ttl_ms)
 }
@@ -108,30 +109,30 @@ pub fn issue_classic(conn: &Connection, app_id: &str, now: u64, ttl_ms: u64) -> 
 /// `POST /cgi-bin/stable_token`. Runs in a write transaction (the one writer serialises it, so
 /// two concurrent calls get the same token).
 pub fn issue_stable(
-    conn: &Connection,
+    conn: &dyn Sql,
     app_id: &str,
     now: u64,
     ttl_ms: u64,
     force_refresh: bool,
 ) -> DbResult<Issued> {
     if force_refresh {
-        conn.execute(
+        conn.exec(
             "UPDATE access_tokens SET retire_at = ?2
              WHERE app_id = ?1 AND kind = 'stable' AND expires_at > ?2
                AND (retire_at IS NULL OR retire_at > ?2)",
-            params![app_id, now as i64],
+            args![app_id, now as i64],
         )?;
     } else {
-        let current: Option<(String, i64)> = conn
-            .query_row(
+        let current = conn
+            .row(
                 "SELECT token, expires_at FROM access_tokens
                  WHERE app_id = ?1 AND kind = 'stable' AND token IS NOT NULL
                    AND expires_at > ?2 AND (retire_at IS NULL OR retire_at > ?2)
                  ORDER BY issued_at DESC LIMIT 1",
-                params![app_id, now as i64],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+                args![app_id, now as i64],
+            )?
+            .map(|r| Ok::<_, DbError>((r.text(0)?.to_owned(), r.int(1)?)))
+            .transpose()?;
         if let Some((token, expires_at)) = current {
             let left = (expires_at as u64).saturating_sub(now);
             if left > refresh_window_ms(ttl_ms) {
@@ -146,21 +147,20 @@ pub fn issue_stable(
 }
 
 /// Checks a token for `/wxa/business/*`: the app id it was issued to, or why not.
-pub fn check(conn: &Connection, token: &str, now: u64) -> DbResult<Result<String, Refusal>> {
+pub fn check(conn: &dyn Sql, token: &str, now: u64) -> DbResult<Result<String, Refusal>> {
     if token.is_empty() {
         return Ok(Err(Refusal::Missing));
     }
     if token.len() > 512 {
         return Ok(Err(Refusal::Invalid));
     }
-    let row: Option<(String, i64, Option<i64>)> = conn
-        .prepare_cached(
+    let row = conn
+        .row(
             "SELECT app_id, expires_at, retire_at FROM access_tokens WHERE token_hash = ?1",
+            args![&token_hash(token)],
         )?
-        .query_row([&token_hash(token)[..]], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
+        .map(|r| Ok::<_, DbError>((r.text(0)?.to_owned(), r.int(1)?, r.opt_int(2)?)))
+        .transpose()?;
     Ok(match row {
         None => Err(Refusal::Invalid),
         Some((_, expires_at, _)) if now >= expires_at as u64 => Err(Refusal::Expired),

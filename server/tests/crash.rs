@@ -15,6 +15,7 @@
 //! races the clients on shared students (one administrator wins, accepts stop at maxContacts),
 //! and face-pay tokens admitted before a kill must be refused as reused after it.
 
+mod common;
 use campus_voip_server::clock::CLOCK_LEASE_AHEAD_MS;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -213,7 +214,8 @@ impl Drop for Server {
 }
 
 fn db_url(dir: &Path) -> String {
-    format!("sqlite:{}", dir.join("db.sqlite3").display())
+    // On PostgreSQL (CAMPUS_VOIP_TEST_PG) the folder names its database.
+    common::pg_url(dir).unwrap_or_else(|| format!("sqlite:{}", dir.join("db.sqlite3").display()))
 }
 
 /// Starts the binary; with `wait`, returns once it prints its address (and the dev
@@ -313,6 +315,11 @@ impl Server {
 
 /// `campus-voip-server check` on the file: must pass, and warn about nothing.
 fn run_check(dir: &Path) {
+    if common::on_pg() {
+        // `check` reads a SQLite file; on PostgreSQL the constraints of the schema (one
+        // administrator, unique positions, unique tokens) are the database's own.
+        return;
+    }
     let out = Command::new(BIN)
         .args([
             "--database",

@@ -16,6 +16,14 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// The export tests read and write SQLite files (export / import of PostgreSQL is not built).
+fn sqlite() -> Build {
+    Build {
+        sqlite: true,
+        ..Build::default()
+    }
+}
+
 fn parse(db: &Path, args: &[&str]) -> Cli {
     let url = format!("sqlite://{}", db.display());
     let mut argv = vec!["campus-voip-server", "--database", url.as_str()];
@@ -122,7 +130,7 @@ fn dump(path: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn a_school_moves_with_its_links_tokens_removals_and_clock() {
-    let src = Build::default().start();
+    let src = sqlite().start();
     // The source ran twelve hours ahead of the clock the target will start with.
     src.clock.set(T0 + 12 * 3_600_000);
     let (a, b, c) = (bearer("parentA"), bearer("parentB"), bearer("parentC"));
@@ -210,7 +218,7 @@ async fn a_school_moves_with_its_links_tokens_removals_and_clock() {
     assert_eq!(record(&dst_db).unwrap().removed.len(), 1);
 
     // The moved school, served with a clock twelve hours behind the source's.
-    let dst = Build::default().start_in(dst_dir);
+    let dst = sqlite().start_in(dst_dir);
     assert_eq!(dst.clock.now_ms(), T0);
     assert!(
         dst.state.core.now(&dst.state.db).await >= last,
@@ -291,7 +299,7 @@ fn reseal(lines: &[String]) -> String {
 
 #[tokio::test]
 async fn import_refuses_bad_input_and_writes_nothing() {
-    let src = Build::default().start();
+    let src = sqlite().start();
     let a = bearer("parentA");
     call(&src, "authorizeVoip", &a, json!({})).await;
     call(&src, "authorizeVoip", &bearer("parentB"), json!({})).await;
@@ -537,7 +545,7 @@ async fn a_large_school_round_trips() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let dir = tempfile::tempdir().unwrap();
-    let db = common::open_db(dir.path());
+    let db = common::open_sqlite(dir.path());
     let started = Instant::now();
     db.write(move |c| {
         use campus_voip::ids::OpenId;
@@ -570,17 +578,17 @@ async fn a_large_school_round_trips() {
             };
             store_student(c, &rec, T0 + 2).unwrap();
             if i % 2 == 0 {
-                c.execute(
+                c.exec(
                     "INSERT INTO consents VALUES (?1, ?2)",
-                    rusqlite::params![format!("o_dad_{i}"), T0 as i64],
+                    campus_voip_server::args![&format!("o_dad_{i}"), T0 as i64],
                 )?;
             }
             if i % 100 == 0 {
                 let mut id = [0u8; 12];
                 id[..8].copy_from_slice(&(i as u64).to_be_bytes());
-                c.execute(
+                c.exec(
                     "INSERT INTO used_tokens VALUES (?1, ?2)",
-                    rusqlite::params![&id[..], T0 as i64],
+                    campus_voip_server::args![&id, T0 as i64],
                 )?;
             }
         }

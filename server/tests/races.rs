@@ -263,16 +263,8 @@ async fn dump(app: &TestApp) -> String {
                 "access_tokens",
                 "settings",
             ] {
-                let mut st = c.prepare(&format!("SELECT * FROM {t} ORDER BY 1, 2"))?;
-                let n = st.column_count();
-                let mut rows = st.query([])?;
-                while let Some(r) = rows.next()? {
-                    out.push_str(t);
-                    for i in 0..n {
-                        let v: rusqlite::types::Value = r.get(i)?;
-                        out.push_str(&format!(" {v:?}"));
-                    }
-                    out.push('\n');
+                for r in c.rows(&format!("SELECT * FROM {t} ORDER BY 1, 2"), &[])? {
+                    out.push_str(&format!("{t} {r:?}\n"));
                 }
             }
             Ok(out)

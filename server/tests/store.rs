@@ -14,6 +14,7 @@ fn insert_consent(
     who: String,
 ) -> impl std::future::Future<Output = Result<(), DbError>> + '_ {
     db.write(move |c| {
+        let c = c.sqlite().unwrap();
         c.execute(
             "INSERT INTO consents (open_id, granted_at) VALUES (?1, 1)",
             params![who],
@@ -24,6 +25,7 @@ fn insert_consent(
 
 async fn consents(db: &Db) -> Vec<String> {
     db.read(|c| {
+        let c = c.sqlite().unwrap();
         let mut st = c.prepare("SELECT open_id FROM consents ORDER BY open_id")?;
         let rows = st.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<Vec<String>, _>>()?)
@@ -70,9 +72,10 @@ async fn wait_queued(db: &Db, n: usize) {
 #[tokio::test]
 async fn migrations_and_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let db = common::open_db(dir.path());
+    let db = common::open_sqlite(dir.path());
     let (v, keys, settings) = db
         .read(|c| {
+            let c = c.sqlite().unwrap();
             Ok((
                 schema::current_version(c)?,
                 schema::load_keys(c)?,
@@ -104,7 +107,7 @@ async fn migrations_and_keys() {
     assert!(later.ticket.get(2).is_some() && later.ticket.get(3).is_some());
     db.close();
     // Reopening (and migrating again) is a no-op that keeps the keys.
-    let db = common::open_db(dir.path());
+    let db = common::open_sqlite(dir.path());
     let again = db.read(schema::load_keys).await.unwrap();
     assert_eq!(again.ticket.current().id, 3);
     db.close();
@@ -132,6 +135,7 @@ async fn a_newer_or_older_schema_is_refused() {
     )
     .unwrap();
     db.write(|c| {
+        let c = c.sqlite().unwrap();
         c.execute(
             "INSERT INTO schema_migrations VALUES (99, 'future', '', 0)",
             [],
@@ -157,9 +161,10 @@ async fn a_newer_or_older_schema_is_refused() {
 #[tokio::test]
 async fn settings_are_pragmas_we_asked_for() {
     let dir = tempfile::tempdir().unwrap();
-    let db = common::open_db(dir.path());
+    let db = common::open_sqlite(dir.path());
     let (mode, fk) = db
         .read(|c| {
+            let c = c.sqlite().unwrap();
             let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
             let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
             Ok((mode, fk))
@@ -168,13 +173,18 @@ async fn settings_are_pragmas_we_asked_for() {
         .unwrap();
     assert_eq!((mode.as_str(), fk), ("wal", 1));
     let sync: i64 = db
-        .write(|c| Ok(c.query_row("PRAGMA synchronous", [], |r| r.get(0))?))
+        .write(|c| {
+            Ok(c.sqlite()
+                .unwrap()
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))?)
+        })
         .await
         .unwrap();
     assert_eq!(sync, 2, "synchronous=FULL on the writer");
     // Readers are read-only.
     let e = db
         .read(|c| {
+            let c = c.sqlite().unwrap();
             c.execute("INSERT INTO consents VALUES ('o_x', 1)", [])?;
             Ok(())
         })
@@ -188,9 +198,10 @@ async fn cached_statements_are_not_planned_again_on_each_call() {
     // A `WHERE … = ?1 … ORDER BY` statement (load_student, students_of) stays prepared when
     // bound to another value, on the readers and on the writer.
     let dir = tempfile::tempdir().unwrap();
-    let db = common::open_db(dir.path());
+    let db = common::open_sqlite(dir.path());
     let sql = "SELECT open_id, role FROM contacts WHERE user_id = ?1 ORDER BY position";
-    let run = move |c: &rusqlite::Connection| -> Result<i32, DbError> {
+    let run = move |c: &dyn campus_voip_server::sql::Sql| -> Result<i32, DbError> {
+        let c = c.sqlite().unwrap();
         for id in ["s1", "s2", "s3", "s4"] {
             let mut st = c.prepare_cached(sql)?;
             let _ = st.query_map([id], |_| Ok(()))?.count();
@@ -227,6 +238,7 @@ async fn acknowledged_writes_are_committed_and_batched() {
             // Acknowledged means committed: a reader (another connection) sees it at once.
             let seen: bool = db
                 .read(move |c| {
+                    let c = c.sqlite().unwrap();
                     Ok(c.query_row(
                         "SELECT EXISTS (SELECT 1 FROM consents WHERE open_id = ?1)",
                         [&who],
@@ -281,6 +293,7 @@ async fn with_a_batch_of_one_each_write_commits_and_is_acknowledged_alone() {
         let db2 = db.clone();
         tokio::spawn(async move {
             db.write(move |c| {
+                let c = c.sqlite().unwrap();
                 db2.fail_next_commit();
                 c.execute("INSERT INTO consents VALUES ('o_trigger', 1)", [])?;
                 Ok(())
@@ -297,6 +310,7 @@ async fn with_a_batch_of_one_each_write_commits_and_is_acknowledged_alone() {
             insert_consent(&db, who.clone()).await.unwrap();
             let seen: bool = db
                 .read(move |c| {
+                    let c = c.sqlite().unwrap();
                     Ok(c.query_row(
                         "SELECT EXISTS (SELECT 1 FROM consents WHERE open_id = ?1)",
                         [&who],
@@ -338,12 +352,13 @@ async fn with_a_batch_of_one_each_write_commits_and_is_acknowledged_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_commit_acknowledges_nothing_of_its_batch() {
     let dir = tempfile::tempdir().unwrap();
-    let db = common::open_db(dir.path());
+    let db = common::open_sqlite(dir.path());
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let blocker = {
         let db = db.clone();
         tokio::spawn(async move {
             db.write(move |c| {
+                let c = c.sqlite().unwrap();
                 release_rx.recv().ok();
                 c.execute("INSERT INTO consents VALUES ('o_first', 1)", [])?;
                 Ok(())
@@ -373,6 +388,7 @@ async fn a_failed_commit_acknowledges_nothing_of_its_batch() {
         let db2 = db.clone();
         tokio::spawn(async move {
             db.write(move |c| {
+                let c = c.sqlite().unwrap();
                 db2.fail_next_commit();
                 c.execute("INSERT INTO consents VALUES ('o_trigger', 1)", [])?;
                 Ok(())
@@ -410,7 +426,7 @@ async fn a_failed_commit_acknowledges_nothing_of_its_batch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_or_panicking_job_is_rolled_back_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let db = common::open_db(dir.path());
+    let db = common::open_sqlite(dir.path());
     let (release_tx, hold) = hold_writer(&db).await;
     let before = {
         let db = db.clone();
@@ -420,6 +436,7 @@ async fn a_failing_or_panicking_job_is_rolled_back_alone() {
         let db = db.clone();
         tokio::spawn(async move {
             db.write(|c| {
+                let c = c.sqlite().unwrap();
                 c.execute("INSERT INTO consents VALUES ('o_failed', 1)", [])?;
                 Err::<(), _>(DbError::Rule(campus_voip::Error::invalid_argument(
                     "refused",
@@ -432,6 +449,7 @@ async fn a_failing_or_panicking_job_is_rolled_back_alone() {
         let db = db.clone();
         tokio::spawn(async move {
             db.write(|c| -> Result<(), DbError> {
+                let c = c.sqlite().unwrap();
                 c.execute("INSERT INTO consents VALUES ('o_panicked', 1)", [])?;
                 panic!("a bug in an operation");
             })
@@ -455,7 +473,7 @@ async fn a_failing_or_panicking_job_is_rolled_back_alone() {
     let (a, b) = (before.await.unwrap(), duplicate.await.unwrap());
     assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
     assert!(
-        matches!(a.err().or(b.err()), Some(DbError::Sql(_))),
+        matches!(a.err().or(b.err()), Some(DbError::Conflict(_))),
         "unique row"
     );
     after.await.unwrap().unwrap();
@@ -466,7 +484,7 @@ async fn a_failing_or_panicking_job_is_rolled_back_alone() {
 #[tokio::test]
 async fn close_finishes_queued_writes_then_refuses() {
     let dir = tempfile::tempdir().unwrap();
-    let db = common::open_db(dir.path());
+    let db = common::open_sqlite(dir.path());
     let rxs: Vec<_> = (0..MAX_BATCH + 10)
         .map(|i| {
             let db = db.clone();
@@ -482,7 +500,7 @@ async fn close_finishes_queued_writes_then_refuses() {
         Err(DbError::Closed)
     ));
     assert!(db.read(|_| Ok(())).await.is_err());
-    let db = common::open_db(dir.path());
+    let db = common::open_sqlite(dir.path());
     assert_eq!(consents(&db).await.len(), MAX_BATCH + 10);
     db.close();
 }

@@ -56,10 +56,30 @@ export function readBanner(child, stderr, timeoutMs) {
 }
 
 /** Starts a service; resolves `{ url, appId, appSecret, stop(), session(openId), device(name), wxa(route, body) }`. */
+/**
+ * The database of a new service: a SQLite file in `dir`, or — with CAMPUS_VOIP_TEST_PG (a
+ * superuser URL, set by scripts/pg.sh run) — a fresh PostgreSQL database, dropped by `stop()`.
+ */
+function newDatabase(dir) {
+  const admin = process.env.CAMPUS_VOIP_TEST_PG;
+  if (!admin) return { url: 'sqlite:' + path.join(dir, 'db.sqlite3'), drop() {} };
+  const name = 'n_' + path.basename(dir).replace(/[^a-zA-Z0-9]/g, '').toLowerCase();
+  const psql = (sql) => {
+    const r = spawnSync('psql', [admin, '-qAtc', sql], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`psql ${sql}: ${r.stderr || r.error}`);
+  };
+  psql(`CREATE DATABASE ${name}`);
+  return {
+    url: admin.replace(/\/[^/]*$/, '/' + name),
+    drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
 export async function startService(flags = []) {
   ensureServerBuilt();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cv-service-'));
-  const args = ['--dev', '--database', 'sqlite:' + path.join(dir, 'db.sqlite3'), '--listen', '127.0.0.1:0', ...flags, 'serve'];
+  const database = newDatabase(dir);
+  const args = ['--dev', '--database', database.url, '--listen', '127.0.0.1:0', ...flags, 'serve'];
   const child = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   const s = { child, dir };
   running.add(s);
@@ -124,13 +144,19 @@ export async function startService(flags = []) {
       running.delete(s);
       return new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();
+        // The child was unref'd so a test file can end without stopping it; while we wait for
+        // its exit it must keep the event loop alive (after the SIGKILL timer nothing else may).
+        child.ref();
         const kill = setTimeout(() => child.kill('SIGKILL'), 10000);
         child.once('exit', () => {
           clearTimeout(kill);
           resolve();
         });
         child.kill('SIGTERM');
-      }).then(() => fs.rmSync(dir, { recursive: true, force: true }));
+      }).then(() => {
+        fs.rmSync(dir, { recursive: true, force: true });
+        database.drop();
+      });
     },
   };
 }

@@ -100,7 +100,7 @@ pub async fn get_voip_contact_list(
     let now = state.core.now(&state.db).await;
     let r = state
         .db
-        .read(|c| ops::contact_list(&SqlRepo::new(c, now), &req).map_err(DbError::Rule))
+        .read(move |c| ops::contact_list(&SqlRepo::new(c, now), &req).map_err(DbError::Rule))
         .await;
     match r {
         Ok(reply) => {
@@ -132,7 +132,9 @@ pub async fn reset_voip_contact(
     let now = state.core.now(&state.db).await;
     let r = state
         .db
-        .write(move |c| ops::reset_student(&mut SqlRepo::new(c, now), req).map_err(DbError::Rule))
+        .write(move |c| {
+            ops::reset_student(&mut SqlRepo::new(c, now), req.clone()).map_err(DbError::Rule)
+        })
         .await;
     match r {
         Ok((_, removed)) => {
@@ -171,7 +173,7 @@ pub async fn get_voip_call_list(
     let now = state.core.now(&state.db).await;
     let r = state
         .db
-        .read(|c| ops::call_list(&SqlRepo::new(c, now), &q).map_err(DbError::Rule))
+        .read(move |c| ops::call_list(&SqlRepo::new(c, now), &q).map_err(DbError::Rule))
         .await;
     match r {
         Ok(records) => {

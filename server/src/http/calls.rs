@@ -182,15 +182,15 @@ async fn read_after(state: &AppState, key: &str, after: i64) -> Result<Vec<(i64,
     let key = key.to_owned();
     state
         .db
-        .read(move |c| Ok(calls::events_after(c, &key, after, BATCH)?))
+        .read(move |c| calls::events_after(c, &key, after, BATCH))
         .await
         .map_err(|e: DbError| e.to_core())
 }
 
-async fn last_id(state: &AppState) -> Result<i64> {
+async fn last_id(state: &AppState, key: String) -> Result<i64> {
     state
         .db
-        .read(|c| Ok(calls::last_event_id(c)?))
+        .read(move |c| calls::last_event_id(c, &key))
         .await
         .map_err(|e: DbError| e.to_core())
 }
@@ -221,7 +221,7 @@ pub async fn events(
         .or(q.after);
     let start = match resume {
         Some(id) => id,
-        None => match last_id(&state).await {
+        None => match last_id(&state, who.key()).await {
             Ok(id) => id,
             Err(e) => return reply(&state, API, Err(e)),
         },
@@ -313,11 +313,15 @@ async fn poll(state: AppState, who: Who, after: i64, secs: u64) -> Response {
         match read_after(&state, &key, after).await {
             Ok(rows) if !rows.is_empty() => break Ok(rows),
             Ok(rows) => {
-                if tokio::time::timeout_at(deadline, rx.changed())
-                    .await
-                    .is_err()
-                {
-                    break Ok(rows);
+                // Nothing yet: wait for a commit, the deadline, or the service shutting down
+                // (graceful shutdown would otherwise wait for every poll in flight).
+                tokio::select! {
+                    changed = tokio::time::timeout_at(deadline, rx.changed()) => {
+                        if changed.is_err() {
+                            break Ok(rows);
+                        }
+                    }
+                    () = state.hub.closed_streams() => break Ok(rows),
                 }
             }
             Err(e) => break Err(e),

@@ -210,11 +210,11 @@ pub async fn stats(State(state): State<AppState>) -> Response {
     let counts = state
         .db
         .read(|c| {
-            Ok(c.query_row(
+            let r = c.one(
                 "SELECT COUNT(DISTINCT user_id), COUNT(*) FROM contacts",
-                [],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-            )?)
+                &[],
+            )?;
+            Ok((r.int(0)?, r.int(1)?))
         })
         .await;
     match counts {

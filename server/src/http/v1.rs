@@ -116,11 +116,12 @@ pub fn path_value(api: &str, body: &[u8]) -> Result<campus_voip::share::ShareQue
     requests::share_query(v.get("path"))
 }
 
-/// Runs `f` over the database in one write job; its error rolls the job back.
-pub async fn write<T, F>(state: &AppState, f: F) -> Result<T>
+/// Runs `f` over the database in one write job; its error rolls the job back. On PostgreSQL
+/// `f` may run more than once (a transaction that did not serialize runs again).
+pub async fn write<T, F>(state: &AppState, mut f: F) -> Result<T>
 where
     T: Send + 'static,
-    F: FnOnce(&mut SqlRepo<'_>, &mut Ctx<'_>) -> Result<T> + Send + 'static,
+    F: FnMut(&mut SqlRepo<'_>, &mut Ctx<'_>) -> Result<T> + Send + 'static,
 {
     let now = state.core.now(&state.db).await;
     let mut rng = state.core.rng();
@@ -144,19 +145,21 @@ where
 /// Runs `f` over one read snapshot.
 async fn read<T, F>(state: &AppState, f: F) -> Result<T>
 where
-    F: FnOnce(&SqlRepo<'_>, &mut Ctx<'_>) -> Result<T>,
+    T: Send + 'static,
+    F: FnOnce(&SqlRepo<'_>, &mut Ctx<'_>) -> Result<T> + Send + 'static,
 {
     let now = state.core.now(&state.db).await;
     let mut rng = state.core.rng();
+    let st = state.clone();
     state
         .db
-        .read(|conn| {
+        .read(move |conn| {
             let repo = SqlRepo::new(conn, now);
             let mut ctx = Ctx {
                 now,
                 rng: &mut rng,
-                secrets: &state.core.secrets,
-                config: &state.core.config,
+                secrets: &st.core.secrets,
+                config: &st.core.config,
             };
             f(&repo, &mut ctx).map_err(DbError::Rule)
         })
@@ -244,7 +247,7 @@ pub async fn get_voip_consent(
 ) -> Response {
     let r = async {
         body_value(&body.0)?;
-        let granted = read(&state, |repo, _| ops::consent(repo, &me)).await?;
+        let granted = read(&state, move |repo, _| ops::consent(repo, &me)).await?;
         Ok(json!({ "granted": granted }))
     }
     .await;
@@ -268,7 +271,7 @@ pub async fn bind_voip_admin_contact(
     let r = async {
         let req = BindAdminReq::parse(&json::parse_body(&body.0)?)?;
         let id = write(&state, move |repo, ctx| {
-            ops::bind_admin(repo, ctx, &me, req)
+            ops::bind_admin(repo, ctx, &me, req.clone())
         })
         .await?;
         Ok(json!({ "userId": id.as_str() }))
@@ -293,7 +296,10 @@ pub async fn get_bind_contact_path(
     const API: &str = "getBindContactPath";
     let r = async {
         let req = ShareReq::parse(&json::parse_body(&body.0)?)?;
-        let path = read(&state, |repo, ctx| ops::share_path(repo, ctx, &me, &req)).await?;
+        let path = read(&state, move |repo, ctx| {
+            ops::share_path(repo, ctx, &me, &req)
+        })
+        .await?;
         Ok(Json::String(path))
     }
     .await;
@@ -316,7 +322,7 @@ pub async fn get_voip_bind_contact_list(
     const API: &str = "getVoipBindContactList";
     let r = async {
         let req = ListReq::parse(&body_value(&body.0)?)?;
-        let list = read(&state, |repo, _| ops::list(repo, &me, &req)).await?;
+        let list = read(&state, move |repo, _| ops::list(repo, &me, &req)).await?;
         Ok(Json::Array(
             list.iter()
                 .map(|e| {
@@ -349,8 +355,10 @@ pub async fn delete_voip_bind_contact(
     const API: &str = "deleteVoipBindContact";
     let r = async {
         let req = DeleteReq::parse(&json::parse_body(&body.0)?)?;
-        let (id, deleted) =
-            write(&state, move |repo, ctx| ops::delete(repo, ctx, &me, req)).await?;
+        let (id, deleted) = write(&state, move |repo, ctx| {
+            ops::delete(repo, ctx, &me, req.clone())
+        })
+        .await?;
         Ok(json!({
             "userId": id.as_str(),
             "deleted": deleted.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
@@ -376,8 +384,10 @@ pub async fn transer_admin(
     const API: &str = "transerAdmin";
     let r = async {
         let req = TransferReq::parse(&json::parse_body(&body.0)?)?;
-        let (id, admin) =
-            write(&state, move |repo, ctx| ops::transfer(repo, ctx, &me, req)).await?;
+        let (id, admin) = write(&state, move |repo, ctx| {
+            ops::transfer(repo, ctx, &me, req.clone())
+        })
+        .await?;
         Ok(json!({ "userId": id.as_str(), "adminOpenid": admin.as_str() }))
     }
     .await;
@@ -400,7 +410,7 @@ pub async fn inspect_bind_contact_path(
     const API: &str = "inspectBindContactPath";
     let r = async {
         let q = path_value(API, &body.0)?;
-        let i = read(&state, |repo, ctx| ops::inspect(repo, ctx, &me, q)).await?;
+        let i = read(&state, move |repo, ctx| ops::inspect(repo, ctx, &me, q)).await?;
         let mut out = json!({
             "userId": i.view.user_id,
             "userName": i.view.user_name,
@@ -437,9 +447,10 @@ pub async fn accept_bind_contact_path(
         // Answered from a read snapshot when it changes nothing (invalid, expire, overload,
         // binded, a refusal): a retried or refused accept takes no writer slot. Otherwise the
         // write path decides again in its transaction.
-        let first = read(&state, |repo, ctx| {
+        let (me2, q2) = (me.clone(), q.clone());
+        let first = read(&state, move |repo, ctx| {
             let mut first = ReadFirst::new(repo);
-            match ops::accept(&mut first, ctx, &me, q.clone()) {
+            match ops::accept(&mut first, ctx, &me2, q2) {
                 Err(_) if first.wanted_write() => Ok(None),
                 answered => answered.map(Some),
             }
@@ -447,7 +458,12 @@ pub async fn accept_bind_contact_path(
         .await?;
         let e = match first {
             Some(e) => e,
-            None => write(&state, move |repo, ctx| ops::accept(repo, ctx, &me, q)).await?,
+            None => {
+                write(&state, move |repo, ctx| {
+                    ops::accept(repo, ctx, &me, q.clone())
+                })
+                .await?
+            }
         };
         Ok(bind_event(&e))
     }

@@ -42,7 +42,68 @@ impl Reply {
     }
 }
 
+/// With `CAMPUS_VOIP_TEST_PG` (a superuser URL; `scripts/pg.sh run` sets it) the tests run
+/// on PostgreSQL: each test folder gets a database of its own, created on first use and named
+/// in the folder (a test that reopens its folder reopens its database). `None` without it.
+pub fn pg_url(dir: &std::path::Path) -> Option<String> {
+    let admin = std::env::var("CAMPUS_VOIP_TEST_PG").ok()?;
+    let marker = dir.join("postgres-database");
+    let name = match std::fs::read_to_string(&marker) {
+        Ok(n) => n,
+        Err(_) => {
+            let mut bytes = [0u8; 8];
+            getrandom::fill(&mut bytes).unwrap();
+            let n: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let n = format!("t_{n}");
+            let (url, sql) = (admin.clone(), format!("CREATE DATABASE {n}"));
+            // The synchronous client runs a runtime of its own: not on a test's runtime thread.
+            std::thread::spawn(move || {
+                let mut c = postgres::Client::connect(&url, postgres::NoTls)
+                    .expect("the test PostgreSQL answers");
+                c.batch_execute(&sql).expect("CREATE DATABASE");
+            })
+            .join()
+            .unwrap();
+            std::fs::write(&marker, &n).unwrap();
+            n
+        }
+    };
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Some(format!("{base}/{name}"))
+}
+
+/// Whether the tests run on PostgreSQL (see [`pg_url`]).
+pub fn on_pg() -> bool {
+    std::env::var_os("CAMPUS_VOIP_TEST_PG").is_some()
+}
+
+/// The SQLite store on `test.sqlite3` in `dir`, whatever `CAMPUS_VOIP_TEST_PG` says (the
+/// tests of the SQLite store itself).
+pub fn open_sqlite(dir: &std::path::Path) -> Db {
+    Db::open(
+        &OpenOptions {
+            path: dir.join("test.sqlite3"),
+            migrate: true,
+            now_ms: T0,
+        },
+        Arc::new(Metrics::new()),
+    )
+    .expect("the test database opens")
+}
+
 pub fn open_db(dir: &std::path::Path) -> Db {
+    if let Some(url) = pg_url(dir) {
+        return Db::open_postgres(
+            &campus_voip_server::pg::PgOptions {
+                url,
+                migrate: true,
+                now_ms: T0,
+                pool: 8,
+            },
+            Arc::new(Metrics::new()),
+        )
+        .expect("the test database opens");
+    }
     Db::open(
         &OpenOptions {
             path: dir.join("test.sqlite3"),
@@ -63,6 +124,8 @@ pub struct Build {
     pub extra: Router<AppState>,
     /// `--plugin-app-id`.
     pub plugin_app_id: Option<String>,
+    /// SQLite even under `CAMPUS_VOIP_TEST_PG` (the tests of what works on a SQLite file).
+    pub sqlite: bool,
 }
 
 impl Default for Build {
@@ -74,6 +137,7 @@ impl Default for Build {
             wechat_api: "https://api.weixin.qq.com".into(),
             extra: Router::new(),
             plugin_app_id: None,
+            sqlite: false,
         }
     }
 }
@@ -85,7 +149,11 @@ impl Build {
 
     /// [`Build::start`] on the database `test.sqlite3` in `dir` (created if missing).
     pub fn start_in(self, dir: tempfile::TempDir) -> TestApp {
-        let db = open_db(dir.path());
+        let db = if self.sqlite {
+            open_sqlite(dir.path())
+        } else {
+            open_db(dir.path())
+        };
         let clock = ManualClock::new(T0);
         let state = ServiceState::new(
             db,
