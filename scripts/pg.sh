@@ -66,7 +66,7 @@ start() {
   # Loopback only, a socket in the temporary folder, tuned for tests (fsync stays on: the crash
   # tests rely on acknowledged commits being durable).
   as_owner "$BINDIR/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/server.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGTMP -c max_connections=400 -c shared_buffers=128MB" \
+    "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGTMP -c max_connections=1000 -c shared_buffers=128MB" \
     >/dev/null || { cat "$PGTMP/server.log" >&2; exit 1; }
   export CAMPUS_VOIP_TEST_PG="postgres://postgres@127.0.0.1:$PGPORT/postgres"
   export CAMPUS_VOIP_TEST_PG_CTL="$BINDIR/pg_ctl"

@@ -73,7 +73,7 @@ pub(crate) fn say(out: &mut dyn Write, text: impl std::fmt::Display) -> CliResul
 }
 
 /// Runs one command line.
-pub async fn run(cli: Cli, out: &mut dyn Write) -> CliResult {
+pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> CliResult {
     let opts = cli.opts;
     opts.check()?;
     match cli.command.unwrap_or(Command::Serve) {

@@ -95,10 +95,7 @@ impl From<rusqlite::Error> for DbError {
 impl From<postgres::Error> for DbError {
     fn from(e: postgres::Error) -> Self {
         use postgres::error::SqlState;
-        let text = match e.as_db_error() {
-            Some(d) => format!("{}: {}", d.code().code(), d.message()),
-            None => e.to_string(),
-        };
+        let text = crate::pg::describe(&e);
         match e.code() {
             Some(c)
                 if *c == SqlState::T_R_SERIALIZATION_FAILURE

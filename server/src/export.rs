@@ -1,9 +1,11 @@
 //! `export` / `import`: the whole store as backend-neutral JSON lines (SPEC §7: moves a school
-//! from SQLite to PostgreSQL), round-tripping SQLite → file → fresh SQLite.
+//! from SQLite to PostgreSQL and back). Either database exports the same bytes for the same
+//! data, so SQLite → file → PostgreSQL → file → SQLite gives the same file each time.
 //!
-//! The format, version [`VERSION`]: UTF-8, one JSON object per line, each line ending in `\n`.
+//! The format, version [`VERSION`] (version 1, which had no calls, is still read): UTF-8, one
+//! JSON object per line, each line ending in `\n`.
 //!
-//! 1. A header: `{"format":"campus-voip-export","version":1,"schema":N}` (`N` the schema
+//! 1. A header: `{"format":"campus-voip-export","version":2,"schema":N}` (`N` the schema
 //!    version of the migrations the data was read under; import needs the same).
 //! 2. One line per stored row or record, `kind` first, grouped in this order and sorted within a
 //!    group, values as stored (times are milliseconds since the epoch, BLOBs standard base64):
@@ -16,7 +18,11 @@
 //!    - `student` `{user_id, admin_term, updated_at, contacts: [{open_id, role, bound_at}],
 //!      removed: [{open_id, at}]}` by userId, contacts in binding order, removals as the core
 //!      keeps them (one line is one core record: the same record check applies on import),
-//!    - `used_token` `{token_id, expires_at}` by token id.
+//!    - `used_token` `{token_id, expires_at}` by token id,
+//!    - `call` `{room_id, device, user_id, open_id, caller_name, listener_name, room_type,
+//!      business_type, ring_timeout_ms, time_limit_ms, phase, rang_at, connected_at, ended_at,
+//!      ending, seen, caller_lost_at, listener_lost_at}` by room id: the `calls` rows, call
+//!      records and any call in progress (which the target's sweeper then ends on its deadlines).
 //! 3. A trailer: `{"kind":"end","lines":L,"counts":{…},"sha256":H}`, `L` the lines before it
 //!    (header included), `counts` per kind (and the contacts and removals inside students), `H`
 //!    SHA-256 (lowercase hex) of every byte before the trailer. A file without it, or whose
@@ -24,32 +30,40 @@
 //!
 //! Left out: the developer interface's access tokens (short-lived credentials a WeChat SDK
 //! renews by itself on 40001, and the stable ones are kept in clear: not worth a file of live
-//! bearer tokens), `schema_migrations` (the target's own migrations stand for it), and — not
-//! yet, this format's next version — the calls (`calls`: call records and calls in progress)
-//! and the event stream's 5-minute history (`call_events`): a school moved today loses its
-//! call log. Import refuses a target that has calls.
+//! bearer tokens), `schema_migrations` (the target's own migrations stand for it), and the
+//! event stream's 5-minute history (`call_events`: a stream open across the move starts
+//! afresh). Import refuses a target that has calls or events.
 //!
 //! Import writes into an empty database (at most the keys its `migrate` generated, which it
 //! replaces) in one transaction: every line is checked (its kind, its fields, the core's id
 //! parsers and record check, duplicates) with errors naming the line, then the trailer, then
-//! the same checks as `check`; only then does it commit. Both directions stream.
+//! the same checks as `check`; only then does it commit (SQLite: `BEGIN IMMEDIATE`;
+//! PostgreSQL: one serializable transaction, after migrating the target). Export reads one
+//! snapshot (PostgreSQL: `REPEATABLE READ READ ONLY`) and streams.
 
+use crate::args;
 use crate::check;
 use crate::cli::{self, CliResult};
 use crate::clock::{Clock, SystemClock, CLOCK_LEASE_SETTING};
 use crate::config::Options;
+use crate::config::{self, Database};
 use crate::db::{self, Db, DbError, DbResult, OpenOptions};
 use crate::devices;
 use crate::metrics::Metrics;
+use crate::pg::Mode;
+use crate::repo::{all_calls, store_call};
 use crate::repo::{load_student, store_student};
 use crate::schema::{self, PURPOSES};
+use crate::sql::{Row, Sql};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use campus_voip::call::RoomType;
 use campus_voip::ids::{OpenId, UserId};
 use campus_voip::keys::SECRET_LEN;
+use campus_voip::lifecycle::{Call, Ending, Phase};
 use campus_voip::registry::{Contact, Removal, Role, StudentRecord};
 use campus_voip::storage::HARD_MAX_CONTACTS;
-use rusqlite::{params, Connection, ErrorCode as SqlCode, TransactionBehavior};
+use rusqlite::TransactionBehavior;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -58,8 +72,8 @@ use std::sync::Arc;
 
 /// The `format` of the header line.
 pub const FORMAT: &str = "campus-voip-export";
-/// The format version this binary writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this binary writes (it reads 1 too: version 1 had no calls).
+pub const VERSION: u32 = 2;
 /// Progress is reported every this many lines.
 pub const PROGRESS_EVERY: u64 = 10_000;
 /// The longest line import reads (a student with 100 contacts and 32 removals is about 15 KB).
@@ -99,11 +113,16 @@ pub struct Counts {
     pub contact: u64,
     pub removal: u64,
     pub used_token: u64,
+    /// Calls (absent from version 1 files).
+    #[serde(default)]
+    pub call: u64,
 }
 
 /// One line after the header. The variants are in the order the groups appear.
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+// One line exists at a time (read, applied, dropped): its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Line {
     ServerKey {
         purpose: String,
@@ -137,6 +156,27 @@ enum Line {
         token_id: String,
         expires_at: u64,
     },
+    /// A `calls` row: a call record, or a call in progress at the time of the export.
+    Call {
+        room_id: String,
+        device: String,
+        user_id: String,
+        open_id: String,
+        caller_name: String,
+        listener_name: String,
+        room_type: String,
+        business_type: u8,
+        ring_timeout_ms: u64,
+        time_limit_ms: Option<u64>,
+        phase: String,
+        rang_at: u64,
+        connected_at: Option<u64>,
+        ended_at: Option<u64>,
+        ending: Option<String>,
+        seen: u64,
+        caller_lost_at: Option<u64>,
+        listener_lost_at: Option<u64>,
+    },
     End {
         lines: u64,
         counts: Counts,
@@ -144,13 +184,14 @@ enum Line {
     },
 }
 
-const GROUPS: [&str; 7] = [
+const GROUPS: [&str; 8] = [
     "server_key",
     "setting",
     "device",
     "consent",
     "student",
     "used_token",
+    "call",
     "end",
 ];
 
@@ -163,8 +204,32 @@ impl Line {
             Line::Consent { .. } => 3,
             Line::Student { .. } => 4,
             Line::UsedToken { .. } => 5,
-            Line::End { .. } => 6,
+            Line::Call { .. } => 6,
+            Line::End { .. } => 7,
         }
+    }
+}
+
+fn call_line(c: Call) -> Line {
+    Line::Call {
+        room_id: c.room_id,
+        device: c.device,
+        user_id: c.caller_id.as_str().to_owned(),
+        open_id: c.listener_id.as_str().to_owned(),
+        caller_name: c.caller_name,
+        listener_name: c.listener_name,
+        room_type: c.room_type.as_str().to_owned(),
+        business_type: c.business_type,
+        ring_timeout_ms: c.ring_timeout_ms,
+        time_limit_ms: c.time_limit_ms,
+        phase: c.phase.as_str().to_owned(),
+        rang_at: c.rang_at,
+        connected_at: c.connected_at,
+        ended_at: c.ended_at,
+        ending: c.ending.map(|e| e.as_str().to_owned()),
+        seen: c.seen,
+        caller_lost_at: c.link_lost_at[0],
+        listener_lost_at: c.link_lost_at[1],
     }
 }
 
@@ -202,22 +267,15 @@ impl Sink<'_> {
     }
 }
 
-/// A stored time (ms since the epoch, never negative).
-fn ms(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
-    let v: i64 = r.get(i)?;
-    u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(i, v))
-}
-
+/// Each row of `sql` through `row`, then `each`.
 fn each_row<T>(
-    conn: &Connection,
+    conn: &dyn Sql,
     sql: &str,
-    row: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    row: impl Fn(&Row) -> DbResult<T>,
     mut each: impl FnMut(T) -> DbResult<()>,
 ) -> DbResult<()> {
-    let mut st = conn.prepare(sql)?;
-    let mut rows = st.query([])?;
-    while let Some(r) = rows.next()? {
-        each(row(r)?)?;
+    for r in conn.rows(sql, &[])? {
+        each(row(&r)?)?;
     }
     Ok(())
 }
@@ -226,7 +284,7 @@ fn each_row<T>(
 /// transaction (one snapshot) on a database that passes `check`. `progress` gets the number of
 /// lines written every [`PROGRESS_EVERY`] lines.
 pub fn export(
-    conn: &Connection,
+    conn: &dyn Sql,
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
 ) -> DbResult<Counts> {
@@ -248,10 +306,11 @@ pub fn export(
         "SELECT purpose, kid, secret, created_at FROM server_keys ORDER BY seq",
         |r| {
             Ok(Line::ServerKey {
-                purpose: r.get(0)?,
-                kid: r.get(1)?,
-                secret: B64.encode(r.get::<_, Vec<u8>>(2)?),
-                created_at: ms(r, 3)?,
+                purpose: r.text(0)?.to_owned(),
+                kid: u8::try_from(r.int(1)?)
+                    .map_err(|_| DbError::Other("a stored key id is out of range".into()))?,
+                secret: B64.encode(r.bytes(2)?),
+                created_at: r.uint(3)?,
             })
         },
         |l| {
@@ -264,8 +323,8 @@ pub fn export(
         "SELECT name, value FROM settings ORDER BY name",
         |r| {
             Ok(Line::Setting {
-                name: r.get(0)?,
-                value: r.get(1)?,
+                name: r.text(0)?.to_owned(),
+                value: r.text(1)?.to_owned(),
             })
         },
         |l| {
@@ -278,11 +337,11 @@ pub fn export(
         "SELECT name, key_id, key_hash, created_at, revoked_at FROM devices ORDER BY name",
         |r| {
             Ok(Line::Device {
-                name: r.get(0)?,
-                key_id: r.get(1)?,
-                key_hash: B64.encode(r.get::<_, Vec<u8>>(2)?),
-                created_at: ms(r, 3)?,
-                revoked_at: r.get::<_, Option<i64>>(4)?.map(|_| ms(r, 4)).transpose()?,
+                name: r.text(0)?.to_owned(),
+                key_id: r.text(1)?.to_owned(),
+                key_hash: B64.encode(r.bytes(2)?),
+                created_at: r.uint(3)?,
+                revoked_at: r.opt_uint(4)?,
             })
         },
         |l| {
@@ -295,8 +354,8 @@ pub fn export(
         "SELECT open_id, granted_at FROM consents ORDER BY open_id",
         |r| {
             Ok(Line::Consent {
-                open_id: r.get(0)?,
-                granted_at: ms(r, 1)?,
+                open_id: r.text(0)?.to_owned(),
+                granted_at: r.uint(1)?,
             })
         },
         |l| {
@@ -307,7 +366,7 @@ pub fn export(
     each_row(
         conn,
         "SELECT user_id, updated_at FROM students ORDER BY user_id",
-        |r| Ok((r.get::<_, String>(0)?, ms(r, 1)?)),
+        |r| Ok((r.text(0)?.to_owned(), r.uint(1)?)),
         |(id, updated_at)| {
             let uid = UserId::parse("userId", &id)
                 .map_err(|e| DbError::Other(format!("a stored userId is invalid: {e}")))?;
@@ -341,13 +400,14 @@ pub fn export(
             })
         },
     )?;
+    // SQLite's BLOB and PostgreSQL's BYTEA both order bytewise: the same file from either.
     each_row(
         conn,
         "SELECT token_id, expires_at FROM used_tokens ORDER BY token_id",
         |r| {
             Ok(Line::UsedToken {
-                token_id: B64.encode(r.get::<_, Vec<u8>>(0)?),
-                expires_at: ms(r, 1)?,
+                token_id: B64.encode(r.bytes(0)?),
+                expires_at: r.uint(1)?,
             })
         },
         |l| {
@@ -355,6 +415,10 @@ pub fn export(
             sink.line(&l)
         },
     )?;
+    for c in all_calls(conn)? {
+        counts.call += 1;
+        sink.line(&call_line(c))?;
+    }
     let end = Line::End {
         lines: sink.lines,
         counts: counts.clone(),
@@ -374,8 +438,9 @@ pub fn export(
 
 /// Tables that must hold no row for a database to count as empty (`server_keys` may hold the
 /// keys `migrate` generated; `schema_migrations` is the target's own).
-const DATA_TABLES: [&str; 9] = [
+const DATA_TABLES: [&str; 10] = [
     "calls",
+    "call_events",
     "students",
     "contacts",
     "removals",
@@ -387,15 +452,17 @@ const DATA_TABLES: [&str; 9] = [
 ];
 
 /// Why the database on `conn` is not empty, if it is not.
-pub fn not_empty(conn: &Connection) -> DbResult<Option<String>> {
+pub fn not_empty(conn: &dyn Sql) -> DbResult<Option<String>> {
     let mut found = Vec::new();
     for table in DATA_TABLES {
-        let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
+        let n = conn
+            .one(&format!("SELECT COUNT(*) FROM {table}"), &[])?
+            .int(0)?;
         if n > 0 {
             found.push(format!("{n} {table}"));
         }
     }
-    let keys: i64 = conn.query_row("SELECT COUNT(*) FROM server_keys", [], |r| r.get(0))?;
+    let keys = conn.one("SELECT COUNT(*) FROM server_keys", &[])?.int(0)?;
     if keys > PURPOSES.len() as i64 {
         found.push(format!("{keys} server keys (rotated)"));
     }
@@ -436,11 +503,9 @@ fn blob(n: u64, field: &str, text: &str, len: usize) -> Result<Vec<u8>, String> 
 }
 
 /// A row the database refused: a duplicate when a key constraint says so.
-fn insert_error(n: u64, what: &str, e: rusqlite::Error) -> String {
+fn insert_error(n: u64, what: &str, e: DbError) -> String {
     match &e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == SqlCode::ConstraintViolation => {
-            at(n, format!("duplicate or conflicting {what} ({e})"))
-        }
+        DbError::Conflict(m) => at(n, format!("duplicate or conflicting {what} ({m})")),
         _ => at(n, format!("database error: {e}")),
     }
 }
@@ -450,7 +515,7 @@ fn open_id(n: u64, field: &str, s: &str) -> Result<OpenId, String> {
 }
 
 /// Checks one line and writes its row(s).
-fn apply(conn: &Connection, n: u64, line: Line, counts: &mut Counts) -> Result<(), String> {
+fn apply(conn: &dyn Sql, n: u64, line: Line, counts: &mut Counts) -> Result<(), String> {
     match line {
         Line::ServerKey {
             purpose,
@@ -469,10 +534,10 @@ fn apply(conn: &Connection, n: u64, line: Line, counts: &mut Counts) -> Result<(
                 ));
             }
             let secret = blob(n, "server_key secret", &secret, SECRET_LEN)?;
-            conn.prepare_cached(
+            conn.exec(
                 "INSERT INTO server_keys (purpose, kid, secret, created_at) VALUES (?1, ?2, ?3, ?4)",
+                args![&purpose, kid, &secret[..], created_at as i64],
             )
-            .and_then(|mut st| st.execute(params![purpose, kid, secret, created_at as i64]))
             .map_err(|e| insert_error(n, &format!("{purpose} key {kid}"), e))?;
             counts.server_key += 1;
         }
@@ -486,9 +551,11 @@ fn apply(conn: &Connection, n: u64, line: Line, counts: &mut Counts) -> Result<(
                     format!("setting {name} must be a whole number of milliseconds"),
                 ));
             }
-            conn.prepare_cached("INSERT INTO settings (name, value) VALUES (?1, ?2)")
-                .and_then(|mut st| st.execute(params![name, value]))
-                .map_err(|e| insert_error(n, &format!("setting {name}"), e))?;
+            conn.exec(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2)",
+                args![&name, &value],
+            )
+            .map_err(|e| insert_error(n, &format!("setting {name}"), e))?;
             counts.setting += 1;
         }
         Line::Device {
@@ -503,19 +570,17 @@ fn apply(conn: &Connection, n: u64, line: Line, counts: &mut Counts) -> Result<(
                 return Err(at(n, format!("device {name}: key_id is empty")));
             }
             let hash = blob(n, "device key_hash", &key_hash, 32)?;
-            conn.prepare_cached(
+            conn.exec(
                 "INSERT INTO devices (name, key_id, key_hash, created_at, revoked_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut st| {
-                st.execute(params![
-                    name,
-                    key_id,
-                    hash,
+                args![
+                    &name,
+                    &key_id,
+                    &hash[..],
                     created_at as i64,
                     revoked_at.map(|t| t as i64)
-                ])
-            })
+                ],
+            )
             .map_err(|e| insert_error(n, &format!("device {name}"), e))?;
             counts.device += 1;
         }
@@ -524,9 +589,11 @@ fn apply(conn: &Connection, n: u64, line: Line, counts: &mut Counts) -> Result<(
             granted_at,
         } => {
             let o = open_id(n, "consent open_id", &o)?;
-            conn.prepare_cached("INSERT INTO consents (open_id, granted_at) VALUES (?1, ?2)")
-                .and_then(|mut st| st.execute(params![o.as_str(), granted_at as i64]))
-                .map_err(|e| insert_error(n, &format!("consent of {}", o.as_str()), e))?;
+            conn.exec(
+                "INSERT INTO consents (open_id, granted_at) VALUES (?1, ?2)",
+                args![o.as_str(), granted_at as i64],
+            )
+            .map_err(|e| insert_error(n, &format!("consent of {}", o.as_str()), e))?;
             counts.consent += 1;
         }
         Line::Student {
@@ -566,9 +633,12 @@ fn apply(conn: &Connection, n: u64, line: Line, counts: &mut Counts) -> Result<(
             // The core's own record check (one administrator, the hard cap, no contact twice,
             // the removal list).
             rec.check(HARD_MAX_CONTACTS).map_err(|m| at(n, m))?;
-            let exists: bool = conn
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM students WHERE user_id = ?1)")
-                .and_then(|mut st| st.query_row([rec.user_id.as_str()], |r| r.get(0)))
+            let exists = conn
+                .one(
+                    "SELECT EXISTS (SELECT 1 FROM students WHERE user_id = ?1)",
+                    args![rec.user_id.as_str()],
+                )
+                .and_then(|r| r.bool(0))
                 .map_err(|e| at(n, format!("database error: {e}")))?;
             if exists {
                 return Err(at(
@@ -589,10 +659,90 @@ fn apply(conn: &Connection, n: u64, line: Line, counts: &mut Counts) -> Result<(
             expires_at,
         } => {
             let id = blob(n, "used_token token_id", &token_id, 12)?;
-            conn.prepare_cached("INSERT INTO used_tokens (token_id, expires_at) VALUES (?1, ?2)")
-                .and_then(|mut st| st.execute(params![id, expires_at as i64]))
-                .map_err(|e| insert_error(n, &format!("used token {token_id}"), e))?;
+            conn.exec(
+                "INSERT INTO used_tokens (token_id, expires_at) VALUES (?1, ?2)",
+                args![&id[..], expires_at as i64],
+            )
+            .map_err(|e| insert_error(n, &format!("used token {token_id}"), e))?;
             counts.used_token += 1;
+        }
+        Line::Call {
+            room_id,
+            device,
+            user_id,
+            open_id: o,
+            caller_name,
+            listener_name,
+            room_type,
+            business_type,
+            ring_timeout_ms,
+            time_limit_ms,
+            phase,
+            rang_at,
+            connected_at,
+            ended_at,
+            ending,
+            seen,
+            caller_lost_at,
+            listener_lost_at,
+        } => {
+            let bad = |field: &str, v: &str| {
+                at(
+                    n,
+                    format!(
+                        "call {}: {field} {} is not one",
+                        campus_voip::input::quote(&room_id),
+                        campus_voip::input::quote(v)
+                    ),
+                )
+            };
+            if room_id.is_empty() || device.is_empty() {
+                return Err(at(n, "a call needs a room_id and a device"));
+            }
+            let exists = conn
+                .one(
+                    "SELECT EXISTS (SELECT 1 FROM calls WHERE room_id = ?1)",
+                    args![&room_id],
+                )
+                .and_then(|r| r.bool(0))
+                .map_err(|e| at(n, format!("database error: {e}")))?;
+            if exists {
+                return Err(at(
+                    n,
+                    format!("duplicate call {}", campus_voip::input::quote(&room_id)),
+                ));
+            }
+            let call = Call {
+                caller_id: UserId::parse("call user_id", &user_id).map_err(|e| at(n, e.message))?,
+                listener_id: open_id(n, "call open_id", &o)?,
+                room_type: match room_type.as_str() {
+                    "voice" => RoomType::Voice,
+                    "video" => RoomType::Video,
+                    other => return Err(bad("room_type", other)),
+                },
+                business_type: match business_type {
+                    0 | 3 => business_type,
+                    other => return Err(bad("business_type", &other.to_string())),
+                },
+                phase: Phase::parse(&phase).ok_or_else(|| bad("phase", &phase))?,
+                ending: match ending {
+                    None => None,
+                    Some(e) => Some(Ending::parse(&e).ok_or_else(|| bad("ending", &e))?),
+                },
+                room_id,
+                device,
+                caller_name,
+                listener_name,
+                ring_timeout_ms,
+                time_limit_ms,
+                rang_at,
+                connected_at,
+                ended_at,
+                seen,
+                link_lost_at: [caller_lost_at, listener_lost_at],
+            };
+            store_call(conn, &call).map_err(|e| at(n, e.message))?;
+            counts.call += 1;
         }
         Line::End { .. } => return Err(at(n, "the end line must be the last line")),
     }
@@ -632,11 +782,11 @@ fn header(n: u64, bytes: &[u8]) -> Result<(), String> {
         return Err(not_export());
     }
     match obj.get("version").and_then(|v| v.as_u64()) {
-        Some(v) if v == u64::from(VERSION) => {}
+        Some(v) if (1..=u64::from(VERSION)).contains(&v) => {}
         Some(v) => {
             return Err(at(
                 n,
-                format!("export format version {v}; this binary reads version {VERSION}"),
+                format!("export format version {v}; this binary reads versions 1 to {VERSION}"),
             ))
         }
         None => return Err(at(n, "the header has no version")),
@@ -668,22 +818,19 @@ fn header(n: u64, bytes: &[u8]) -> Result<(), String> {
 /// error nothing is written. `progress` gets the number of lines read every
 /// [`PROGRESS_EVERY`] lines.
 pub fn import(
-    conn: &mut Connection,
+    tx: &dyn Sql,
     input: &mut dyn BufRead,
     max_contacts: u32,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Imported, String> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| format!("cannot start the import transaction: {e}"))?;
-    schema::require_current(&*tx).map_err(|e| e.to_string())?;
-    if let Some(what) = not_empty(&tx).map_err(|e| e.to_string())? {
+    schema::require_current(tx).map_err(|e| e.to_string())?;
+    if let Some(what) = not_empty(tx).map_err(|e| e.to_string())? {
         return Err(format!(
             "the target database is not empty ({what}): import only into a new database"
         ));
     }
     // The keys `migrate` generated signed nothing yet (nothing was served: no settings).
-    tx.execute("DELETE FROM server_keys", [])
+    tx.exec("DELETE FROM server_keys", &[])
         .map_err(|e| e.to_string())?;
 
     let mut buf = Vec::with_capacity(4096);
@@ -727,7 +874,7 @@ pub fn import(
             break (lines, want, sha256);
         }
         hash.update(&buf);
-        apply(&tx, n, line, &mut counts)?;
+        apply(tx, n, line, &mut counts)?;
         if n.is_multiple_of(PROGRESS_EVERY) {
             progress(n);
         }
@@ -753,15 +900,13 @@ pub fn import(
         return Err(at(n, "more input after the end line"));
     }
 
-    let report = check::check(&*tx, max_contacts).map_err(|e| e.to_string())?;
+    let report = check::check(tx, max_contacts).map_err(|e| e.to_string())?;
     if !report.ok() {
         return Err(format!(
             "the imported data does not pass check: {}",
             report.problems.join("; ")
         ));
     }
-    tx.commit()
-        .map_err(|e| format!("the import's commit failed: {e}"))?;
     Ok(Imported {
         lines,
         counts,
@@ -776,7 +921,7 @@ impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} students, {} contacts, {} removals, {} consents, {} used tokens, {} devices, {} server keys, {} settings",
+            "{} students, {} contacts, {} removals, {} consents, {} used tokens, {} devices, {} server keys, {} settings, {} calls",
             self.student,
             self.contact,
             self.removal,
@@ -784,7 +929,8 @@ impl std::fmt::Display for Counts {
             self.used_token,
             self.device,
             self.server_key,
-            self.setting
+            self.setting,
+            self.call
         )
     }
 }
@@ -811,22 +957,24 @@ fn create_new(file: &Path) -> CliResult<std::fs::File> {
     })
 }
 
-/// `export [--output FILE]`: one read snapshot of the database, refused unless it passes
-/// `check`, written to FILE (created 0600, never overwritten; removed again if the export
-/// fails) or to `out`.
-pub fn export_cmd(opts: &Options, output: Option<&Path>, out: &mut dyn Write) -> CliResult {
-    let path = cli::db_path(opts)?;
-    let conn = db::connect(&path, false, &Arc::new(Metrics::new())).map_err(|e| e.to_string())?;
-    schema::require_current(&conn).map_err(|e| e.to_string())?;
-    conn.execute_batch("PRAGMA query_only = ON;")
-        .map_err(|e| e.to_string())?;
-    // One snapshot for the check and every line.
-    let tx = conn.unchecked_transaction().map_err(|e| e.to_string())?;
-    let report = check::check(&*tx, opts.max_contacts).map_err(|e| e.to_string())?;
+/// Where the output goes: a new file (synced, removed again on failure) or `out`.
+enum Target<'a> {
+    File(&'a Path),
+    Out(&'a mut (dyn Write + Send)),
+}
+
+/// Checks the snapshot on `conn` and writes it to `target`; the counts.
+fn export_checked(
+    conn: &dyn Sql,
+    label: &str,
+    max_contacts: u32,
+    target: Target<'_>,
+) -> Result<Counts, String> {
+    schema::require_current(conn).map_err(|e| e.to_string())?;
+    let report = check::check(conn, max_contacts).map_err(|e| e.to_string())?;
     if !report.ok() {
         return Err(format!(
-            "{} does not pass check, so it is not exported: {}",
-            path.display(),
+            "{label} does not pass check, so it is not exported: {}",
             report.problems.join("; ")
         ));
     }
@@ -834,37 +982,71 @@ pub fn export_cmd(opts: &Options, output: Option<&Path>, out: &mut dyn Write) ->
         eprintln!("warning: {w}");
     }
     let mut progress = progress("export");
-    match output {
-        Some(file) => {
+    match target {
+        Target::File(file) => {
             let f = create_new(file)?;
             let mut w = BufWriter::with_capacity(1 << 16, f);
-            let r = export(&tx, &mut w, &mut progress)
+            let r = export(conn, &mut w, &mut progress)
                 .map_err(|e| e.to_string())
                 .and_then(|counts| {
                     let f = w.into_inner().map_err(|e| e.error().to_string())?;
                     f.sync_all().map_err(|e| e.to_string())?;
                     Ok(counts)
                 });
-            match r {
-                Ok(counts) => cli::say(
-                    out,
-                    format!(
-                        "exported {} to {} ({counts})",
-                        path.display(),
-                        file.display()
-                    ),
-                ),
-                Err(e) => {
-                    let _ = std::fs::remove_file(file);
-                    Err(format!("export to {} failed: {e}", file.display()))
-                }
-            }
+            r.inspect_err(|_| {
+                let _ = std::fs::remove_file(file);
+            })
+            .map_err(|e| format!("export to {} failed: {e}", file.display()))
         }
-        None => {
+        Target::Out(out) => {
             let mut w = BufWriter::with_capacity(1 << 16, out);
-            let counts = export(&tx, &mut w, &mut progress).map_err(|e| e.to_string())?;
-            drop(w);
-            eprintln!("exported {} ({counts})", path.display());
+            export(conn, &mut w, &mut progress).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// `export [--output FILE]`: one read snapshot of the database (SQLite or PostgreSQL), refused
+/// unless it passes `check`, written to FILE (created 0600, never overwritten; removed again if
+/// the export fails) or to `out`.
+pub fn export_cmd(
+    opts: &Options,
+    output: Option<&Path>,
+    out: &mut (dyn Write + Send),
+) -> CliResult {
+    let target = match output {
+        Some(file) => Target::File(file),
+        None => Target::Out(&mut *out),
+    };
+    let (counts, label) = match config::parse_database(&opts.database)? {
+        Database::Sqlite(path) => {
+            let conn =
+                db::connect(&path, false, &Arc::new(Metrics::new())).map_err(|e| e.to_string())?;
+            conn.execute_batch("PRAGMA query_only = ON;")
+                .map_err(|e| e.to_string())?;
+            // One snapshot for the check and every line.
+            let tx = conn.unchecked_transaction().map_err(|e| e.to_string())?;
+            let label = path.display().to_string();
+            (
+                export_checked(&*tx, &label, opts.max_contacts, target)?,
+                label,
+            )
+        }
+        Database::Postgres(url) => {
+            let label = crate::pg::redact(&url);
+            let max = opts.max_contacts;
+            let counts = crate::pg::with_transaction(&url, Mode::Read, |c| {
+                export_checked(c, &label, max, target)
+            })?;
+            (counts, label)
+        }
+    };
+    match output {
+        Some(file) => cli::say(
+            out,
+            format!("exported {label} to {} ({counts})", file.display()),
+        ),
+        None => {
+            eprintln!("exported {label} ({counts})");
             Ok(())
         }
     }
@@ -879,41 +1061,59 @@ fn remove_database(path: &Path) {
 }
 
 /// `import [--input FILE]`: reads an export (FILE or stdin) into the database, which must be
-/// empty; a missing database is created and migrated first (and removed again if the import
-/// fails). Nothing is written unless the whole file and `check` pass.
+/// empty; a missing SQLite file is created and migrated first (and removed again if the import
+/// fails), a PostgreSQL database is migrated first. Nothing is written unless the whole file and
+/// `check` pass (one transaction).
 pub fn import_cmd(opts: &Options, input: Option<&Path>, out: &mut dyn Write) -> CliResult {
-    let path = cli::db_path(opts)?;
-    let mut reader: Box<dyn BufRead> = match input {
+    let mut reader: Box<dyn BufRead + Send> = match input {
         Some(f) => Box::new(BufReader::with_capacity(
             1 << 16,
             std::fs::File::open(f).map_err(|e| format!("cannot open {}: {e}", f.display()))?,
         )),
         None => Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
     };
-    let created = !path.exists();
-    let metrics = Arc::new(Metrics::new());
-    if created {
-        Db::open(
-            &OpenOptions {
-                path: path.clone(),
-                migrate: true,
-                now_ms: SystemClock.now_ms(),
-            },
-            metrics.clone(),
-        )
-        .map_err(|e| e.to_string())?
-        .close();
-    }
-    let r = db::connect(&path, false, &metrics)
-        .map_err(|e| e.to_string())
-        .and_then(|mut conn| {
-            import(
-                &mut conn,
-                &mut reader,
-                opts.max_contacts,
-                &mut progress("import"),
-            )
-        });
+    let max = opts.max_contacts;
+    let (r, label) = match config::parse_database(&opts.database)? {
+        Database::Sqlite(path) => {
+            let created = !path.exists();
+            let metrics = Arc::new(Metrics::new());
+            if created {
+                Db::open(
+                    &OpenOptions {
+                        path: path.clone(),
+                        migrate: true,
+                        now_ms: SystemClock.now_ms(),
+                    },
+                    metrics.clone(),
+                )
+                .map_err(|e| e.to_string())?
+                .close();
+            }
+            let r = db::connect(&path, false, &metrics)
+                .map_err(|e| e.to_string())
+                .and_then(|mut conn| {
+                    let tx = conn
+                        .transaction_with_behavior(TransactionBehavior::Immediate)
+                        .map_err(|e| format!("cannot start the import transaction: {e}"))?;
+                    let done = import(&*tx, &mut reader, max, &mut progress("import"))?;
+                    tx.commit()
+                        .map_err(|e| format!("the import's commit failed: {e}"))?;
+                    Ok(done)
+                });
+            if r.is_err() && created {
+                remove_database(&path);
+            }
+            (r, path.display().to_string())
+        }
+        Database::Postgres(url) => {
+            // Migrated (and keyed) first, like a new SQLite file; the import replaces the keys.
+            cli::open_with(opts, true, Arc::new(Metrics::new()))?.close();
+            let r = crate::pg::with_transaction(&url, Mode::Write, |c| {
+                import(c, &mut reader, max, &mut progress("import"))
+            });
+            (r, crate::pg::redact(&url))
+        }
+    };
     match r {
         Ok(done) => {
             for w in &done.warnings {
@@ -922,21 +1122,13 @@ pub fn import_cmd(opts: &Options, input: Option<&Path>, out: &mut dyn Write) -> 
             cli::say(
                 out,
                 format!(
-                    "imported {} lines into {} ({}); check: ok",
-                    done.lines,
-                    path.display(),
-                    done.counts
+                    "imported {} lines into {label} ({}); check: ok",
+                    done.lines, done.counts
                 ),
             )
         }
-        Err(e) => {
-            if created {
-                remove_database(&path);
-            }
-            Err(format!(
-                "import refused, nothing was written to {}: {e}",
-                path.display()
-            ))
-        }
+        Err(e) => Err(format!(
+            "import refused, nothing was written to {label}: {e}"
+        )),
     }
 }

@@ -64,15 +64,26 @@ pub(crate) struct Worker {
 
 /// What a transaction is for.
 #[derive(Clone, Copy)]
-pub(crate) enum Mode {
+pub enum Mode {
     Read,
     Write,
 }
 
+/// The error and what caused it (`postgres::Error` alone says only "db error").
+pub fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{} ({})", d.message(), d.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
+}
+
 fn connect(config: &postgres::Config) -> DbResult<Client> {
-    config
-        .connect(NoTls)
-        .map_err(|e| DbError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))
+    config.connect(NoTls).map_err(|e| {
+        DbError::Unavailable(format!("cannot connect to PostgreSQL: {}", describe(&e)))
+    })
 }
 
 impl Worker {
@@ -358,6 +369,50 @@ impl PgStore {
             let _ = w.join();
         }
     }
+}
+
+/// Runs `f` in one transaction on a connection of its own, on a thread of its own (the CLI's
+/// `export`: one snapshot; `import`: all or nothing). Committed only if `f` succeeds.
+pub fn with_transaction<T: Send>(
+    url: &str,
+    mode: Mode,
+    f: impl FnOnce(&dyn Sql) -> Result<T, String> + Send,
+) -> Result<T, String> {
+    let config: postgres::Config = url
+        .parse()
+        .map_err(|e| format!("--database {}: {e}", redact(url)))?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut client = connect(&config).map_err(|e| e.to_string())?;
+            let builder = match mode {
+                Mode::Read => client
+                    .build_transaction()
+                    .isolation_level(IsolationLevel::RepeatableRead)
+                    .read_only(true),
+                Mode::Write => client
+                    .build_transaction()
+                    .isolation_level(IsolationLevel::Serializable),
+            };
+            let tx = builder.start().map_err(|e| DbError::from(e).to_string())?;
+            let cache = RefCell::new(HashMap::new());
+            let pg = PgTx::new(tx, &cache);
+            let r = f(&pg);
+            let (tx, _) = pg.finish();
+            match r {
+                Ok(v) => {
+                    tx.commit()
+                        .map_err(|e| format!("the commit failed: {}", DbError::from(e)))?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ = tx.rollback();
+                    Err(e)
+                }
+            }
+        })
+        .join()
+        .unwrap_or_else(|p| Err(panic_message(&p)))
+    })
 }
 
 fn listen_once(

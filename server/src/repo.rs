@@ -210,6 +210,12 @@ fn query_calls(conn: &dyn Sql, sql: &str, params: &[crate::sql::Val<'_>]) -> Res
         .collect()
 }
 
+/// Every call row (live and finished), by room id (`export`).
+pub fn all_calls(conn: &dyn Sql) -> Result<Vec<Call>> {
+    let sql = format!("SELECT {CALL_COLUMNS} FROM calls ORDER BY room_id");
+    query_calls(conn, &sql, &[])
+}
+
 /// Inserts or replaces a call's row (its next deadline kept for the sweeper's query).
 pub fn store_call(conn: &dyn Sql, c: &Call) -> Result<()> {
     let deadline = lifecycle::next_deadline(c).map(|(at, _)| at as i64);

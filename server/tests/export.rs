@@ -8,6 +8,7 @@ use campus_voip::ids::UserId;
 use campus_voip_server::cli;
 use campus_voip_server::clock::Clock;
 use campus_voip_server::config::Cli;
+use campus_voip_server::db::DbError;
 use campus_voip_server::repo::{load_student, store_student};
 use campus_voip_server::schema;
 use clap::Parser;
@@ -16,7 +17,8 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// The export tests read and write SQLite files (export / import of PostgreSQL is not built).
+/// The sources of the export tests are SQLite files (the move test's target is PostgreSQL when
+/// CAMPUS_VOIP_TEST_PG is set).
 fn sqlite() -> Build {
     Build {
         sqlite: true,
@@ -24,17 +26,25 @@ fn sqlite() -> Build {
     }
 }
 
-fn parse(db: &Path, args: &[&str]) -> Cli {
-    let url = format!("sqlite://{}", db.display());
-    let mut argv = vec!["campus-voip-server", "--database", url.as_str()];
-    argv.extend_from_slice(args);
-    Cli::try_parse_from(argv).unwrap()
+async fn run(db: &Path, args: &[&str]) -> Result<String, String> {
+    run_url(&format!("sqlite://{}", db.display()), args).await
 }
 
-async fn run(db: &Path, args: &[&str]) -> Result<String, String> {
+async fn run_url(url: &str, args: &[&str]) -> Result<String, String> {
+    let mut argv = vec!["campus-voip-server", "--database", url];
+    argv.extend_from_slice(args);
     let mut out = Vec::new();
-    cli::run(parse(db, args), &mut out).await?;
+    cli::run(Cli::try_parse_from(argv).unwrap(), &mut out).await?;
     Ok(String::from_utf8(out).unwrap())
+}
+
+async fn call_list(app: &TestApp, access_token: &str) -> Value {
+    app.post(
+        &format!("/wxa/business/getvoipcalllist?access_token={access_token}"),
+        json!({ "user_id": "s1" }).to_string(),
+    )
+    .await
+    .json()
 }
 
 fn db_of(app: &TestApp) -> PathBuf {
@@ -185,7 +195,13 @@ async fn a_school_moves_with_its_links_tokens_removals_and_clock() {
     )
     .await
     .unwrap();
-    assert!(out.contains("1 students, 1 contacts, 1 removals, 3 consents, 1 used tokens, 1 devices, 2 server keys, 1 settings"), "{out}");
+    assert!(out.contains("1 students, 1 contacts, 1 removals, 3 consents, 1 used tokens, 1 devices, 2 server keys, 1 settings, 1 calls"), "{out}");
+    let calls_before = call_list(&src, &old_access).await;
+    assert_eq!(
+        calls_before["call_list"].as_array().unwrap().len(),
+        1,
+        "{calls_before}"
+    );
     let e = run(
         &db_of(&src),
         &["export", "--output", first.to_str().unwrap()],
@@ -204,21 +220,51 @@ async fn a_school_moves_with_its_links_tokens_removals_and_clock() {
         !text.contains(&old_access),
         "access tokens are not exported"
     );
+    // With CAMPUS_VOIP_TEST_PG the school moves from SQLite to PostgreSQL (and, below, back).
     let dst_dir = tempfile::tempdir().unwrap();
-    let dst_db = dst_dir.path().join("test.sqlite3");
-    let out = run(&dst_db, &["import", "--input", first.to_str().unwrap()])
+    let dst_url = common::pg_url(dst_dir.path())
+        .unwrap_or_else(|| format!("sqlite://{}", dst_dir.path().join("test.sqlite3").display()));
+    let out = run_url(&dst_url, &["import", "--input", first.to_str().unwrap()])
         .await
         .unwrap();
     assert!(out.contains("check: ok"), "{out}");
-    let second = run(&dst_db, &["export"]).await.unwrap();
+    let second = run_url(&dst_url, &["export"]).await.unwrap();
     assert_eq!(second, text, "export → import → export is the same file");
+    if common::on_pg() {
+        // And back to SQLite: the same file again.
+        let back = tempfile::tempdir().unwrap();
+        let back_db = back.path().join("back.sqlite3");
+        let moved = back.path().join("moved.jsonl");
+        std::fs::write(&moved, &second).unwrap();
+        run(&back_db, &["import", "--input", moved.to_str().unwrap()])
+            .await
+            .unwrap();
+        assert_eq!(
+            run(&back_db, &["export"]).await.unwrap(),
+            text,
+            "PostgreSQL → SQLite"
+        );
+    }
     let s1 = UserId::parse("u", "s1").unwrap();
-    let record = |p: &Path| load_student(&rusqlite::Connection::open(p).unwrap(), &s1).unwrap();
-    assert_eq!(record(&db_of(&src)), record(&dst_db));
-    assert_eq!(record(&dst_db).unwrap().removed.len(), 1);
+    let source_record =
+        load_student(&rusqlite::Connection::open(db_of(&src)).unwrap(), &s1).unwrap();
 
     // The moved school, served with a clock twelve hours behind the source's.
-    let dst = sqlite().start_in(dst_dir);
+    let dst = if common::on_pg() {
+        Build::default().start_in(dst_dir)
+    } else {
+        sqlite().start_in(dst_dir)
+    };
+    let moved_record = {
+        let s1 = s1.clone();
+        dst.state
+            .db
+            .read(move |c| load_student(c, &s1).map_err(DbError::Rule))
+            .await
+            .unwrap()
+    };
+    assert_eq!(source_record, moved_record);
+    assert_eq!(moved_record.unwrap().removed.len(), 1);
     assert_eq!(dst.clock.now_ms(), T0);
     assert!(
         dst.state.core.now(&dst.state.db).await >= last,
@@ -256,6 +302,11 @@ async fn a_school_moves_with_its_links_tokens_removals_and_clock() {
         json!({ "errcode": 0, "errmsg": "ok", "contact_list": [
             { "open_id": "parentA", "role": 1 }, { "open_id": "parentC", "role": 0 }] })
     );
+    // The call log moved: the call from before the move first, then the one placed after it.
+    let after = call_list(&dst, &new_access).await;
+    let list = after["call_list"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{after}");
+    assert_eq!(list[0], calls_before["call_list"][0], "{after}");
 }
 
 /// Recomputes the end line of an export whose data lines were edited on purpose.
@@ -364,12 +415,12 @@ async fn import_refuses_bad_input_and_writes_nothing() {
             format!("line {}: more input after the end line", lines.len() + 1),
         ),
         (
-            "format version 2",
+            "format version 3",
             joined(&edit(
                 0,
-                &lines[0].replace("\"version\":1", "\"version\":2"),
+                &lines[0].replace("\"version\":2", "\"version\":3"),
             )),
-            "line 1: export format version 2; this binary reads version 1".into(),
+            "line 1: export format version 3; this binary reads versions 1 to 2".into(),
         ),
         (
             "schema 99",

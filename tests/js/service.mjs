@@ -62,7 +62,7 @@ export function readBanner(child, stderr, timeoutMs) {
  */
 function newDatabase(dir) {
   const admin = process.env.CAMPUS_VOIP_TEST_PG;
-  if (!admin) return { url: 'sqlite:' + path.join(dir, 'db.sqlite3'), drop() {} };
+  if (!admin) return { url: 'sqlite:' + path.join(dir, 'db.sqlite3'), flags: [], drop() {} };
   const name = 'n_' + path.basename(dir).replace(/[^a-zA-Z0-9]/g, '').toLowerCase();
   const psql = (sql) => {
     const r = spawnSync('psql', [admin, '-qAtc', sql], { encoding: 'utf8' });
@@ -71,6 +71,8 @@ function newDatabase(dir) {
   psql(`CREATE DATABASE ${name}`);
   return {
     url: admin.replace(/\/[^/]*$/, '/' + name),
+    // Many services run at once in the suite: a small pool each.
+    flags: ['--db-pool', '4'],
     drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
@@ -79,7 +81,7 @@ export async function startService(flags = []) {
   ensureServerBuilt();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cv-service-'));
   const database = newDatabase(dir);
-  const args = ['--dev', '--database', database.url, '--listen', '127.0.0.1:0', ...flags, 'serve'];
+  const args = ['--dev', '--database', database.url, ...database.flags, '--listen', '127.0.0.1:0', ...flags, 'serve'];
   const child = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   const s = { child, dir };
   running.add(s);
