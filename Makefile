@@ -66,10 +66,11 @@ test-js-http:
 # The service's Rust suite and the node suite over HTTP again, on PostgreSQL: scripts/pg.sh
 # installs PostgreSQL if missing, starts a throw-away cluster on a free loopback port (initdb in
 # a temporary folder, as the postgres user) and stops and removes it at the end, also on failure.
+# The node suite runs on two replicas of one database: parents on one, devices on the other.
 .PHONY: test-pg
 test-pg:
 	cargo build -p campus-voip-server
-	scripts/pg.sh run -- bash -c 'cargo test -p campus-voip-server && CAMPUS_VOIP_BACKEND=http node --test tests/js/'
+	scripts/pg.sh run -- bash -c 'cargo test -p campus-voip-server && CAMPUS_VOIP_TEST_REPLICAS=2 CAMPUS_VOIP_BACKEND=http node --test tests/js/'
 
 test-miniprogram:
 	node tests/miniprogram/run.mjs

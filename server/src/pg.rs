@@ -425,17 +425,14 @@ fn listen_once(
     // Whatever was committed while this connection was down.
     wake();
     while listening.load(Ordering::SeqCst) {
-        let mut woke = false;
         {
+            // Each notification wakes the streams at once (the iterator ends after 500 ms
+            // without one, to look at `listening` again).
             let mut n = client.notifications();
             let mut it = n.timeout_iter(Duration::from_millis(500));
-            while let Some(note) = it.next()? {
-                let _ = note;
-                woke = true;
+            while it.next()?.is_some() {
+                wake();
             }
-        }
-        if woke {
-            wake();
         }
         if client.is_closed() {
             return Err(DbError::Unavailable("the LISTEN connection closed".into()));

@@ -749,6 +749,9 @@ describe('delivery, calling, end page', () => {
     };
     const device = await make('device', {});
     const mum = await make('mum', { openId: 'mum' });
+    // Over the service a new instance's stream opens in the background: it hears what is
+    // committed after it opened (wait for that before ringing).
+    await settle();
     const nav = (side, routeType = 'redirectTo') => [
       'navigate',
       {

@@ -134,13 +134,26 @@ async function makeHttpWorld(opts) {
     flags.push('--ring-timeout', String(opts.ringTimeoutMs / 1000));
   }
   const svc = await startService(flags);
-  // The service's clock, frozen (as the local backend's injected clock): it moves only when a
-  // test moves it, so lifetimes are exact.
-  let t = await svc.clock({ freeze: true });
+  // CAMPUS_VOIP_TEST_REPLICAS=2 (on PostgreSQL): a second replica of the same database; the
+  // parents talk to it, the devices to the first, so every call crosses replicas (its events
+  // go by LISTEN/NOTIFY).
+  const parents = process.env.CAMPUS_VOIP_TEST_REPLICAS === '2' ? await startService(flags, { replicaOf: svc }) : svc;
+  const replicas = parents === svc ? [svc] : [parents, svc];
+  // The services' clocks, frozen (as the local backend's injected clock): they move only when a
+  // test moves them, so lifetimes are exact. With replicas: frozen in turn, then each moved up
+  // to the latest time any of them acts at (a replica that started after another acts at the
+  // lease the first stored, up to 10 s ahead, until its clock passes it): every replica then
+  // acts at the same time.
+  const frozen = [];
+  for (const r of replicas) frozen.push(await r.clockReading({ freeze: true }));
+  let t = Math.max(...frozen.map((f) => Math.max(f.now, f.opsNow)));
+  for (let i = 0; i < replicas.length; i++) {
+    if (frozen[i].now < t) await replicas[i].clock({ advanceMs: t - frozen[i].now });
+  }
   const clock = {
     now: () => t,
     async advance(ms) {
-      t = await svc.clock({ advanceMs: ms });
+      for (const r of replicas) t = await r.clock({ advanceMs: ms });
       return t;
     },
   };
@@ -167,7 +180,7 @@ async function makeHttpWorld(opts) {
   // other device instance is another device, with its own device key (one call at a time each).
   let devices = 0;
   const backendFor = async (openId) => {
-    if (openId !== undefined) return opened(cv.createHttpBackend({ url: svc.url, getSession: () => svc.session(openId), now: clock.now }));
+    if (openId !== undefined) return opened(cv.createHttpBackend({ url: parents.url, getSession: () => svc.session(openId), now: clock.now }));
     if (devices++ === 0) return deviceBackend;
     return opened(cv.createHttpBackend({ url: svc.url, deviceKey: await svc.device('gate-' + devices), now: clock.now }));
   };

@@ -55,7 +55,6 @@ export function readBanner(child, stderr, timeoutMs) {
   });
 }
 
-/** Starts a service; resolves `{ url, appId, appSecret, stop(), session(openId), device(name), wxa(route, body) }`. */
 /**
  * The database of a new service: a SQLite file in `dir`, or — with CAMPUS_VOIP_TEST_PG (a
  * superuser URL, set by scripts/pg.sh run) — a fresh PostgreSQL database, dropped by `stop()`.
@@ -77,10 +76,16 @@ function newDatabase(dir) {
   };
 }
 
-export async function startService(flags = []) {
+/**
+ * Starts a service; resolves `{ url, appId, appSecret, stop(), session(openId), device(name), wxa(route, body) }`.
+ * `{ replicaOf: other }` starts another replica of `other`'s PostgreSQL database instead of a
+ * new database (it shares the keys, the --dev credentials and every row; `other` drops it).
+ */
+export async function startService(flags = [], { replicaOf } = {}) {
   ensureServerBuilt();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cv-service-'));
-  const database = newDatabase(dir);
+  if (replicaOf && !process.env.CAMPUS_VOIP_TEST_PG) throw new Error('replicas need PostgreSQL (CAMPUS_VOIP_TEST_PG)');
+  const database = replicaOf ? { ...replicaOf.database, drop() {} } : newDatabase(dir);
   const args = ['--dev', '--database', database.url, ...database.flags, '--listen', '127.0.0.1:0', ...flags, 'serve'];
   const child = spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   const s = { child, dir };
@@ -105,6 +110,7 @@ export async function startService(flags = []) {
   return {
     url,
     pid: child.pid,
+    database,
     appId,
     appSecret,
     session: async (openId) => (await dev('session', { openId })).session,
@@ -133,6 +139,11 @@ export async function startService(flags = []) {
      * then moves only when told to); resolves its new reading.
      */
     clock: async (args) => (await dev('clock', args)).now,
+    /** --dev: as clock(), resolving `{ now, opsNow }` (opsNow: the time operations act at). */
+    clockReading: async (args) => {
+      const { now, opsNow } = await dev('clock', args);
+      return { now, opsNow };
+    },
     /** --dev: fires every passed deadline (ring timeouts, time limits) now, as the local backend's tick(). */
     async tick() {
       await dev('tick', {});

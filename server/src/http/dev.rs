@@ -167,9 +167,12 @@ pub async fn clock(State(state): State<AppState>, body: RawBody) -> Response {
             // The operations act at the new time from the next request on.
             state.core.renew_lease(&state.db).await;
             state.hub.wake_sweeper();
+            // `opsNow`: the time operations act at. It can stand ahead of `now` for up to the
+            // lease margin after a start (a replica starts at the lease another one stored).
+            let ops_now = state.core.now(&state.db).await;
             json_response(
                 StatusCode::OK,
-                &json!({ "errCode": 0, "errMsg": format!("{API}:ok"), "now": now }),
+                &json!({ "errCode": 0, "errMsg": format!("{API}:ok"), "now": now, "opsNow": ops_now }),
             )
         }
         None => plugin_error(

@@ -31,7 +31,7 @@ use campus_voip::call::Version;
 use campus_voip::ids::OpenId;
 use campus_voip::input::{self, Value};
 use campus_voip::ops::{self, CallOutcome, Ctx};
-use campus_voip::repo::ReadFirst;
+use campus_voip::repo::{Party, ReadFirst, ReadRepo};
 use campus_voip::requests::{
     self, BindAdminReq, DeleteReq, ListReq, ShareReq, TokenReq, TransferReq,
 };
@@ -550,6 +550,20 @@ pub async fn init_by_caller(
         let compat = compat_version(&headers)?;
         let req = requests::init_by_caller(&json::parse_body(&body.0)?, compat)?;
         let outcome = crate::calls::write_calls(&state, move |repo, ctx, out| {
+            // A call of this device whose deadline passed ends first, in this transaction (as
+            // the local backend ticks before admitting): the sweeper may not have run yet.
+            let live: Vec<String> = repo
+                .live_calls(Party::Device(&device))?
+                .iter()
+                .map(|c| c.room_id.clone())
+                .collect();
+            for room in live {
+                if let Some(d) = ops::tick_call(repo, ctx, &room)? {
+                    if !d.step.caller.is_empty() || !d.step.listener.is_empty() {
+                        out.push(d);
+                    }
+                }
+            }
             let outcome = ops::admit_call(repo, ctx, &device, &req)?;
             if let CallOutcome::Admitted(d) = &outcome {
                 out.push((**d).clone());
