@@ -65,9 +65,11 @@ start() {
     >"$PGTMP/initdb.log" 2>&1 || { cat "$PGTMP/initdb.log" >&2; exit 1; }
   # Loopback only, a socket in the temporary folder, tuned for tests (fsync stays on: the crash
   # tests rely on acknowledged commits being durable).
-  as_owner "$BINDIR/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/server.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGTMP -c max_connections=1000 -c shared_buffers=128MB" \
+  local opts="-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGTMP -c max_connections=1000 -c shared_buffers=128MB"
+  as_owner "$BINDIR/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/server.log" -w -t 60 start -o "$opts" \
     >/dev/null || { cat "$PGTMP/server.log" >&2; exit 1; }
+  # For the test that stops and starts the cluster again (same options).
+  export CAMPUS_VOIP_TEST_PG_OPTS="$opts"
   export CAMPUS_VOIP_TEST_PG="postgres://postgres@127.0.0.1:$PGPORT/postgres"
   export CAMPUS_VOIP_TEST_PG_CTL="$BINDIR/pg_ctl"
   export CAMPUS_VOIP_TEST_PG_DATA="$PGTMP/data"

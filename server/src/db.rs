@@ -122,10 +122,15 @@ impl From<campus_voip::Error> for DbError {
 }
 
 impl DbError {
-    /// The core error to report for this failure: a rule's own error, else `STORAGE` (3007).
+    /// The core error to report for this failure: a rule's own error; `REQUEST_FAILED` (1002,
+    /// answered HTTP 503: retry) while the database cannot be reached; else `STORAGE` (3007).
     pub fn to_core(&self) -> campus_voip::Error {
         match self {
             DbError::Rule(e) => e.clone(),
+            DbError::Unavailable(_) => campus_voip::Error::new(
+                campus_voip::ErrorCode::RequestFailed,
+                format!("{self}; retry later"),
+            ),
             other => campus_voip::Error::storage(other.to_string()),
         }
     }

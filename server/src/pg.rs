@@ -156,12 +156,21 @@ impl Worker {
         f: &mut dyn FnMut(&dyn Sql) -> DbResult<T>,
     ) -> DbResult<T> {
         let mut attempt = 0;
+        let mut reconnected = false;
         loop {
+            let reused = self.client.is_some();
             let r = self.attempt(mode, fail_commit, f);
             if self.client.as_ref().is_some_and(|c| c.is_closed()) {
                 self.client = None;
             }
             match r {
+                // A connection that broke while idle (the database restarted) fails its next
+                // job before anything ran: once more on a new connection. (A failed COMMIT is
+                // CommitFailed: its outcome is unknown, it is never run again.)
+                Err(DbError::Unavailable(_)) if reused && !reconnected => {
+                    reconnected = true;
+                    self.client = None;
+                }
                 Err(DbError::Retry(m)) => {
                     attempt += 1;
                     metrics.db_retry();

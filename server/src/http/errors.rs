@@ -77,8 +77,16 @@ pub fn plugin_body(code: ErrorCode, api: &str, reason: &str) -> serde_json::Valu
     })
 }
 
-/// A core error answered on the plugin interface: HTTP 200 (rule outcomes and errors).
+/// A core error answered on the plugin interface: HTTP 200 (rule outcomes and errors), but 503
+/// with `Retry-After` for `REQUEST_FAILED` (the database unreachable: nothing was decided, a
+/// load balancer or the client may retry).
 pub fn plugin_error(api: &str, e: &campus_voip::Error) -> Response {
+    if e.code == ErrorCode::RequestFailed {
+        let mut res = plugin(StatusCode::SERVICE_UNAVAILABLE, e.code, api, &e.message);
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return res;
+    }
     plugin(StatusCode::OK, e.code, api, &e.message)
 }
 

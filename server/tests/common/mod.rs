@@ -2,6 +2,8 @@
 //! clock, and requests through the router without a socket.
 #![allow(dead_code)]
 
+pub mod process;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
