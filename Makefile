@@ -16,6 +16,7 @@ help:
 	@echo "make bench  native benchmark of the core, and the shim benchmark in Node"
 	@echo "make bench-service  the contact service under wrk (rps, p50/p99, group commit, memory)"
 	@echo "make bench-calls    calls over the service: ring latency, memory per idle event stream"
+	@echo "make bench-pg       the service on PostgreSQL: one and two replicas, ring latency across them"
 	@echo "make fuzz   run every fuzz target (FUZZ_SECONDS=60 each by default)"
 
 bootstrap:
@@ -109,6 +110,13 @@ bench-service:
 bench-calls:
 	cargo build --profile server -p campus-voip-server --bins
 	node benches/calls.mjs
+
+# The service on PostgreSQL (a throw-away cluster, scripts/pg.sh): reads and accepts under wrk
+# with one and two replicas, then ring latency on one replica and across two.
+.PHONY: bench-pg
+bench-pg:
+	cargo build --profile server -p campus-voip-server --bins
+	scripts/pg.sh run -- bash -c 'export CAMPUS_VOIP_TEST_DB_POOL=16; node benches/pg.mjs && CALLS=200 STREAMS=0 node benches/calls.mjs && CALLS=200 STREAMS=0 CAMPUS_VOIP_TEST_REPLICAS=2 node benches/calls.mjs'
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)

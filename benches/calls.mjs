@@ -31,10 +31,13 @@ const ms = (x) => x.toFixed(2) + ' ms';
 const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 
 const svc = await startService();
-console.log(`service ${process.env.CAMPUS_VOIP_SERVER_BIN} at ${svc.url}`);
+// On PostgreSQL (CAMPUS_VOIP_TEST_PG, `make bench-pg`) with CAMPUS_VOIP_TEST_REPLICAS=2 the
+// parent listens on a second replica: the ring crosses replicas (LISTEN/NOTIFY).
+const parents = process.env.CAMPUS_VOIP_TEST_REPLICAS === '2' ? await startService([], { replicaOf: svc }) : svc;
+console.log(`service ${process.env.CAMPUS_VOIP_SERVER_BIN} at ${svc.url}${parents === svc ? '' : ` and a replica at ${parents.url} (the parent's)`}${process.env.CAMPUS_VOIP_TEST_PG ? ' on PostgreSQL' : ' on SQLite'}`);
 
 // ---- 1. ring latency ----------------------------------------------------------------------
-const mum = await cv.createVoipPlugin({ backend: await cv.createHttpBackend({ url: svc.url, getSession: () => svc.session('o_mum') }) });
+const mum = await cv.createVoipPlugin({ backend: await cv.createHttpBackend({ url: parents.url, getSession: () => svc.session('o_mum') }) });
 await mum.authorizeVoip();
 await mum.bindVoipAdminContact({ userId: 's1' });
 const deviceBackend = await cv.createHttpBackend({ url: svc.url, deviceKey: await svc.device('gate-bench') });
@@ -61,13 +64,18 @@ for (let i = 0; i < CALLS; i++) {
   await deviceBackend.settle();
   await mum._settings.backend.settle();
 }
-console.log(`\nring → incomingVoip over the service, ${CALLS} calls (loopback, SSE)`);
+console.log(`\nring → incomingVoip over the service, ${CALLS} calls (loopback, SSE${parents === svc ? '' : ', device and parent on different replicas'})`);
 console.log(`  from initByCaller resolving: median ${ms(q(fromResolve, 0.5))}, p99 ${ms(q(fromResolve, 0.99))}, max ${ms(Math.max(...fromResolve))}`);
 console.log(`  from initByCaller called:    median ${ms(q(fromStart, 0.5))}, p99 ${ms(q(fromStart, 0.99))}, max ${ms(Math.max(...fromStart))}`);
 deviceBackend.close();
 mum._settings.backend.close();
 
 // ---- 2. idle streams ------------------------------------------------------------------------
+if (STREAMS === 0) {
+  if (parents !== svc) await parents.stop();
+  await svc.stop();
+  process.exit(0);
+}
 const pid = svc.pid;
 const sessions = [];
 for (let i = 0; i < STREAMS; i++) sessions.push(await svc.session('o_p' + i));

@@ -70,8 +70,8 @@ function newDatabase(dir) {
   psql(`CREATE DATABASE ${name}`);
   return {
     url: admin.replace(/\/[^/]*$/, '/' + name),
-    // Many services run at once in the suite: a small pool each.
-    flags: ['--db-pool', '4'],
+    // Many services run at once in the suite: a small pool each (CAMPUS_VOIP_TEST_DB_POOL).
+    flags: ['--db-pool', process.env.CAMPUS_VOIP_TEST_DB_POOL || '4'],
     drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
