@@ -540,6 +540,17 @@ async fn import_refuses_bad_input_and_writes_nothing() {
         assert!(e.contains(want.as_str()), "{name}: {e}");
         assert_eq!(dump(&fresh), before, "{name}: the target is unchanged");
     }
+    // A version 1 file (before calls: no call lines, no call count) is still read.
+    let mut v1_lines: Vec<String> = lines[..lines.len() - 1].to_vec();
+    v1_lines[0] = v1_lines[0].replace("\"version\":2", "\"version\":1");
+    assert!(v1_lines[0].contains("\"version\":1"), "{}", v1_lines[0]);
+    let v1_file = work.path().join("v1.jsonl");
+    std::fs::write(&v1_file, reseal(&v1_lines)).unwrap();
+    let v1_db = work.path().join("v1.sqlite3");
+    let out = run(&v1_db, &["import", "--input", v1_file.to_str().unwrap()])
+        .await
+        .unwrap();
+    assert!(out.contains("0 calls); check: ok"), "{out}");
     // The unaltered file goes in, once: the target is not empty any more.
     let good = work.path().join("good.jsonl");
     std::fs::write(&good, &text).unwrap();
