@@ -10,7 +10,8 @@
 //              POST /demo/school/<api> (the school server's /wxa queries, with the app secret
 //              kept here), POST /demo/clock, /demo/tick, /demo/limit (restarts the service with
 //              another --max-contacts), /demo/reset (a fresh database), and the WebRTC
-//              signalling relay: POST /demo/signal, GET /demo/signal?room=&me= (Server-Sent Events).
+//              signalling relay: POST /demo/signal, GET /demo/signal?room=&me=&after= (a long
+//              poll), POST /demo/signal/close.
 // Usage: node scripts/serve-demo.mjs [--port 8080] [--lan] [--local]
 //   --port 0   any free port          --lan    listen on every interface, print the addresses
 //   --local    no service: the pages run on the in-page local backend only
@@ -52,6 +53,8 @@ const DEFAULT_MAX_CONTACTS = 3;
 const TOKEN_TTL_MS = 5 * 60 * 1000; // the service's voipToken lifetime (not configurable there)
 const RING_TIMEOUT_S = 30;
 const PARENT_IDS = ['p1', 'p2', 'p3'];
+/** The service's clock lease margin (server/src/clock.rs CLOCK_LEASE_AHEAD_MS). */
+const CLOCK_LEASE_AHEAD_MS = 10_000;
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -287,15 +290,44 @@ function stopService() {
   });
 }
 
-async function restartService() {
-  stopping = true;
-  try {
-    await stopService();
-    closeSignalRooms();
-    return await ensureService();
-  } finally {
-    stopping = false;
-  }
+/** Open event streams passed through (ended here, cleanly, before the service stops). */
+const streams = new Set();
+
+/**
+ * Stops the service, runs `between` (e.g. removing the database), starts it again. Requests that
+ * come meanwhile wait for the new one; open event streams are ended first (the pages' backends
+ * reconnect after their last event id).
+ */
+function restartService(between = () => undefined) {
+  const run = (async () => {
+    stopping = true;
+    try {
+      for (const res of streams) res.end();
+      streams.clear();
+      await stopService();
+      // A restarted service starts at the clock lease it stored (up to 10 s ahead: its time never
+      // goes back) and would stand still until the wall clock got there; moving its --dev clock
+      // on by the margin keeps calls timed right (the demo clock is then 10 s ahead, per restart).
+      state.clockAdvancedMs += CLOCK_LEASE_AHEAD_MS;
+      between();
+      saveState();
+    } finally {
+      stopping = false;
+    }
+    return startService();
+  })();
+  starting = run.then(
+    (s) => {
+      svc = s;
+      starting = null;
+      return s;
+    },
+    (e) => {
+      starting = null;
+      throw e;
+    },
+  );
+  return starting;
 }
 
 async function post(url, body) {
@@ -343,7 +375,11 @@ function proxy(req, res) {
       const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (r) => {
         const h = { ...r.headers };
         // Event streams pass through as they come (no buffering anywhere between).
-        if (String(h['content-type'] || '').startsWith('text/event-stream')) h['x-accel-buffering'] = 'no';
+        if (String(h['content-type'] || '').startsWith('text/event-stream')) {
+          h['x-accel-buffering'] = 'no';
+          streams.add(res);
+          res.on('close', () => streams.delete(res));
+        }
         res.writeHead(r.statusCode, h);
         res.flushHeaders();
         r.pipe(res);
@@ -351,10 +387,11 @@ function proxy(req, res) {
         // the page's backend reconnects after the last event id.
         r.on('aborted', () => res.end());
         r.on('error', () => res.end());
+        r.on('close', () => res.end());
       });
       up.on('error', () => {
         if (!res.headersSent) send(res, 502, 'the contact service is not answering\n');
-        else res.destroy();
+        else res.end();
       });
       req.on('aborted', () => up.destroy());
       res.on('close', () => up.destroy());
@@ -365,46 +402,63 @@ function proxy(req, res) {
 }
 
 // ---- [ours] the signalling relay (offer / answer / ICE between the device and a phone) -------
+// Long-polling, not a stream: GET /demo/signal?room=&me=&after=<id> answers at once with what
+// the other side sent after that id, or waits up to 20 s for it; POST /demo/signal/close answers
+// that side's waiting request ({ closed: true }) and every later one. (A stream ended by the
+// server shows in Chromium as a failed request; a poll always finishes.)
 
-/** roomId → { messages: [{ id, from, data }], listeners: Set<{ me, res }> } */
+/** roomId → { messages: [{ id, from, data }], waiters: Set<{ me, after, res, timer }>, closed: Set<me> } */
 const rooms = new Map();
 const MAX_ROOMS = 200;
 const MAX_MESSAGES = 200;
+const POLL_MS = 20000;
 
 function room(id) {
   let r = rooms.get(id);
   if (!r) {
-    if (rooms.size >= MAX_ROOMS) rooms.delete(rooms.keys().next().value); // the oldest
-    r = { messages: [], listeners: new Set(), seq: 0 };
+    if (rooms.size >= MAX_ROOMS) {
+      const oldest = rooms.keys().next().value;
+      answerAll(rooms.get(oldest), () => true, true);
+      rooms.delete(oldest);
+    }
+    r = { messages: [], waiters: new Set(), seq: 0, closed: new Set() };
     rooms.set(id, r);
   }
   return r;
 }
 
-function closeSignalRooms() {
-  for (const r of rooms.values()) for (const l of r.listeners) l.res.end();
-  rooms.clear();
+function pending(r, me, after) {
+  return r.messages.filter((m) => m.id > after && m.from !== me);
 }
 
-function sse(res, msg) {
-  res.write(`id: ${msg.id}\ndata: ${JSON.stringify({ from: msg.from, data: msg.data })}\n\n`);
+function answer(r, w, closed) {
+  clearTimeout(w.timer);
+  r.waiters.delete(w);
+  sendJson(w.res, 200, { messages: pending(r, w.me, w.after), closed: closed || r.closed.has(w.me) });
+}
+
+function answerAll(r, which, closed) {
+  for (const w of [...r.waiters]) if (which(w)) answer(r, w, closed);
+}
+
+function closeSignalRooms() {
+  for (const r of rooms.values()) answerAll(r, () => true, true);
+  rooms.clear();
 }
 
 function signalGet(req, res, url) {
   const id = url.searchParams.get('room') || '';
   const me = url.searchParams.get('me') || '';
-  if (!id || !me || id.length > 200 || me.length > 64) return send(res, 400, 'room and me are required\n');
+  const after = Number(url.searchParams.get('after') || 0);
+  if (!id || !me || id.length > 200 || me.length > 64 || !Number.isInteger(after)) return sendJson(res, 400, { error: 'room, me and a whole after are required' });
   const r = room(id);
-  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
-  res.write(': signalling for one call [ours]\n\n');
-  // What the other side sent before this one listened (an offer sent while the phone connected).
-  for (const m of r.messages) if (m.from !== me) sse(res, m);
-  const l = { me, res };
-  r.listeners.add(l);
-  const ping = setInterval(() => res.write(': ping\n\n'), 15000);
+  const w = { me, after, res, timer: null };
+  if (r.closed.has(me) || pending(r, me, after).length) return answer(r, w);
+  r.waiters.add(w);
+  w.timer = setTimeout(() => answer(r, w), POLL_MS);
   res.on('close', () => {
-    clearInterval(ping);
-    r.listeners.delete(l);
+    clearTimeout(w.timer);
+    r.waiters.delete(w);
   });
 }
 
@@ -412,10 +466,19 @@ function signalPost(req, res, body) {
   const { room: id, from, data } = body || {};
   if (typeof id !== 'string' || typeof from !== 'string' || !id || !from || data === undefined) return sendJson(res, 400, { error: 'room, from and data are required' });
   const r = room(id);
-  const m = { id: ++r.seq, from, data };
-  r.messages.push(m);
+  r.messages.push({ id: ++r.seq, from, data });
   if (r.messages.length > MAX_MESSAGES) r.messages.shift();
-  for (const l of r.listeners) if (l.me !== from) sse(l.res, m);
+  answerAll(r, (w) => w.me !== from);
+  sendJson(res, 200, { ok: true });
+}
+
+/** That side is done with the room: its waiting poll and every later one answer closed. */
+function signalClose(res, body) {
+  if (body && typeof body.room === 'string' && typeof body.me === 'string') {
+    const r = room(body.room);
+    r.closed.add(body.me);
+    answerAll(r, (w) => w.me === body.me, true);
+  }
   sendJson(res, 200, { ok: true });
 }
 
@@ -485,6 +548,7 @@ async function demo(req, res, url, port) {
   if (req.method !== 'POST') return send(res, 405, 'method not allowed\n', { Allow: 'POST' });
   const body = await readJson(req);
   if (route === 'signal') return signalPost(req, res, body);
+  if (route === 'signal/close') return signalClose(res, body);
   if (opts.local) return sendJson(res, 404, { error: 'serve-demo runs with --local: no contact service' });
   if (route.startsWith('school/')) {
     const api = route.slice('school/'.length);
@@ -521,17 +585,11 @@ async function demo(req, res, url, port) {
     return sendJson(res, 200, { errCode: 0, errMsg: 'maxContacts:ok', maxContacts: state.maxContacts });
   }
   if (route === 'reset') {
-    stopping = true;
-    try {
-      await stopService();
-      closeSignalRooms();
+    await restartService(() => {
       for (const f of fs.readdirSync(opts.data)) if (f.startsWith('campus-voip.sqlite3')) fs.rmSync(path.join(opts.data, f), { force: true });
       state = freshState();
       saveState();
-      await ensureService();
-    } finally {
-      stopping = false;
-    }
+    });
     return sendJson(res, 200, { errCode: 0, errMsg: 'reset:ok' });
   }
   return sendJson(res, 404, { error: 'no such demo route' });
