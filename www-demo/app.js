@@ -1,9 +1,15 @@
-// campus-voip browser demo: one local backend (saved in localStorage), three parent phones, one
-// face-pay device, a live picture of who can call whom, and an event log. Plain DOM, no framework.
-import { createLocalBackend, createVoipPlugin, webStorage } from 'campus-voip';
+// campus-voip browser demo: three parent phones, one face-pay device, a live picture of who can
+// call whom, and an event log. On the contact service (serve-demo.mjs runs it in --dev behind
+// this page) each phone and the device has its own backend connection and identity, so each can
+// also be its own page (phone.html?parent=p2, device.html) in another window or on another
+// machine; with ?backend=local everything runs in this page on one local backend (saved in
+// localStorage). Plain DOM, no framework.
+import { createHttpBackend, createLocalBackend, createVoipPlugin, webStorage } from 'campus-voip';
 import qrcode from 'qrcode-generator';
 import { DEVICE, PARENTS, ROSTER, UNKNOWN_LOOK, avatarUrl, newOpenId, studentById } from './people.js';
-import { explainBind, explainCallRefusal, explainError, previewNote } from './explain.js';
+import { explainBind, explainCallRefusal, explainEnding, explainError, previewNote } from './explain.js';
+import { pageSignal, relaySignal, startMedia } from './rtc.js';
+import { ringTone } from './ring.js';
 
 // ---- settings and saved state ----------------------------------------------------------------
 
@@ -28,6 +34,9 @@ const LOG_LIMIT = 300;
 const BIND_END_PAGE = { key: 'BindContact', url: '/pages/family/family', options: 'from=bindContact', routeType: 'redirectTo' };
 const CALL_END_PAGE = { key: 'Call', url: '/pages/call-ended/call-ended', options: 'from=facepay', routeType: 'reLaunch' };
 const DEMO = { id: 'demo', name: 'Demo', color: '#64748b' };
+/** Which screen this page is: the overview (index.html), one phone, or the device. */
+const VIEW = document.body.dataset.view || 'overview';
+const QUERY = new URLSearchParams(location.search);
 
 const saved = {
   get(key, fallback) {
@@ -61,13 +70,24 @@ const S = {
     notice: null, // { tone, title, what, next, raw }
     list: [], // getVoipBindContactList()
     pendingNav: null,
+    here: false, // this page shows (and connects) this phone
+    call: null, // { roomId, callerId, callerName, roomType, businessType, phase, keepTime, ending, billed }
+    media: null, // the running startMedia() handle
     ui: {},
   })),
   contacts: new Map(), // userId -> [{ open_id, role }] (developer query)
   offset: 0,
   max: DEFAULT_MAX_CONTACTS,
+  mode: 'local', // 'service': the contact service behind serve-demo.mjs; 'local': in this page
+  cfg: null, // GET /demo/config (service mode)
+  deviceHere: false,
+  deviceBackend: null,
   scan: null, // { userId, token, at, used, refused }
-  call: null, // { roomId, studentId, parentId, startedAt, chargeType, businessType, roomType }
+  // { roomId, studentId, parentId, phase: 'ringing' | 'connected', keepTime, chargeType, businessType, roomType }
+  call: null,
+  media: null, // the device's running startMedia() handle
+  callLog: [], // getVoipCallList rows of the student last scanned (newest first)
+  logStudent: null,
   deviceResult: null,
   deviceNav: null,
   lastEnd: null,
@@ -273,6 +293,7 @@ async function run(who, api, args, fn, describe) {
 // ---- boot ------------------------------------------------------------------------------------
 
 async function connect() {
+  if (S.mode === 'service') return connectService();
   S.backend = await createLocalBackend({
     // A development backend, on purpose: this page also plays the school's face-pay device,
     // and only a dev backend has issueVoipToken (the stand-in for a face scan; a real device
@@ -306,8 +327,7 @@ async function connect() {
       saved.set(KEYS.parents, S.phones.map((x) => x.openId));
       ph.inst = await make();
     }
-    ph.inst.setVoipEndPagePath(BIND_END_PAGE);
-    ph.inst.onVoipEvent((ev) => logEvent(ph.p, ev));
+    listenPhone(ph);
   }
   S.device = await createVoipPlugin({
     backend: S.backend,
@@ -315,8 +335,76 @@ async function connect() {
       S.deviceNav = req;
     },
   });
+  listenDevice();
+}
+
+/** Each phone and the device: its own http backend (a session or the device key), own stream. */
+async function connectService() {
+  const url = location.origin;
+  const backends = [];
+  for (const ph of S.phones) {
+    if (!ph.here) continue;
+    const backend = await createHttpBackend({ url, getSession: () => devSession(ph.openId), now });
+    backends.push(backend);
+    ph.inst = await createVoipPlugin({
+      backend,
+      navigate: (req) => {
+        ph.pendingNav = req;
+      },
+    });
+    listenPhone(ph);
+  }
+  if (S.deviceHere) {
+    S.deviceBackend = await createHttpBackend({ url, deviceKey: S.cfg.deviceKey, now });
+    backends.push(S.deviceBackend);
+    S.device = await createVoipPlugin({
+      backend: S.deviceBackend,
+      navigate: (req) => {
+        S.deviceNav = req;
+      },
+    });
+    listenDevice();
+  }
+  // What the page asks besides the plugin API: the school server's queries (serve-demo holds
+  // the app secret), the face-scan stand-in (the device's issueVoipToken), and tick.
+  S.backend = {
+    getVoipContactList: (args) => demoPost('school/getvoipcontactlist', args),
+    getVoipCallList: (args) => demoPost('school/getvoipcalllist', args),
+    issueVoipToken: (args) => S.deviceBackend.issueVoipToken(args),
+    tick: () => demoPost('tick', {}),
+    close: () => backends.forEach((b) => b.close()),
+  };
+}
+
+/** --dev: a parent's session from the service (POST /v1/dev/session). */
+async function devSession(openId) {
+  const r = await fetch('/v1/dev/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ openId }) });
+  const j = await r.json();
+  if (j.errCode !== 0) throw new Error('/v1/dev/session: ' + j.errMsg);
+  return j.session;
+}
+
+/** [ours] serve-demo.mjs's demo routes (POST /demo/<route>). */
+async function demoPost(route, body) {
+  const r = await fetch('/demo/' + route, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  if (!r.ok) throw new Error(`/demo/${route} answered ${r.status}`);
+  return r.json();
+}
+
+function listenPhone(ph) {
+  ph.inst.setVoipEndPagePath(BIND_END_PAGE);
+  ph.inst.onVoipEvent((ev) => {
+    logEvent(ph.p, ev);
+    phoneCallEvent(ph, ev);
+  });
+}
+
+function listenDevice() {
   S.device.setVoipEndPagePath(CALL_END_PAGE);
-  S.device.onVoipEvent((ev) => logEvent(DEVICE, ev));
+  S.device.onVoipEvent((ev) => {
+    logEvent(DEVICE, ev);
+    deviceCallEvent(ev);
+  });
 }
 
 function disconnect() {
@@ -349,12 +437,51 @@ function loadSaved() {
     saved.set(KEYS.parents, ids);
   }
   S.phones.forEach((ph, i) => (ph.openId = ids[i]));
+  if (S.mode === 'service') {
+    // The service's demo keeps the people, the clock and the limit (data/demo.json): every
+    // window and every machine sees the same Mum, Dad and Grandma.
+    S.phones.forEach((ph) => (ph.openId = S.cfg.parents[ph.p.id]));
+    S.offset = S.cfg.clockAdvancedMs;
+    S.max = S.cfg.maxContacts;
+  }
+  for (const ph of S.phones) ph.here = VIEW === 'overview' || (VIEW === 'phone' && ph.p.id === QUERY.get('parent'));
+  S.deviceHere = VIEW !== 'phone';
   const log = saved.get(KEYS.log, []);
   S.log = Array.isArray(log) ? log.filter((e) => e && typeof e.t === 'number' && typeof e.name === 'string') : [];
 }
 
+/** The service behind serve-demo (GET /demo/config), unless the page asks for ?backend=local. */
+async function pickMode() {
+  if (QUERY.get('backend') === 'local') return;
+  try {
+    const r = await fetch('/demo/config' + (QUERY.get('device') ? '?device=' + encodeURIComponent(QUERY.get('device')) : ''));
+    if (!r.ok) return;
+    const cfg = await r.json();
+    if (cfg.mode !== 'service') return;
+    S.mode = 'service';
+    S.cfg = cfg;
+  } catch (_) {
+    // a static server without the demo routes: the local backend
+  }
+}
+
 async function boot() {
+  await pickMode();
+  if (S.mode === 'local') KEYS.log += VIEW === 'overview' ? '' : '/' + VIEW;
+  else KEYS.log = PREFIX + 'service/event-log/' + VIEW + (QUERY.get('parent') || '');
   loadSaved();
+  document.body.dataset.backend = S.mode;
+  showMode();
+  if (S.mode === 'local' && VIEW !== 'overview') {
+    $('loading').hidden = true;
+    showBanner('This screen needs the contact service.', 'Start the demo with `make demo` (not --local), or use the overview page with the in-page backend.');
+    return;
+  }
+  if (VIEW === 'phone' && !S.phones.some((ph) => ph.here)) {
+    $('loading').hidden = true;
+    showBanner('No such phone.', 'Open phone.html?parent=p1 (Mum), p2 (Dad) or p3 (Grandma).');
+    return;
+  }
   buildToolbar();
   tick();
   try {
@@ -377,15 +504,19 @@ async function boot() {
     showBanner(`The demo could not start. ${ex.title}. ${ex.what}`, ex.next, e && e.errMsg);
     return;
   }
-  buildDevice();
-  buildRelations();
+  if (S.deviceHere) buildDevice();
+  if ($('relations')) buildRelations();
   buildPhones();
-  buildLog();
+  if ($('screens')) buildScreens();
+  if ($('log')) buildLog();
   $('loading').hidden = true;
   $('app').hidden = false;
   await refresh();
   tick();
   setInterval(tick, 1000);
+  // Other windows and machines change the registry too: look again every 2 s (the views are
+  // redrawn only when what the service says has changed).
+  if (S.mode === 'service') setInterval(() => refresh({ quiet: true }), 2000);
   document.body.dataset.ready = 'true';
 }
 
@@ -401,13 +532,43 @@ function showBanner(text, next, raw) {
 
 // ---- toolbar: clock, limit, reset ------------------------------------------------------------
 
+/** The header's line on where the registry lives, with the switch to the other backend. */
+function showMode() {
+  const el = $('mode');
+  if (!el) return;
+  const here = location.pathname;
+  if (S.mode === 'service') {
+    el.replaceChildren(
+      'Backend: the contact service (',
+      h('code', { text: 'campus-voip-server --dev' }),
+      ', SQLite under ./data/), one connection per phone and device. ',
+      VIEW === 'overview' ? h('a', { href: here + '?backend=local' }, 'Run everything in this page instead') : null,
+    );
+  } else {
+    el.replaceChildren(
+      'Backend: in this page (WebAssembly core, one local backend saved in this browser). ',
+      QUERY.get('backend') === 'local' ? h('a', { href: here }, 'Use the contact service') : null,
+    );
+  }
+}
+
 function buildToolbar() {
+  if (!$('clock-1h')) return;
   // Forward only: the backend acts at the highest time it has seen (and stores it), so a clock
   // set back would not be believed. "Reset demo" is the way back to real time.
-  const move = (ms, label) => () => {
+  const move = (ms, label) => async () => {
+    if (S.mode === 'service') {
+      const r = await demoPost('clock', { advanceMs: ms });
+      if (r.errCode !== 0) {
+        addLog(DEMO, 'fail', 'clock', r.errMsg, r);
+        return;
+      }
+    }
     S.offset += ms;
-    saved.set(KEYS.offset, S.offset);
+    if (S.mode === 'local') saved.set(KEYS.offset, S.offset);
     addLog(DEMO, 'note', 'clock', `moved ${label}: now ${fmtDateTime(now())}`);
+    // Deadlines that passed (a ringing call's timeout) fire now.
+    await S.backend.tick();
     clockMoved();
   };
   $('clock-1h').addEventListener('click', move(3600e3, '+1 hour'));
@@ -426,6 +587,23 @@ function buildToolbar() {
     $('max-note').className = 'muted';
     if (v === S.max) {
       showMax();
+      return;
+    }
+    if (S.mode === 'service') {
+      // The service takes the limit at start: serve-demo restarts it on the same database.
+      const r = await demoPost('limit', { maxContacts: v });
+      if (r.errCode !== 0) {
+        addLog(DEMO, 'fail', 'maxContacts', r.errMsg, { request: { maxContacts: v }, error: r });
+        showMax();
+        $('max-note').textContent = `${errReason(r.errMsg)}. Still ${S.max}.`;
+        $('max-note').className = 'error-text';
+        return;
+      }
+      S.max = r.maxContacts;
+      showMax();
+      addLog(DEMO, 'note', 'maxContacts', `limit set to ${v} contacts per student (service restarted on the same database)`);
+      await refresh();
+      await refreshBindPreviews();
       return;
     }
     const before = S.max;
@@ -462,7 +640,13 @@ function buildToolbar() {
   input.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter') apply();
   });
-  $('reset').addEventListener('click', () => {
+  $('reset').addEventListener('click', async () => {
+    if (S.mode === 'service') {
+      // A fresh database, new people, real time (serve-demo restarts the service).
+      $('reset').disabled = true;
+      $('reset').textContent = 'Resetting…';
+      await demoPost('reset', {});
+    }
     try {
       const mine = [];
       for (let i = 0; i < localStorage.length; i++) {
@@ -493,34 +677,77 @@ async function clockMoved() {
 }
 
 function tick() {
-  $('clock-now').textContent = fmtDateTime(now());
-  const off = $('clock-offset');
-  off.textContent = fmtOffset(S.offset);
-  off.className = Math.abs(S.offset) >= 60000 ? 'ahead' : 'muted';
+  if ($('clock-now')) {
+    $('clock-now').textContent = fmtDateTime(now());
+    const off = $('clock-offset');
+    off.textContent = fmtOffset(S.offset);
+    off.className = Math.abs(S.offset) >= 60000 ? 'ahead' : 'muted';
+  }
   if (S.ui.scanStatus) renderScan();
-  if (S.call && S.ui.callTimer) S.ui.callTimer.textContent = fmtDuration(now() - S.call.startedAt);
 }
 
 // ---- live data -------------------------------------------------------------------------------
 
-async function refresh() {
+let refreshing = null;
+let lastSeen = '';
+
+/**
+ * Reads everything the views show (the core's answers) and redraws them. `quiet` (the periodic
+ * look in service mode): redraws only if something changed, and skips while another runs.
+ */
+async function refresh({ quiet = false } = {}) {
   if (!S.backend) return;
+  if (refreshing) {
+    if (quiet) return;
+    await refreshing.catch(() => undefined);
+  }
+  refreshing = readAll(quiet);
   try {
+    await refreshing;
+  } finally {
+    refreshing = null;
+  }
+}
+
+async function readAll(quiet) {
+  try {
+    if (S.mode === 'service' && quiet) {
+      const r = await fetch('/demo/config');
+      const cfg = await r.json();
+      if (cfg.clockAdvancedMs !== S.offset || cfg.maxContacts !== S.max) {
+        S.offset = cfg.clockAdvancedMs;
+        S.max = cfg.maxContacts;
+        if ($('max-contacts')) showMax();
+        tick();
+      }
+    }
     const lists = await Promise.all(ROSTER.map((s) => S.backend.getVoipContactList({ user_id: s.userId })));
     ROSTER.forEach((s, i) => S.contacts.set(s.userId, lists[i].errcode === 0 ? lists[i].contact_list : []));
     for (const ph of S.phones) {
+      if (!ph.here) {
+        // Another window's phone: its consent as the developer query cannot tell; unknown here.
+        continue;
+      }
       ph.list = await ph.inst.getVoipBindContactList();
       ph.consent = (await ph.inst.getVoipConsent()).granted;
       if (ph.share) ph.share.inspect = await inspectShare(ph);
     }
+    if (S.deviceHere && S.logStudent) {
+      const r = await S.backend.getVoipCallList({ user_id: S.logStudent });
+      S.callLog = r.errcode === 0 ? r.call_list.slice().reverse() : [];
+    }
   } catch (e) {
+    if (quiet) return;
     const ex = explainError(e, {});
     showBanner(ex.title + '. ' + ex.what, ex.next, e && e.errMsg);
     return;
   }
-  renderRelations();
-  renderDevice();
-  for (const ph of S.phones) renderPhone(ph);
+  const seen = JSON.stringify([[...S.contacts], S.phones.map((ph) => [ph.list, ph.consent, ph.share && ph.share.inspect]), S.callLog, S.max]);
+  if (quiet && seen === lastSeen) return;
+  lastSeen = seen;
+  if (S.ui.graph) renderRelations();
+  if (S.deviceHere) renderDevice();
+  for (const ph of S.phones) if (ph.here) renderPhone(ph);
 }
 
 /**
@@ -587,7 +814,8 @@ function buildDevice() {
     h('option', { value: 'video', text: 'video call' }),
   );
   const callBtn = h('button', { type: 'button', class: 'primary call', onclick: () => call() }, 'Call');
-  const result = h('div', { class: 'device-result', 'aria-live': 'polite' });
+  const result = h('div', { class: 'device-result' });
+  const callLog = h('div', { class: 'calllog-body' });
   const scanStatus = h('p', { class: 'scan-status' });
   root.append(
     h(
@@ -610,8 +838,9 @@ function buildDevice() {
       ),
       h('li', null, h('h3', { text: 'Result' }), result),
     ),
+    h('section', { class: 'calllog', 'aria-labelledby': 'calllog-title' }, h('h3', { id: 'calllog-title', text: 'Call log' }), callLog),
   );
-  Object.assign(S.ui, { roster, parents, callBtn, result, scanStatus });
+  Object.assign(S.ui, { roster, parents, callBtn, result, scanStatus, callLog });
 }
 
 function radio(name, value, checked, label, hint, onchange) {
@@ -668,9 +897,12 @@ function renderDevice() {
             : h('span', { class: 'tag none', text: 'not a contact' }),
         );
       }
-      tags.push(
-        consented(ph.openId) ? h('span', { class: 'tag yes', text: 'calls allowed' }) : h('span', { class: 'tag no', text: 'calls not allowed' }),
-      );
+      // A phone of another window: its consent is that phone's to read (the call says).
+      if (ph.here) {
+        tags.push(
+          consented(ph.openId) ? h('span', { class: 'tag yes', text: 'calls allowed' }) : h('span', { class: 'tag no', text: 'calls not allowed' }),
+        );
+      }
       return h(
         'label',
         { class: 'parent-option' },
@@ -689,34 +921,58 @@ function renderDevice() {
   );
   S.ui.callBtn.disabled = !!S.call;
   renderDeviceResult();
+  renderCallLog();
+}
+
+/** The words and videos of a call in progress, built once per call (the videos keep playing). */
+function callView(side) {
+  const v = {
+    title: h('p', { class: 'title' }),
+    timer: h('span', { class: 'timer', role: 'timer', 'aria-label': 'call time' }),
+    remote: h('video', { class: 'remote', playsinline: true, autoplay: true, 'aria-label': side === 'device' ? 'The parent’s video' : 'The student’s video' }),
+    local: h('video', { class: 'local', playsinline: true, autoplay: true, muted: true, 'aria-label': 'Your own video' }),
+    stats: h('p', { class: 'media-stats muted small', 'data-testid': 'media-stats' }),
+    actions: h('div', { class: 'btnrow' }),
+  };
+  v.media = h('div', { class: 'media', hidden: true }, v.remote, v.local);
+  v.root = h('div', { class: 'outcome tone-ok call-live' }, v.title, v.media, v.stats, v.actions);
+  return v;
+}
+
+function showStats(v, st) {
+  const el = v.stats;
+  Object.assign(el.dataset, { videoWidth: st.videoWidth, currentTime: st.currentTime.toFixed(2), bytesReceived: st.bytesReceived, state: st.state });
+  el.textContent = `Media: ${st.state} · receiving ${st.videoWidth ? st.videoWidth + '×' + st.videoHeight + ' video' : 'no video yet'} · ${(st.bytesReceived / 1024).toFixed(1)} KiB received · sending ${st.source === 'camera' ? 'your camera' : 'a synthetic picture and tone'}`;
 }
 
 function renderDeviceResult() {
   const box = S.ui.result;
-  S.ui.callTimer = null;
   const r = S.deviceResult;
   if (S.call) {
     const c = S.call;
-    const timer = h('span', { class: 'timer', text: fmtDuration(now() - c.startedAt) });
-    S.ui.callTimer = timer;
-    box.replaceChildren(
-      h(
-        'div',
-        { class: 'outcome tone-ok' },
-        h('p', { class: 'title' }, `Connected: ${studentName(c.studentId)} is calling ${nameOf(phById(c.parentId).openId)} `, timer),
-        h(
-          'dl',
-          { class: 'kv' },
-          h('dt', { text: 'roomId' }),
-          h('dd', null, h('code', { text: c.roomId })),
-          h('dt', { text: 'chargeType' }),
-          h('dd', null, h('code', { text: c.chargeType }), c.chargeType === 'duration' ? ' (billed by call length)' : ' (billed per device licence)'),
-          h('dt', { text: 'businessType' }),
-          h('dd', { text: String(c.businessType) + ' · ' + c.roomType }),
-        ),
-        h('button', { type: 'button', class: 'danger', onclick: hangUp }, 'Hang up'),
-      ),
+    const v = c.view;
+    const parent = nameOf(phById(c.parentId).openId);
+    v.title.replaceChildren(...(c.phase === 'ringing' ? [`Ringing ${parent}…`] : [`Connected: ${studentName(c.studentId)} is talking to ${parent} `, v.timer]));
+    v.timer.textContent = fmtDuration(c.keepTime);
+    v.media.hidden = c.phase === 'ringing';
+    v.actions.replaceChildren(
+      h('button', { type: 'button', class: 'danger', onclick: hangUp }, c.phase === 'ringing' ? 'Cancel call' : 'Hang up'),
+      ...(c.phase === 'connected' && c.media ? [h('button', { type: 'button', class: 'small ghost', onclick: () => useCamera(c.media) }, 'Use my camera')] : []),
     );
+    if (!v.kv) {
+      v.kv = h(
+        'dl',
+        { class: 'kv' },
+        h('dt', { text: 'roomId' }),
+        h('dd', null, h('code', { text: c.roomId })),
+        h('dt', { text: 'chargeType' }),
+        h('dd', null, h('code', { text: c.chargeType }), c.chargeType === 'duration' ? ' (billed by call length)' : ' (billed per device license)'),
+        h('dt', { text: 'businessType' }),
+        h('dd', { text: String(c.businessType) + ' · ' + c.roomType }),
+      );
+      v.title.after(v.kv);
+    }
+    if (box.firstChild !== v.root) box.replaceChildren(v.root);
     return;
   }
   if (!r) {
@@ -724,6 +980,56 @@ function renderDeviceResult() {
     return;
   }
   box.replaceChildren(outcomeBox(r));
+}
+
+async function useCamera(media) {
+  const ok = await media.useCamera();
+  announce(ok ? 'Your camera is on.' : 'The browser did not allow the camera; the synthetic picture stays.');
+}
+
+/** Says it once in the page's polite live region (outcomes, calls). */
+function announce(text) {
+  const el = $('announce');
+  if (!el) return;
+  el.textContent = '';
+  setTimeout(() => (el.textContent = text), 50);
+}
+
+function renderCallLog() {
+  const box = S.ui.callLog;
+  if (!box) return;
+  if (!S.logStudent) {
+    box.replaceChildren(h('p', { class: 'muted small', text: 'Scan a student to see their calls (getVoipCallList).' }));
+    return;
+  }
+  const name = studentName(S.logStudent);
+  if (!S.callLog.length) {
+    box.replaceChildren(h('p', { class: 'muted small', text: `No ended calls of ${name} yet.` }));
+    return;
+  }
+  box.replaceChildren(
+    h(
+      'table',
+      { class: 'calls' },
+      h('caption', { text: `${name}’s calls, newest first (getVoipCallList)` }),
+      h('thead', null, h('tr', null, ['Rang', 'Parent', 'Ending', 'Talked', 'Billed'].map((t) => h('th', { scope: 'col', text: t })))),
+      h(
+        'tbody',
+        null,
+        S.callLog.map((row) =>
+          h(
+            'tr',
+            { 'data-room': row.room_id },
+            h('td', { text: fmtLogTime(row.rang_at_ms) }),
+            h('td', { text: nameOf(row.open_id) }),
+            h('td', { text: row.ending }),
+            h('td', { text: fmtDuration(row.keep_time_ms) }),
+            h('td', { text: row.charge_type === 'duration' ? fmtDuration(row.billed_time_ms) : 'license' }),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 function phById(id) {
@@ -764,6 +1070,11 @@ async function scan(student) {
   if (r.ok) {
     S.scan = { userId: student.userId, token: r.value, at: now(), used: false, refused: null };
     S.deviceResult = null;
+    if (S.logStudent !== student.userId) {
+      S.logStudent = student.userId;
+      S.callLog = [];
+      refresh();
+    }
   } else {
     const ex = explainError(r.error, { student: student.name });
     S.deviceResult = { tone: 'error', ...ex, raw: r.error.errMsg };
@@ -803,21 +1114,30 @@ async function call() {
       roomId: r.value.roomId,
       studentId: student.userId,
       parentId: ph.p.id,
-      startedAt: now(),
+      phase: 'ringing',
+      keepTime: 0,
       chargeType: r.value.chargeType,
       businessType: S.businessType,
       roomType: S.roomType,
+      view: callView('device'),
+      media: null,
     };
     S.deviceResult = null;
+    // A busy listener: the ending came with the call's own events, before its promise resolved.
+    const early = endedRooms.get(r.value.roomId);
+    if (early && early.billed !== undefined) return deviceCallEnded(early);
+    announce(`Ringing ${ph.p.name}`);
   } else if (r.ok) {
     // errCode 4: the core refused the token itself (expired, used, another student's); its
     // errMsg says which.
     if (r.value.errCode === 4) S.scan.refused = errReason(r.value.errMsg);
     const ex = explainCallRefusal(r.value.errCode, ctx);
     S.deviceResult = { tone: r.value.errCode === 4 ? 'warn' : 'error', badge: `errCode ${r.value.errCode}`, ...ex, raw: r.value.errMsg };
+    announce(ex.title);
   } else {
     const ex = explainError(r.error, ctx);
     S.deviceResult = { tone: 'error', badge: `errCode ${r.error.errCode}`, ...ex, raw: r.error.errMsg };
+    announce(ex.title);
   }
   renderDevice();
 }
@@ -826,23 +1146,92 @@ function hangUp() {
   if (!S.call) return;
   const c = S.call;
   S.deviceNav = null;
-  S.lastEnd = null;
   try {
     S.device.forceHangUpVoip(c.roomId);
     addLog(DEVICE, 'ok', 'forceHangUpVoip', `room ${shortId(c.roomId)} hung up`, { request: { roomId: c.roomId } });
   } catch (e) {
     addLog(DEVICE, 'fail', 'forceHangUpVoip', `errCode ${e.errCode} ${e.code}`, { request: { roomId: c.roomId }, error: e });
   }
-  const keep = S.lastEnd ? S.lastEnd.keepTime : now() - c.startedAt;
+  // The ending, endVoip and finishVoip follow as events (at once on the local backend).
+}
+
+/** roomId → { ending, end, billed } from the events of calls that ended (or are ending). */
+const endedRooms = new Map();
+const ENDINGS = new Set(['busy', 'rejectVoip', 'cancelVoip', 'timeout', 'hangUpVoip', 'abortVoip']);
+
+function roomRecord(roomId) {
+  let rec = endedRooms.get(roomId);
+  if (!rec) {
+    rec = { roomId };
+    endedRooms.set(roomId, rec);
+    if (endedRooms.size > 50) endedRooms.delete(endedRooms.keys().next().value);
+  }
+  return rec;
+}
+
+function signalFor(roomId, me) {
+  return S.mode === 'service' ? relaySignal(roomId, me) : pageSignal(roomId, me);
+}
+
+/** The device's events of its call (SPEC §3.7 event order). */
+function deviceCallEvent(ev) {
+  const name = ev.eventName;
+  const c = S.call && S.call.roomId === ev.roomId ? S.call : null;
+  if (name === 'startVoip' && c) {
+    c.phase = 'connected';
+    announce(`Connected to ${phById(c.parentId).p.name}`);
+    renderDeviceResult();
+    const student = studentById(c.studentId);
+    startMedia({
+      signal: signalFor(c.roomId, 'device'),
+      offerer: true,
+      me: { look: student.look, label: student.name, color: '#2563eb' },
+      remote: c.view.remote,
+      local: c.view.local,
+      onStats: (st) => showStats(c.view, st),
+    }).then(
+      (m) => {
+        if (S.call === c) {
+          c.media = m;
+          renderDeviceResult();
+        } else m.stop();
+      },
+      (e) => addLog(DEVICE, 'fail', 'media', String(e)),
+    );
+  } else if (name === 'calling' && c) {
+    c.keepTime = ev.data.keepTime;
+    c.view.timer.textContent = fmtDuration(c.keepTime);
+  } else if (ENDINGS.has(name)) {
+    roomRecord(ev.roomId).ending = ev;
+  } else if (name === 'endVoip') {
+    roomRecord(ev.roomId).end = ev.data;
+  } else if (name === 'finishVoip') {
+    const rec = roomRecord(ev.roomId);
+    rec.billed = ev.data.keepTime;
+    if (c) deviceCallEnded(rec);
+  }
+}
+
+function deviceCallEnded(rec) {
+  const c = S.call;
+  if (!c || c.roomId !== rec.roomId) return;
+  if (c.media) c.media.stop();
   S.call = null;
+  const parent = phById(c.parentId).p.name;
+  const ex = explainEnding(rec.ending, { student: studentName(c.studentId), parent, isCaller: true });
+  const keep = rec.end ? rec.end.keepTime : c.keepTime;
   S.deviceResult = {
-    tone: 'info',
-    title: `Call ended after ${fmtDuration(keep)}`,
-    what: `${studentName(c.studentId)} hung up the call to ${nameOf(phById(c.parentId).openId)} (events cancelVoip, then endVoip).`,
-    next: 'For another call, scan the student’s face again (each scan allows one call).',
+    ...ex,
+    badge: rec.ending ? rec.ending.eventName : null,
+    title: `${ex.title} · call ended after ${fmtDuration(keep)}`,
+    what: [ex.what, c.chargeType === 'duration' ? `Billed time: ${fmtDuration(rec.billed)} (finishVoip).` : 'Billed per device license (finishVoip).'].join(' '),
+    next: ex.next || 'For another call, scan the student’s face again (each scan allows one call).',
     nav: S.deviceNav,
   };
+  announce(S.deviceResult.title);
+  S.logStudent = c.studentId;
   renderDevice();
+  refresh();
 }
 
 // ---- the relationship picture ----------------------------------------------------------------
@@ -955,6 +1344,7 @@ function renderRelations() {
 function buildPhones() {
   const root = $('phones');
   for (const ph of S.phones) {
+    if (!ph.here) continue;
     const ui = ph.ui;
     ui.notice = h('div', { class: 'notice', 'aria-live': 'polite' });
     ui.consent = h('p', { class: 'consent-state' });
@@ -967,6 +1357,7 @@ function buildPhones() {
     ui.link = h('textarea', { rows: 3, placeholder: 'Paste a share link here (it starts with __plugin__/… )', spellcheck: 'false', 'aria-label': 'Share link to open' });
     ui.list = h('div', { class: 'clist' });
     ui.bindpage = h('div', { class: 'bindpage', hidden: true, role: 'dialog', 'aria-label': `Bind page on ${ph.p.phone}` });
+    ui.callpage = h('div', { class: 'callpage', hidden: true, role: 'alertdialog', 'aria-label': `Call on ${ph.p.phone}` });
     const section = h(
       'section',
       { class: 'phone', style: `--accent:${ph.p.color}`, 'aria-label': `${ph.p.phone}: ${ph.p.name}`, 'data-parent': ph.p.id },
@@ -1023,6 +1414,7 @@ function buildPhones() {
         ),
       ),
         ui.bindpage,
+        ui.callpage,
       ),
     );
     ui.section = section;
@@ -1045,6 +1437,176 @@ function renderNotice(ph) {
   }
   el.hidden = false;
   el.replaceChildren(outcomeBox(ph.notice), h('button', { type: 'button', class: 'close', 'aria-label': 'Dismiss', onclick: () => setNotice(ph, null) }, '×'));
+}
+
+// ---- a phone's calls ---------------------------------------------------------------------------
+
+/** The listener's events (SPEC §3.7): incomingVoip rings, startVoip connects, an ending ends. */
+function phoneCallEvent(ph, ev) {
+  const name = ev.eventName;
+  const c = ph.call && ph.call.roomId === ev.roomId ? ph.call : null;
+  if (name === 'incomingVoip') {
+    if (ph.call && ph.call.phase !== 'ended') return; // in a call: the service answers busy
+    closeCall(ph);
+    const d = ev.data;
+    ph.call = { roomId: ev.roomId, callerId: d.callerId, callerName: d.callerName || studentName(d.callerId), roomType: d.roomType, businessType: d.businessType, phase: 'ringing', keepTime: 0, view: callView('phone'), answeredHere: false };
+    ph.stopRing = ringTone();
+    announce(`${ph.p.name}’s phone: incoming call from ${ph.call.callerName}`);
+    renderCallPage(ph);
+    ph.ui.callpage.querySelector('button.answer')?.focus();
+  } else if (!c) {
+    return;
+  } else if (name === 'startVoip') {
+    stopRing(ph);
+    c.phase = 'connected';
+    renderCallPage(ph);
+    if (c.answeredHere) {
+      const s = studentById(c.callerId);
+      startMedia({
+        signal: signalFor(c.roomId, 'phone'),
+        offerer: false,
+        me: { look: ph.p.look, label: ph.p.name, color: ph.p.color },
+        remote: c.view.remote,
+        local: c.view.local,
+        onStats: (st) => showStats(c.view, st),
+      }).then(
+        (m) => {
+          if (ph.call === c && c.phase === 'connected') {
+            c.media = m;
+            renderCallPage(ph);
+          } else m.stop();
+        },
+        (e) => addLog(ph.p, 'fail', 'media', String(e)),
+      );
+      void s;
+    }
+  } else if (name === 'calling') {
+    c.keepTime = ev.data.keepTime;
+    c.view.timer.textContent = fmtDuration(c.keepTime);
+  } else if (ENDINGS.has(name)) {
+    c.ending = ev;
+    stopRing(ph);
+  } else if (name === 'endVoip') {
+    c.end = ev.data;
+  } else if (name === 'finishVoip') {
+    c.billed = ev.data.keepTime;
+    c.phase = 'ended';
+    if (c.media) c.media.stop();
+    c.media = null;
+    stopRing(ph);
+    const ex = explainEnding(c.ending, { student: c.callerName, parent: ph.p.name, isCaller: false });
+    announce(`${ph.p.name}’s phone: ${ex.title}`);
+    if (c.answeredHere) {
+      renderCallPage(ph); // the ending and the billed time, until Close
+      ph.ui.callpage.querySelector('button.primary')?.focus();
+    } else {
+      // Not talked on this screen (missed, declined, answered elsewhere): a note, not a screen.
+      closeCall(ph);
+      setNotice(ph, { ...ex, badge: c.ending ? c.ending.eventName : null, title: `${ex.title} (${c.callerName})` });
+    }
+  }
+}
+
+function stopRing(ph) {
+  if (ph.stopRing) ph.stopRing();
+  ph.stopRing = null;
+}
+
+function closeCall(ph) {
+  stopRing(ph);
+  if (ph.call && ph.call.media) ph.call.media.stop();
+  ph.call = null;
+  if (ph.ui.callpage) renderCallPage(ph);
+}
+
+async function answer(ph) {
+  const c = ph.call;
+  if (!c || c.phase !== 'ringing') return;
+  c.answeredHere = true;
+  stopRing(ph);
+  const args = { roomId: c.roomId };
+  const r = await run(ph.p, 'answerVoip', args, () => ph.inst.answerVoip(args), (v) => v.errMsg);
+  if (!r.ok) {
+    c.answeredHere = false;
+    setNotice(ph, errorNotice(r.error, { me: ph.p.name }));
+    closeCall(ph);
+  }
+}
+
+async function reject(ph) {
+  const c = ph.call;
+  if (!c || c.phase !== 'ringing') return;
+  stopRing(ph);
+  const args = { roomId: c.roomId };
+  const r = await run(ph.p, 'rejectVoip', args, () => ph.inst.rejectVoip(args), (v) => v.errMsg);
+  if (!r.ok) setNotice(ph, errorNotice(r.error, { me: ph.p.name }));
+}
+
+function phoneHangUp(ph) {
+  const c = ph.call;
+  if (!c) return;
+  try {
+    ph.inst.forceHangUpVoip(c.roomId);
+    addLog(ph.p, 'ok', 'forceHangUpVoip', `room ${shortId(c.roomId)} hung up`, { request: { roomId: c.roomId } });
+  } catch (e) {
+    addLog(ph.p, 'fail', 'forceHangUpVoip', `errCode ${e.errCode} ${e.code}`, { request: { roomId: c.roomId }, error: e });
+  }
+}
+
+function renderCallPage(ph) {
+  const el = ph.ui.callpage;
+  const c = ph.call;
+  if (!c) {
+    el.hidden = true;
+    el.replaceChildren();
+    ph.ui.section.classList.remove('on-callpage');
+    return;
+  }
+  el.hidden = false;
+  ph.ui.section.classList.add('on-callpage');
+  const s = studentById(c.callerId);
+  const v = c.view;
+  const head = h(
+    'div',
+    { class: 'cp-head' },
+    avatarImg(s ? s.look : UNKNOWN_LOOK, 72, ''),
+    h('h3', { class: 'cp-name', id: `cp-name-${ph.p.id}`, text: c.callerName }),
+    h('p', { class: 'muted small', text: `${s ? s.cls + ' · ' : ''}school face-pay device · ${c.roomType} call` }),
+  );
+  if (c.phase === 'ringing') {
+    el.replaceChildren(
+      head,
+      h('p', { class: 'cp-state ringing', text: 'Incoming call…' }),
+      h(
+        'div',
+        { class: 'btnrow cp-actions' },
+        h('button', { type: 'button', class: 'danger reject', onclick: () => reject(ph) }, 'Reject'),
+        h('button', { type: 'button', class: 'primary answer', onclick: () => answer(ph) }, 'Answer'),
+      ),
+    );
+  } else if (c.phase === 'connected') {
+    v.title.replaceChildren(c.answeredHere ? 'Connected ' : 'Answered on another screen ', v.timer);
+    v.timer.textContent = fmtDuration(c.keepTime);
+    v.media.hidden = !c.answeredHere;
+    v.actions.replaceChildren(
+      h('button', { type: 'button', class: 'danger', onclick: () => phoneHangUp(ph) }, 'Hang up'),
+      ...(c.media ? [h('button', { type: 'button', class: 'small ghost', onclick: () => useCamera(c.media) }, 'Use my camera')] : []),
+    );
+    if (el.lastChild !== v.root) el.replaceChildren(head, v.root);
+  } else {
+    const ex = explainEnding(c.ending, { student: c.callerName, parent: ph.p.name, isCaller: false });
+    const keep = c.end ? c.end.keepTime : c.keepTime;
+    el.replaceChildren(
+      head,
+      outcomeBox({
+        ...ex,
+        badge: c.ending ? c.ending.eventName : null,
+        title: `${ex.title} · call ended after ${fmtDuration(keep)}`,
+        what: [ex.what, c.end && c.billed !== undefined && c.businessType === 0 ? `Billed time: ${fmtDuration(c.billed)} (finishVoip).` : 'finishVoip received.'].join(' '),
+      }),
+      h('div', { class: 'btnrow end' }, h('button', { type: 'button', class: 'primary', onclick: () => closeCall(ph) }, 'Close')),
+    );
+  }
 }
 
 function renderPhone(ph) {
@@ -1086,7 +1648,7 @@ function renderShare(ph) {
   qr.innerHTML = q.createSvgTag({ cellSize: 3, margin: 3, scalable: true, alt: { text: `QR code: share link for ${s.name}`, id: `qr-alt-${ph.p.id}` } });
   const linkText = h('textarea', { class: 'linktext', readonly: true, rows: 4, 'aria-label': `Share link for ${s.name}`, onfocus: (ev) => ev.target.select() });
   linkText.value = sh.path;
-  const others = S.phones.filter((x) => x !== ph);
+  const others = S.phones.filter((x) => x !== ph && x.here);
   box.replaceChildren(
     h(
       'div',
@@ -1431,6 +1993,43 @@ async function removeContact(ph, userId, target) {
       next: `To add them back, send ${nameOf(target)} a new share link.`,
     });
   } else setNotice(ph, errorNotice(r.error, { student: name, me: ph.p.name, target: nameOf(target), admin: adminName(userId), max: S.max }));
+}
+
+// ---- other screens: the device and each phone as a page of its own ---------------------------
+
+function buildScreens() {
+  const root = $('screens');
+  const head = h(
+    'header',
+    { class: 'panel-head' },
+    h('h2', { id: 'screens-title' }, 'Open on other screens'),
+    h('p', { class: 'muted', text: 'Each page has its own connection to the contact service and its own identity: open them in other windows, or scan a QR code with a phone on the same network.' }),
+  );
+  if (S.mode !== 'service') {
+    root.append(head, h('p', { class: 'muted small', text: 'Separate screens need the contact service: start the demo with `make demo` and open it without ?backend=local.' }));
+    return;
+  }
+  // A phone on the network needs an address other than 127.0.0.1 (serve-demo --lan prints them).
+  const lan = (S.cfg.addresses || []).find((a) => !a.startsWith('http://127.'));
+  const base = lan || location.origin + '/';
+  const card = (label, href, look, qrText) => {
+    const q = qrcode(0, 'M');
+    q.addData(base.replace(/\/$/, '') + href);
+    q.make();
+    const qr = h('div', { class: 'qr small-qr' });
+    qr.innerHTML = q.createSvgTag({ cellSize: 2, margin: 2, scalable: true, alt: { text: qrText } });
+    return h('li', { class: 'screen-card' }, avatarImg(look, 32), h('a', { href, target: '_blank', rel: 'noopener' }, label), qr);
+  };
+  root.append(
+    head,
+    h(
+      'ul',
+      { class: 'screen-list' },
+      card('Face-pay device', 'device.html', ROSTER[0].look, 'QR code: the device page'),
+      PARENTS.map((p) => card(`${p.name} · ${p.phone}`, `phone.html?parent=${p.id}`, p.look, `QR code: ${p.name}’s phone page`)),
+    ),
+    lan ? null : h('p', { class: 'muted small', text: 'The QR codes point at 127.0.0.1 (this computer only). For a real phone, start the demo with `node scripts/serve-demo.mjs --lan`.' }),
+  );
 }
 
 // ---- the log panel ---------------------------------------------------------------------------
