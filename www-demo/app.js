@@ -235,7 +235,18 @@ function addLog(who, kind, name, summary, data) {
   }
 }
 
+/** roomId:who of the calls whose `calling` ticks are already in the log (one line per call). */
+const callingLogged = new Set();
+
 function logEvent(who, ev) {
+  if (ev.eventName === 'calling') {
+    // Once a second while connected: the log keeps the first, the timer shows the rest.
+    const k = ev.roomId + ':' + who.id;
+    if (callingLogged.has(k)) return;
+    callingLogged.add(k);
+    addLog(who, 'event', 'calling', 'every second while connected (only the first is logged; the timer shows keepTime)', ev);
+    return;
+  }
   let summary = '';
   const d = ev.data || {};
   if (ev.eventName === 'bindContact') summary = `type “${d.type}” for ${studentName(d.userId)}`;
@@ -542,12 +553,14 @@ function showMode() {
       'Backend: the contact service (',
       h('code', { text: 'campus-voip-server --dev' }),
       ', SQLite under ./data/), one connection per phone and device. ',
-      VIEW === 'overview' ? h('a', { href: here + '?backend=local' }, 'Run everything in this page instead') : null,
+      ...(VIEW === 'overview' ? [h('a', { href: here + '?backend=local' }, 'Run everything in this page instead')] : []),
     );
+    const note = $('reset-note');
+    if (note) note.textContent = 'a fresh database for everyone (every window and phone)';
   } else {
     el.replaceChildren(
       'Backend: in this page (WebAssembly core, one local backend saved in this browser). ',
-      QUERY.get('backend') === 'local' ? h('a', { href: here }, 'Use the contact service') : null,
+      ...(QUERY.get('backend') === 'local' ? [h('a', { href: here }, 'Use the contact service')] : []),
     );
   }
 }

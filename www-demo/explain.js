@@ -131,7 +131,7 @@ export function explainEnding(ending, ctx) {
       return {
         tone: 'info',
         title: d.origin === 'forceFromApp' ? 'You hung up' : `${them} hung up`,
-        what: d.status === 'endByListener' ? `${ctx.parent} ended the call.` : `${ctx.student} ended the call.`,
+        what: `The call is over (${d.status === 'endByListener' ? ctx.parent : ctx.student} ended it).`,
       };
     case 'abortVoip':
       return { tone: 'error', title: 'The call was cut off', what: 'One side lost its connection to the contact service.' };

@@ -310,14 +310,16 @@ async function callStory(url, dadHere) {
     const [d, p] = await Promise.all([mediaFlows(dev, 'the device'), mediaFlows(dadP, 'Dad’s phone')]);
     console.log(`    media: device receives ${d.w} px wide, ${d.b} B; phone receives ${p.w} px wide, ${p.b} B`);
     await seeText(dev.locator('.timer'), /0:0[1-9]|0:[1-5]\d/);
-    if (service) await axe(devPage, 'the device in a call');
+    await axe(devPage, 'the device in a call');
+    if (service) await axe(dadPage, 'Dad’s phone in a call');
   });
 
   await cstep('Dad hangs up from the phone', async () => {
     await btn(callScreen(dadP), 'Hang up').click();
     await seeText(callScreen(dadP), ['You hung up', 'call ended after', 'Billed time: 1:00']);
     await seeText(dev.locator('.device-result'), ['Dad hung up', 'call ended after', 'Billed time: 1:00', 'reLaunch /pages/call-ended/call-ended?from=facepay']);
-    await seeText(devPage.locator('#log .entries'), ['hangUpVoip', 'endVoip', 'finishVoip', 'startVoip']);
+    await seeText(devPage.locator('#log .entries'), ['hangUpVoip', 'endVoip', 'finishVoip', 'startVoip', 'calling']);
+    await axe(dadPage, 'Dad’s phone after the call');
     await seeText(dadPage.locator('#log .entries'), ['hangUpVoip', 'endVoip', 'finishVoip']);
     await logRow('endByListener');
     await close();
