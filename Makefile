@@ -84,7 +84,10 @@ test-pack:
 test-packaging:
 	node tests/packaging/run.mjs
 
+# The demo in Chromium on the contact service (the device and a phone in separate browser
+# contexts, calls with WebRTC media) and on the in-page local backend; axe-core on every page.
 test-e2e:
+	cargo build -p campus-voip-server
 	node tests/e2e/demo.e2e.mjs
 
 bench: build

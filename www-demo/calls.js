@@ -4,7 +4,7 @@ import { DEVICE, UNKNOWN_LOOK, studentById } from './people.js';
 import { explainEnding } from './explain.js';
 import { pageSignal, relaySignal, startMedia } from './rtc.js';
 import { ringTone } from './ring.js';
-import { S } from './state.js';
+import { S, VIEW } from './state.js';
 import { avatarImg, fmtDuration, h, shortId } from './dom.js';
 import { phById, studentName } from './who.js';
 import { addLog } from './log.js';
@@ -106,7 +106,9 @@ export function phoneCallEvent(ph, ev) {
     ph.stopRing = ringTone();
     announce(`${ph.p.name}’s phone: incoming call from ${ph.call.callerName}`);
     renderCallPage(ph);
-    ph.ui.callpage.querySelector('button.answer')?.focus();
+    // On the phone's own page the call takes the screen, and the keyboard with it (Enter
+    // answers); on the overview, focus stays where the person is working.
+    if (VIEW === 'phone') ph.ui.callpage.querySelector('button.answer')?.focus();
   } else if (!c) {
     return;
   } else if (name === 'startVoip') {
@@ -151,7 +153,7 @@ export function phoneCallEvent(ph, ev) {
     announce(`${ph.p.name}’s phone: ${ex.title}`);
     if (c.answeredHere) {
       renderCallPage(ph); // the ending and the billed time, until Close
-      ph.ui.callpage.querySelector('button.primary')?.focus();
+      if (VIEW === 'phone') ph.ui.callpage.querySelector('button.primary')?.focus();
     } else {
       // Not talked on this screen (missed, declined, answered elsewhere): a note, not a screen.
       closeCall(ph);

@@ -359,7 +359,9 @@ async function callStory(url, dadHere) {
   if (service) {
     await cstep('Busy: a second device calls Dad during a call', async () => {
       await dial(0);
-      await btn(callScreen(dadP), 'Answer').click();
+      // By keyboard: the ringing phone page has focus on Answer; Enter answers.
+      await seeText(dadPage.locator(':focus'), 'Answer', 'the focused control');
+      await dadPage.keyboard.press('Enter');
       await seeText(dev.locator('.device-result'), 'Connected');
       const dev2Page = await openPage(url + 'device.html?device=gate-2', 'second device page');
       const dev2 = device(dev2Page);
@@ -369,9 +371,12 @@ async function callStory(url, dadHere) {
       await btn(dev2, 'Call').click();
       await seeText(dev2.locator('.device-result'), ['Dad is busy', 'busy']);
       await shot(dev2Page, 'busy (second device)');
-      await btn(callScreen(dadP), 'Hang up').click();
+      await btn(callScreen(dadP), 'Hang up').focus();
+      await dadPage.keyboard.press('Enter');
       await seeText(dev.locator('.device-result'), 'Dad hung up');
-      await close();
+      await seeText(dadPage.locator(':focus'), 'Close', 'the focused control after the call');
+      await dadPage.keyboard.press('Enter');
+      await callScreen(dadP).waitFor({ state: 'hidden' });
       await dev2Page.context().close();
     });
     await devPage.context().close();
