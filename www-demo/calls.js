@@ -79,11 +79,13 @@ export function deviceCallEnded(rec) {
   const parent = phById(c.parentId).p.name;
   const ex = explainEnding(rec.ending, { student: studentName(c.studentId), parent, isCaller: true });
   const keep = rec.end ? rec.end.keepTime : c.keepTime;
+  // A call that never connected (busy, rejected, cancelled, no answer) has no length to tell.
+  const talked = c.phase === 'connected';
   S.deviceResult = {
     ...ex,
     badge: rec.ending ? rec.ending.eventName : null,
-    title: `${ex.title} · call ended after ${fmtDuration(keep)}`,
-    what: [ex.what, c.chargeType === 'duration' ? `Billed time: ${fmtDuration(rec.billed)} (finishVoip).` : 'Billed per device license (finishVoip).'].join(' '),
+    title: talked ? `${ex.title} · call ended after ${fmtDuration(keep)}` : ex.title,
+    what: [ex.what, c.chargeType !== 'duration' ? 'Billed per device license (finishVoip).' : `Billed time: ${fmtDuration(rec.billed)} (finishVoip).`].join(' '),
     next: ex.next || 'For another call, scan the student’s face again (each scan allows one call).',
     nav: S.deviceNav,
   };
