@@ -523,8 +523,7 @@ function readJson(req) {
 
 async function config(port, device) {
   if (opts.local) return { mode: 'local', addresses: addresses(port) };
-  const s = await ensureService();
-  const now = (await post(s.url + '/v1/dev/clock', {})).now;
+  await ensureService();
   return {
     mode: 'service',
     parents: state.parents,
@@ -536,7 +535,6 @@ async function config(port, device) {
     ringTimeoutMs: RING_TIMEOUT_S * 1000,
     pluginAppId: PLUGIN_APP_ID,
     clockAdvancedMs: state.clockAdvancedMs,
-    now,
     addresses: addresses(port),
   };
 }

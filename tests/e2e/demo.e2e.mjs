@@ -395,6 +395,11 @@ async function main() {
   const index = await rawGet(port, '/');
   assert(index.status === 200 && index.type.startsWith('text/html'), 'index.html served');
   assert(/default-src 'self'/.test(index.headers['content-security-policy'] || ''), 'the page has a same-origin CSP');
+  // The service behind the same port: its health, the proxied /v1 and the demo's own config.
+  const health = await rawGet(port, '/healthz');
+  assert(health.status === 200 && /"ok"/.test(health.body.toString()), `/healthz answered ${health.status} ${health.body}`);
+  const cfg = JSON.parse((await rawGet(port, '/demo/config')).body.toString());
+  assert(cfg.mode === 'service' && /^o[A-Za-z0-9_-]{27}$/.test(cfg.parents.p2) && !('appSecret' in cfg), 'the demo config (no app secret in it)');
   const qr = await rawGet(port, '/vendor/qrcode.mjs');
   assert(qr.status === 200 && qr.type.startsWith('text/javascript'), `QR library served as ${qr.status} ${qr.type}`);
   for (const bad of ['/../package.json', '/pkg/../../Cargo.toml', '/%2e%2e/Cargo.toml', '/pkg/%2e%2e/%2e%2e/Cargo.toml', '/vendor/../package.json', '/vendor/qrcode.js', '/..%2fCargo.toml']) {
