@@ -693,7 +693,10 @@ async function main() {
   server.listen(opts.port, HOST, () => {
     const actual = server.address().port;
     console.log(`campus-voip demo: http://127.0.0.1:${actual}/`);
-    if (opts.lan) for (const a of addresses(actual).slice(1)) console.log(`  on the network: ${a}  (phones: ${a}phone.html)`);
+    if (opts.lan) {
+      for (const a of addresses(actual).slice(1)) console.log(`  on the network: ${a}  (a phone: ${a}phone.html?parent=p2; the overview has QR codes)`);
+      console.log('  --lan: anyone on this network can use this demo, which runs the service in --dev (sessions for any openId)');
+    }
     console.log(
       opts.local
         ? '  no contact service (--local): the pages run on the in-page local backend'
