@@ -167,7 +167,7 @@ export async function readAll(quiet) {
     }
     if (S.deviceHere && S.logStudent) {
       const r = await schoolApi('getVoipCallList', { user_id: S.logStudent });
-      S.callLog = r.errcode === 0 ? r.call_list.slice().reverse() : [];
+      S.callLog = r.errcode === 0 ? r.call_list.slice().sort((x, y) => y.rang_at_ms - x.rang_at_ms) : [];
     }
   } catch (e) {
     if (quiet) return;

@@ -142,6 +142,7 @@ export function phoneCallEvent(ph, ev) {
     c.view.timer.textContent = fmtDuration(c.keepTime);
   } else if (ENDINGS.has(name)) {
     c.ending = ev;
+    c.wasConnected = c.phase === 'connected';
     stopRing(ph);
   } else if (name === 'endVoip') {
     c.end = ev.data;
@@ -158,8 +159,16 @@ export function phoneCallEvent(ph, ev) {
       if (VIEW === 'phone') ph.ui.callpage.querySelector('button.primary')?.focus();
     } else {
       // Not talked on this screen (missed, declined, answered elsewhere): a note, not a screen.
+      const keep = c.end ? c.end.keepTime : c.keepTime;
+      const elsewhere = c.phase === 'connected' || c.wasConnected;
       closeCall(ph);
-      setNotice(ph, { ...ex, badge: c.ending ? c.ending.eventName : null, title: `${ex.title} (${c.callerName})` });
+      setNotice(
+        ph,
+        elsewhere
+          ? // The ending's words are that screen's ("You hung up"): here it is the other screen's call.
+            { tone: 'info', badge: c.ending ? c.ending.eventName : null, title: `${c.callerName}’s call on another screen ended after ${fmtDuration(keep)}`, what: 'Another instance of this parent (another window or phone) answered it.' }
+          : { ...ex, badge: c.ending ? c.ending.eventName : null, title: `${ex.title} (${c.callerName})` },
+      );
     }
   }
 }

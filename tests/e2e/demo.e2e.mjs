@@ -322,6 +322,8 @@ async function callStory(url, dadHere) {
     await axe(dadPage, 'Dad’s phone after the call');
     await seeText(dadPage.locator('#log .entries'), ['hangUpVoip', 'endVoip', 'finishVoip']);
     await logRow('endByListener');
+    // The overview's Dad (another instance of the same openId) rang too, and tells it so.
+    if (service) await seeText(dadHere.locator('.notice'), 'Li Ming’s call on another screen ended after 0:0');
     await close();
   });
 
