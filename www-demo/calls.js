@@ -268,7 +268,7 @@ export function renderCallPage(ph) {
         ...ex,
         badge: c.ending ? c.ending.eventName : null,
         title: `${ex.title} · call ended after ${fmtDuration(keep)}`,
-        what: [ex.what, c.end && c.billed !== undefined && c.businessType === 0 ? `Billed time: ${fmtDuration(c.billed)} (finishVoip).` : 'finishVoip received.'].join(' '),
+        what: [ex.what, `Billed time: ${fmtDuration(c.billed)} (finishVoip).`].join(' '),
       }),
       h('div', { class: 'btnrow end' }, h('button', { type: 'button', class: 'primary', onclick: () => closeCall(ph) }, 'Close')),
     );

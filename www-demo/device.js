@@ -105,7 +105,11 @@ export function renderScan() {
 
 export function renderDevice() {
   if (!S.ui.roster) return;
-  for (const b of S.ui.roster.children) b.setAttribute('aria-pressed', String(!!S.scan && b.dataset.user === S.scan.userId));
+  for (const b of S.ui.roster.children) {
+    b.setAttribute('aria-pressed', String(!!S.scan && b.dataset.user === S.scan.userId));
+    // One call at a time on a device: no new scan until this one ends.
+    b.disabled = !!S.call;
+  }
   renderScan();
   const uid = S.scan && S.scan.userId;
   const pick = S.ui.parents;
@@ -222,11 +226,7 @@ export function renderCallLog() {
 }
 
 export async function scan(student) {
-  if (S.call) {
-    S.deviceResult = { tone: 'warn', ...explainError({ errCode: 1005, code: 'BUSY' }, {}) };
-    renderDevice();
-    return;
-  }
+  if (S.call) return; // the roster is disabled during a call
   const args = { userId: student.userId };
   // Until the scan's token is in, there is nothing to call with.
   S.scanning = true;
