@@ -103,6 +103,7 @@ export function phoneCallEvent(ph, ev) {
   if (name === 'incomingVoip') {
     if (ph.call && ph.call.phase !== 'ended') return; // in a call: the service answers busy
     closeCall(ph);
+    if (ph.notice && ph.notice.fromCall) setNotice(ph, null); // the last call's note is old news
     const d = ev.data;
     ph.call = { roomId: ev.roomId, callerId: d.callerId, callerName: d.callerName || studentName(d.callerId), roomType: d.roomType, businessType: d.businessType, phase: 'ringing', keepTime: 0, view: callView('phone'), answeredHere: false };
     ph.stopRing = ringTone();
@@ -162,13 +163,13 @@ export function phoneCallEvent(ph, ev) {
       const keep = c.end ? c.end.keepTime : c.keepTime;
       const elsewhere = c.phase === 'connected' || c.wasConnected;
       closeCall(ph);
-      setNotice(
-        ph,
-        elsewhere
+      setNotice(ph, {
+        fromCall: true,
+        ...(elsewhere
           ? // The ending's words are that screen's ("You hung up"): here it is the other screen's call.
             { tone: 'info', badge: c.ending ? c.ending.eventName : null, title: `${c.callerName}’s call on another screen ended after ${fmtDuration(keep)}`, what: 'Another instance of this parent (another window or phone) answered it.' }
-          : { ...ex, badge: c.ending ? c.ending.eventName : null, title: `${ex.title} (${c.callerName})` },
-      );
+          : { ...ex, badge: c.ending ? c.ending.eventName : null, title: `${ex.title} (${c.callerName})` }),
+      });
     }
   }
 }
