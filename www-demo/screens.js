@@ -22,10 +22,11 @@ export function buildScreens() {
   const base = lan || location.origin + '/';
   const card = (label, href, look, qrText) => {
     const q = qrcode(0, 'M');
-    q.addData(base.replace(/\/$/, '') + href);
+    const url = new URL(href, base).href;
+    q.addData(url);
     q.make();
-    const qr = h('div', { class: 'qr small-qr' });
-    qr.innerHTML = q.createSvgTag({ cellSize: 2, margin: 2, scalable: true, alt: { text: qrText } });
+    const qr = h('div', { class: 'qr small-qr', 'data-url': url });
+    qr.innerHTML = q.createSvgTag({ cellSize: 2, margin: 2, scalable: true, title: { text: qrText, id: 'qr-screen-' + href.replace(/[^a-z0-9]+/gi, '-') } });
     return h('li', { class: 'screen-card' }, avatarImg(look, 32), h('a', { href, target: '_blank', rel: 'noopener' }, label), qr);
   };
   root.append(

@@ -453,6 +453,17 @@ async function story(url) {
     assert(new Set(ids).size === 3, 'three different openIds');
     await seeText(relations(), 'no contacts yet');
     await seeText(device(), 'No face scanned yet');
+    if (mode === 'service') {
+      // The other screens, as links and QR codes.
+      const screens = page.getByRole('region', { name: 'Open on other screens' });
+      assert((await screens.getByRole('link', { name: 'Dad · Phone 2' }).getAttribute('href')) === 'phone.html?parent=p2', 'a link to Dad’s phone page');
+      assert((await screens.getByRole('link', { name: 'Face-pay device' }).getAttribute('href')) === 'device.html', 'a link to the device page');
+      const qrDad = screens.getByRole('img', { name: 'QR code: Dad’s phone page' });
+      assert((await qrDad.count()) === 1, 'a QR code for Dad’s phone page');
+      const qrUrl = await qrDad.locator('xpath=..').getAttribute('data-url');
+      assert(qrUrl === new URL('phone.html?parent=p2', url).href, `the QR code opens Dad’s phone page (${qrUrl})`);
+      await axe(page, 'the overview (service) at the start');
+    }
   });
 
   await step('Mum tries to become admin without consent (8)', async () => {
