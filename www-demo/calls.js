@@ -257,7 +257,7 @@ export function renderCallPage(ph) {
     v.media.hidden = !c.answeredHere;
     v.actions.replaceChildren(
       h('button', { type: 'button', class: 'danger', onclick: () => phoneHangUp(ph) }, 'Hang up'),
-      ...(c.media ? [h('button', { type: 'button', class: 'small ghost', onclick: () => useCamera(c.media) }, 'Use my camera')] : []),
+      ...(c.media && c.media.source !== 'camera' ? [h('button', { type: 'button', class: 'small ghost', onclick: (ev) => useCamera(c.media, ev.currentTarget) }, 'Use my camera')] : []),
     );
     if (el.lastChild !== v.root) el.replaceChildren(head, v.root);
   } else {

@@ -163,7 +163,7 @@ export function renderDeviceResult() {
     v.media.hidden = c.phase === 'ringing';
     v.actions.replaceChildren(
       h('button', { type: 'button', class: 'danger', onclick: hangUp }, c.phase === 'ringing' ? 'Cancel call' : 'Hang up'),
-      ...(c.phase === 'connected' && c.media ? [h('button', { type: 'button', class: 'small ghost', onclick: () => useCamera(c.media) }, 'Use my camera')] : []),
+      ...(c.phase === 'connected' && c.media && c.media.source !== 'camera' ? [h('button', { type: 'button', class: 'small ghost', onclick: (ev) => useCamera(c.media, ev.currentTarget) }, 'Use my camera')] : []),
     );
     if (!v.kv) {
       v.kv = h(

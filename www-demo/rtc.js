@@ -236,6 +236,10 @@ export async function startMedia({ signal, offerer, me, remote, local, onStats }
     });
   }, 1000);
   return {
+    /** 'camera' or 'synthetic': what this side sends. */
+    get source() {
+      return source;
+    },
     async useCamera() {
       try {
         const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 }, audio: true });

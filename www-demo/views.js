@@ -24,8 +24,10 @@ export function showStats(v, st) {
   el.textContent = `Media: ${st.state} · receiving ${st.videoWidth ? st.videoWidth + '×' + st.videoHeight + ' video' : 'no video yet'} · ${(st.bytesReceived / 1024).toFixed(1)} KiB received · sending ${st.source === 'camera' ? 'your camera' : 'a synthetic picture and tone'}`;
 }
 
-export async function useCamera(media) {
+/** "Use my camera": asks for it (the browser prompts), then sends it instead; the button goes. */
+export async function useCamera(media, button) {
   const ok = await media.useCamera();
+  if (ok && button) button.remove();
   announce(ok ? 'Your camera is on.' : 'The browser did not allow the camera; the synthetic picture stays.');
 }
 

@@ -8,7 +8,9 @@
 // tools/node_modules, and walks the whole story twice: on the service (the overview, then the
 // device and Dad's phone as their own pages in separate browser contexts: calls that ring, are
 // answered and carry WebRTC media, rejected, timed out, busy) and on the in-page local backend
-// (?backend=local). It asserts what is visible, runs axe-core on every page, and fails on any
+// (?backend=local); then one call in a second browser with Chromium's fake camera and microphone
+// and the permission granted (the camera path; the stories above run without any media flags,
+// on the pages' synthetic media). It asserts what is visible, runs axe-core on every page, and fails on any
 // console error, page error, failed request, HTTP error or request off the origin. Screenshots
 // of the main steps go to a fresh folder under os.tmpdir(), printed at the end. The pages are
 // only clicked, typed into and read; page.evaluate runs axe-core, nothing else.
@@ -172,8 +174,8 @@ function watch(pg, origin, label) {
 }
 
 /** A new browser context (its own storage: another window, another machine) with one page. */
-async function openPage(url, label) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+async function openPage(url, label, { from = browser, permissions } = {}) {
+  const ctx = await from.newContext({ viewport: { width: 1280, height: 900 }, ...(permissions ? { permissions } : {}) });
   ctx.setDefaultTimeout(TIMEOUT);
   const pg = await ctx.newPage();
   watch(pg, new URL(url).origin, label);
@@ -429,6 +431,45 @@ async function main() {
   for (mode of ['service', 'local']) {
     console.log(`demo e2e: the story on the ${mode === 'service' ? 'contact service' : 'in-page local backend (?backend=local)'}`);
     await story(url);
+  }
+  mode = 'camera';
+  console.log('demo e2e: a call with the camera (Chromium\'s fake camera and microphone, permission granted)');
+  await cameraStory(url);
+}
+
+/** The other media path: where camera and microphone are allowed, both sides send them. */
+async function cameraStory(url) {
+  const cam = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required'],
+  });
+  try {
+    const permissions = ['camera', 'microphone'];
+    const devPage = await openPage(url + 'device.html', 'device page (camera)', { from: cam, permissions });
+    const dadPage = await openPage(url + 'phone.html?parent=p2', 'Dad’s phone page (camera)', { from: cam, permissions });
+    const dadP = phone(2, 'Dad', dadPage);
+    const dev = device(devPage);
+    await btn(dadP, 'Allow VoIP calls').click();
+    await seeText(dadP.locator('.consent-state'), 'Allowed');
+    await btn(dadP, 'Become administrator').click();
+    await seeText(dadP.locator('.notice'), 'You are now Li Ming’s administrator');
+    await dev.getByRole('button', { name: 'Scan Li Ming' }).click();
+    await seeText(dev.locator('.scan-status'), 'Scanned: Li Ming');
+    await seeText(dev.getByRole('radio', { name: /^Dad/ }).locator('xpath=..'), 'admin');
+    await dev.getByRole('radio', { name: /^Dad/ }).check();
+    await btn(dev, 'Call').click();
+    await btn(callScreen(dadP), 'Answer').click();
+    await Promise.all([mediaFlows(dev, 'the device (camera)'), mediaFlows(callScreen(dadP), 'Dad’s phone (camera)')]);
+    await seeText(dev.getByTestId('media-stats'), 'sending your camera');
+    await seeText(callScreen(dadP).getByTestId('media-stats'), 'sending your camera');
+    assert((await btn(dev, 'Use my camera').count()) === 0, 'no “Use my camera” while the camera is sent');
+    stepNo++;
+    console.log(`  ✓ Both sides send the camera \x1b[2m(${await shot(devPage, 'camera call (device)')}, ${await shot(dadPage, 'camera call (Dad’s phone)')})\x1b[0m`);
+    await btn(callScreen(dadP), 'Hang up').click();
+    await seeText(dev.locator('.device-result'), 'Dad hung up');
+  } finally {
+    await cam.close();
   }
 }
 
