@@ -160,8 +160,9 @@ function watch(pg, origin, label) {
   });
   pg.on('pageerror', (e) => problems.push(`${label}: page error: ${e.message}`));
   pg.on('requestfailed', (r) => {
-    // A page that navigates away (reload, reset) cancels its open event streams: not a failure.
-    if (r.failure() && r.failure().errorText === 'net::ERR_ABORTED' && /\/(v1\/events|demo\/signal)/.test(r.url()) && leaving.has(pg)) return;
+    // A page that navigates away (reload, reset) cancels what it has in flight (its event
+    // streams, a periodic refresh): not a failure. So does a service restarting for a new limit.
+    if (r.failure() && r.failure().errorText === 'net::ERR_ABORTED' && leaving.has(pg)) return;
     problems.push(`${label}: request failed at ${((Date.now() - started) / 1000).toFixed(1)} s: ${r.url()} (${r.failure() && r.failure().errorText})`);
   });
   pg.on('response', (r) => {
