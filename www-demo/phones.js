@@ -9,6 +9,7 @@ import { adminName, adminOf, nameOf, phoneOf, studentName } from './who.js';
 import { phoneApi, run } from './api.js';
 import { errorNotice, outcomeBox } from './views.js';
 import { inspectShare } from './app.js';
+import { closeCall } from './calls.js';
 
 export function buildPhones() {
   const root = $('phones');
@@ -27,6 +28,13 @@ export function buildPhones() {
     ui.list = h('div', { class: 'clist' });
     ui.bindpage = h('div', { class: 'bindpage', hidden: true, role: 'dialog', 'aria-label': `Bind page on ${ph.p.phone}` });
     ui.callpage = h('div', { class: 'callpage', hidden: true, role: 'alertdialog', 'aria-label': `Call on ${ph.p.phone}` });
+    // Escape leaves the bind page (as ‹ Back), and closes an ended call's screen (as Close).
+    ui.bindpage.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') closeBind(ph);
+    });
+    ui.callpage.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape' && ph.call && ph.call.phase === 'ended') closeCall(ph);
+    });
     const section = h(
       'section',
       { class: 'phone', style: `--accent:${ph.p.color}`, 'aria-label': `${ph.p.phone}: ${ph.p.name}`, 'data-parent': ph.p.id },
