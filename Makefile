@@ -10,7 +10,7 @@ TSC := tools/node_modules/.bin/tsc
         test-simulate test-types test-pack test-e2e bench bench-service fuzz clean
 
 help:
-	@echo "make demo   build and serve the browser demo at http://127.0.0.1:8080/"
+	@echo "make demo   build and serve the browser demo at http://127.0.0.1:8080/ (the contact service --dev behind it)"
 	@echo "make test   run every test (Rust, wasm in Node and Chrome, JS, Mini Program, e2e)"
 	@echo "make build  build dist/npm and dist/miniprogram-plugin (with the size report)"
 	@echo "make bench  native benchmark of the core, and the shim benchmark in Node"
@@ -25,8 +25,11 @@ bootstrap:
 build: bootstrap
 	node scripts/build.mjs
 
+# The demo pages and, behind them on the same port, the contact service in --dev (its SQLite file
+# under ./data/). DEMO_FLAGS: --lan (listen beyond loopback), --local (no service), --port N.
 demo: build
-	node scripts/serve-demo.mjs
+	cargo build -p campus-voip-server
+	node scripts/serve-demo.mjs $(DEMO_FLAGS)
 
 test: bootstrap lint test-rust test-server build test-wasm test-js test-js-http test-pg test-miniprogram test-simulate test-types test-pack test-packaging test-e2e
 	@echo "all tests passed"
@@ -91,7 +94,10 @@ test-pack:
 test-packaging:
 	node tests/packaging/run.mjs
 
+# The demo in Chromium on the contact service (the device and a phone in separate browser
+# contexts, calls with WebRTC media) and on the in-page local backend; axe-core on every page.
 test-e2e:
+	cargo build -p campus-voip-server
 	node tests/e2e/demo.e2e.mjs
 
 bench: build

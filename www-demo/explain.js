@@ -104,6 +104,42 @@ export function explainCallRefusal(errCode, ctx) {
   }
 }
 
+/**
+ * How a call ended, from the ending event one side heard (SPEC §3.7: busy, rejectVoip,
+ * cancelVoip, timeout, hangUpVoip, abortVoip). `ctx`: { student, parent, isCaller }; the words
+ * follow the event's own status and origin.
+ */
+export function explainEnding(ending, ctx) {
+  const name = ending ? ending.eventName : '';
+  const d = (ending && ending.data) || {};
+  const them = ctx.isCaller ? ctx.parent : ctx.student;
+  switch (name) {
+    case 'busy':
+      return { tone: 'warn', title: `${ctx.parent} is busy`, what: `${ctx.parent} is already in another call, so this one did not ring.`, next: 'Try again in a moment (scan the face again).' };
+    case 'rejectVoip':
+      return d.status === 'manual'
+        ? { tone: 'info', title: 'You declined the call', what: `${ctx.student}’s call was not answered.` }
+        : { tone: 'warn', title: `${ctx.parent} declined the call`, what: `${ctx.parent} tapped Reject.`, next: 'Call another contact, or try later.' };
+    case 'cancelVoip':
+      return ctx.isCaller
+        ? { tone: 'info', title: 'Call cancelled', what: `${ctx.student} hung up before ${ctx.parent} answered.` }
+        : { tone: 'info', title: 'Missed call', what: `${ctx.student} hung up before you answered.` };
+    case 'timeout':
+      return { tone: 'warn', title: 'No answer', what: ctx.isCaller ? `${ctx.parent} did not answer in time, so the call stopped ringing.` : `You did not answer ${ctx.student}’s call in time.` };
+    case 'hangUpVoip':
+      if (d.origin === 'timeLimit') return { tone: 'info', title: 'Time is up', what: 'The call reached the time limit the device set.' };
+      return {
+        tone: 'info',
+        title: d.origin === 'forceFromApp' ? 'You hung up' : `${them} hung up`,
+        what: `The call is over (${d.status === 'endByListener' ? ctx.parent : ctx.student} ended it).`,
+      };
+    case 'abortVoip':
+      return { tone: 'error', title: 'The call was cut off', what: 'One side lost its connection to the contact service.' };
+    default:
+      return { tone: 'info', title: 'Call ended', what: '' };
+  }
+}
+
 /** A rejected VoipError from a phone or the device. `ctx`: { api, student, me, target, admin, max }. */
 export function explainError(e, ctx) {
   const s = ctx.student || 'this student';

@@ -43,7 +43,7 @@ export const PARENTS = [
     id: 'p2',
     name: 'Dad',
     phone: 'Phone 2',
-    color: '#0d9488',
+    color: '#0f766e',
     look: { bg: '#ccfbf1', skin: '#e8b892', hair: '#1b1613', style: 'short', shirt: '#0f766e', adult: true },
   },
   {
