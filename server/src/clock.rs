@@ -118,11 +118,13 @@ impl Clock for ManualClock {
 
 /// The settings row holding the operations clock's lease (see [`OpsClock`]).
 pub const CLOCK_LEASE_SETTING: &str = "clock_lease_ms";
-/// How far ahead of the clock the stored lease runs. A restarted service starts at the stored
-/// lease, so this is also how far its clock can stand ahead of the wall clock (holding still
-/// until the wall clock catches up) after a restart: the crash test measured +1 188 s after 20
-/// kill -9 restarts in 13 s with 60 s. 10 s keeps that small and costs one settings write per
-/// ~5 s of activity (renewed at half the margin, batched with the other writes).
+/// How far ahead of the clock the stored lease runs. A restarted service (or a replica started
+/// next to a running one) starts at the stored lease, so this is also how far its clock can
+/// stand ahead of the wall clock (holding still until the wall clock catches up) after a start.
+/// It does not add up over quick restarts: the next lease is this far past the *wall clock*
+/// (or the mark, if that is later), not past the mark, so a start that holds at the old lease
+/// stores no later one. 10 s costs one settings write per ~5 s of activity (renewed at half
+/// the margin, batched with the other writes).
 pub const CLOCK_LEASE_AHEAD_MS: u64 = 10_000;
 
 /// The time the contact operations act at: the wall clock, never going back, across restarts
@@ -169,12 +171,15 @@ impl OpsClock {
         self.mark.fetch_max(want, Ordering::SeqCst).max(want)
     }
 
-    /// The lease to store next: [`CLOCK_LEASE_AHEAD_MS`] past the wall clock and the mark.
+    /// The lease to store next: [`CLOCK_LEASE_AHEAD_MS`] past the wall clock, and never below
+    /// the mark (everything handed out stays under the stored lease). Not past the mark: after
+    /// a start the mark holds at the old lease, and a lease counted from it would push every
+    /// quick restart another margin ahead.
     pub fn next_lease(&self) -> u64 {
         self.wall
             .now_ms()
-            .max(self.mark.load(Ordering::SeqCst))
             .saturating_add(CLOCK_LEASE_AHEAD_MS)
+            .max(self.mark.load(Ordering::SeqCst))
     }
 
     /// `lease` is durable: the clock may run up to it.
@@ -241,6 +246,30 @@ mod tests {
             None,
             "the wall clock cannot be moved"
         );
+    }
+
+    #[test]
+    fn quick_restarts_do_not_push_the_clock_ahead_one_margin_each() {
+        use super::{ManualClock, OpsClock, CLOCK_LEASE_AHEAD_MS as AHEAD};
+        let wall = ManualClock::new(1_000_000);
+        let shared: super::SharedClock = wall.clone();
+        // The first start stores a lease; ten quick restarts (the wall clock still) each start
+        // at the stored lease and store the next one.
+        let mut stored = 0;
+        for _ in 0..10 {
+            let c = OpsClock::new(shared.clone(), stored);
+            let lease = c.next_lease();
+            c.renewed(lease);
+            stored = stored.max(lease);
+            let now = c.now();
+            assert!(now <= stored, "a time handed out is under the stored lease");
+        }
+        assert_eq!(stored, 1_000_000 + AHEAD, "one margin ahead, not ten");
+        // Once the wall clock passes the old lease the clock follows it again.
+        wall.set(1_000_000 + AHEAD + 1);
+        let c = OpsClock::new(shared, stored);
+        c.renewed(c.next_lease());
+        assert_eq!(c.now(), 1_000_000 + AHEAD + 1);
     }
 
     #[test]
