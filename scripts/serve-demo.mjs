@@ -9,9 +9,8 @@
 //              GET /demo/config (mode, the parents' openIds, the device key, lifetimes, addresses),
 //              POST /demo/school/<api> (the school server's /wxa queries, with the app secret
 //              kept here), POST /demo/clock, /demo/tick, /demo/limit (restarts the service with
-//              another --max-contacts), /demo/reset (a fresh database), and the WebRTC
-//              signalling relay: POST /demo/signal, GET /demo/signal?room=&me=&after= (a long
-//              poll), POST /demo/signal/close.
+//              another --max-contacts), /demo/reset (a fresh database). (The calls' WebRTC
+//              signalling is the service's own: POST /v1/rtcSignal, `rtcSignal` events.)
 // Usage: node scripts/serve-demo.mjs [--port 8080] [--lan] [--local]
 //   --port 0   any free port          --lan    listen on every interface, print the addresses
 //   --local    no service: the pages run on the in-page local backend only
@@ -401,87 +400,6 @@ function proxy(req, res) {
   );
 }
 
-// ---- [ours] the signalling relay (offer / answer / ICE between the device and a phone) -------
-// Long-polling, not a stream: GET /demo/signal?room=&me=&after=<id> answers at once with what
-// the other side sent after that id, or waits up to 20 s for it; POST /demo/signal/close answers
-// that side's waiting request ({ closed: true }) and every later one. (A stream ended by the
-// server shows in Chromium as a failed request; a poll always finishes.)
-
-/** roomId → { messages: [{ id, from, data }], waiters: Set<{ me, after, res, timer }>, closed: Set<me> } */
-const rooms = new Map();
-const MAX_ROOMS = 200;
-const MAX_MESSAGES = 200;
-const POLL_MS = 20000;
-
-function room(id) {
-  let r = rooms.get(id);
-  if (!r) {
-    if (rooms.size >= MAX_ROOMS) {
-      const oldest = rooms.keys().next().value;
-      answerAll(rooms.get(oldest), () => true, true);
-      rooms.delete(oldest);
-    }
-    r = { messages: [], waiters: new Set(), seq: 0, closed: new Set() };
-    rooms.set(id, r);
-  }
-  return r;
-}
-
-function pending(r, me, after) {
-  return r.messages.filter((m) => m.id > after && m.from !== me);
-}
-
-function answer(r, w, closed) {
-  clearTimeout(w.timer);
-  r.waiters.delete(w);
-  sendJson(w.res, 200, { messages: pending(r, w.me, w.after), closed: closed || r.closed.has(w.me) });
-}
-
-function answerAll(r, which, closed) {
-  for (const w of [...r.waiters]) if (which(w)) answer(r, w, closed);
-}
-
-function closeSignalRooms() {
-  for (const r of rooms.values()) answerAll(r, () => true, true);
-  rooms.clear();
-}
-
-function signalGet(req, res, url) {
-  const id = url.searchParams.get('room') || '';
-  const me = url.searchParams.get('me') || '';
-  const after = Number(url.searchParams.get('after') || 0);
-  if (!id || !me || id.length > 200 || me.length > 64 || !Number.isInteger(after)) return sendJson(res, 400, { error: 'room, me and a whole after are required' });
-  const r = room(id);
-  const w = { me, after, res, timer: null };
-  if (r.closed.has(me) || pending(r, me, after).length) return answer(r, w);
-  r.waiters.add(w);
-  w.timer = setTimeout(() => answer(r, w), POLL_MS);
-  res.on('close', () => {
-    clearTimeout(w.timer);
-    r.waiters.delete(w);
-  });
-}
-
-function signalPost(req, res, body) {
-  const { room: id, from, data } = body || {};
-  if (typeof id !== 'string' || typeof from !== 'string' || !id || !from || data === undefined) return sendJson(res, 400, { error: 'room, from and data are required' });
-  const r = room(id);
-  r.messages.push({ id: ++r.seq, from, data });
-  if (r.messages.length > MAX_MESSAGES) r.messages.shift();
-  answerAll(r, (w) => w.me !== from);
-  sendJson(res, 200, { ok: true });
-}
-
-/** That side is done with the room: its waiting poll and every later one answer closed. */
-function signalClose(res, body) {
-  if (body && typeof body.room === 'string' && typeof body.me === 'string') {
-    const r = room(body.room);
-    r.closed.add(body.me);
-    answerAll(r, (w) => w.me === body.me, true);
-  }
-  sendJson(res, 200, { ok: true });
-}
-
 // ---- [ours] /demo/* ----------------------------------------------------------------------------
 
 function addresses(port) {
@@ -541,12 +459,9 @@ async function config(port, device) {
 
 async function demo(req, res, url, port) {
   const route = url.pathname.slice('/demo/'.length);
-  if (route === 'signal' && req.method === 'GET') return signalGet(req, res, url);
   if (route === 'config' && req.method === 'GET') return sendJson(res, 200, await config(port, url.searchParams.get('device')));
   if (req.method !== 'POST') return send(res, 405, 'method not allowed\n', { Allow: 'POST' });
   const body = await readJson(req);
-  if (route === 'signal') return signalPost(req, res, body);
-  if (route === 'signal/close') return signalClose(res, body);
   if (opts.local) return sendJson(res, 404, { error: 'serve-demo runs with --local: no contact service' });
   if (route.startsWith('school/')) {
     const api = route.slice('school/'.length);
@@ -713,7 +628,6 @@ main();
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     stopping = true;
-    closeSignalRooms();
     server.close();
     server.closeAllConnections();
     stopService().then(() => process.exit(0));

@@ -458,6 +458,23 @@ pub struct CallDelivery {
     pub step: Step,
 }
 
+/// **[ours]** Who hears a WebRTC signalling message (offer, answer, ICE) `who` sends about
+/// `room_id`: the other side of that call, while it rings or is connected. A party not in the
+/// call, or a call that ended, is 1004 as for `answerVoip` on an unknown room. Returns the call
+/// and the side to deliver to (not a change: nothing is stored but the message itself).
+pub fn signal_peer(repo: &impl ReadRepo, who: Party<'_>, room_id: &str) -> Result<(Call, Side)> {
+    let call = repo
+        .live_call(room_id)?
+        .map(|c| Call::clone(&c))
+        .filter(|c| who.is_in(c))
+        .ok_or_else(|| lifecycle::unknown_room(room_id))?;
+    let to = match who {
+        Party::Device(_) => Side::Listener,
+        Party::Parent(_) => Side::Caller,
+    };
+    Ok((call, to))
+}
+
 /// What a party does to a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallAct {

@@ -6,6 +6,7 @@ import { DEVICE, newOpenId } from './people.js';
 import { BIND_END_PAGE, CALL_END_PAGE, DEMO, KEYS, now, PLUGIN_APP_ID, REGISTRY_NAMESPACE, S, saved, TTL } from './state.js';
 import { addLog, logEvent } from './log.js';
 import { deviceCallEvent, phoneCallEvent } from './calls.js';
+import { deliverSignal } from './rtc.js';
 import { refresh } from './app.js';
 
 /**
@@ -153,6 +154,17 @@ export async function connectService() {
   };
 }
 
+/**
+ * [ours] WebRTC signalling over the service: POST /v1/rtcSignal { roomId, data } with the
+ * phone's session (`ph`) or the device key (no `ph`); the other side hears an `rtcSignal` event.
+ */
+export async function sendSignal(ph, roomId, data) {
+  const auth = ph ? 'Bearer ' + (await devSession(ph.openId)) : 'Device ' + S.cfg.deviceKey;
+  const r = await fetch('/v1/rtcSignal', { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: auth }, body: JSON.stringify({ roomId, data }) });
+  const j = await r.json();
+  if (j.errCode !== 0) throw new Error('/v1/rtcSignal: ' + j.errMsg);
+}
+
 /** --dev: a parent's session from the service (POST /v1/dev/session). */
 export async function devSession(openId) {
   const r = await fetch('/v1/dev/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ openId }) });
@@ -171,6 +183,8 @@ export async function demoPost(route, body) {
 export function listenPhone(ph) {
   ph.inst.setVoipEndPagePath(BIND_END_PAGE);
   ph.inst.onVoipEvent((ev) => {
+    // [ours] the device's offer and ICE for the call's media (not a plugin event: not logged).
+    if (ev.eventName === 'rtcSignal') return deliverSignal(ev.roomId, ev.data);
     logEvent(ph.p, ev);
     phoneCallEvent(ph, ev);
   });
@@ -179,6 +193,7 @@ export function listenPhone(ph) {
 export function listenDevice() {
   S.device.setVoipEndPagePath(CALL_END_PAGE);
   S.device.onVoipEvent((ev) => {
+    if (ev.eventName === 'rtcSignal') return deliverSignal(ev.roomId, ev.data);
     logEvent(DEVICE, ev);
     deviceCallEvent(ev);
   });

@@ -2,13 +2,13 @@
 // Reject / Hang up, and the WebRTC media once answered.
 import { DEVICE, UNKNOWN_LOOK, studentById } from './people.js';
 import { explainEnding } from './explain.js';
-import { pageSignal, relaySignal, startMedia } from './rtc.js';
+import { pageSignal, startMedia, streamSignal } from './rtc.js';
 import { ringTone } from './ring.js';
 import { S, VIEW } from './state.js';
 import { avatarImg, fmtDuration, h, shortId } from './dom.js';
 import { phById, studentName } from './who.js';
 import { addLog } from './log.js';
-import { phoneApi, run } from './api.js';
+import { phoneApi, run, sendSignal } from './api.js';
 import { announce, callView, errorNotice, outcomeBox, showStats, useCamera } from './views.js';
 import { renderDevice, renderDeviceResult } from './device.js';
 import { setNotice } from './phones.js';
@@ -28,8 +28,9 @@ export function roomRecord(roomId) {
   return rec;
 }
 
-export function signalFor(roomId, me) {
-  return S.mode === 'service' ? relaySignal(roomId, me) : pageSignal(roomId, me);
+/** The signalling of `me`'s side ('device' or a phone `ph`) of the call `roomId`. */
+export function signalFor(roomId, me, ph) {
+  return S.mode === 'service' ? streamSignal(roomId, (room, data) => sendSignal(ph, room, data)) : pageSignal(roomId, me);
 }
 
 /** The device's events of its call (SPEC §3.7 event order). */
@@ -121,7 +122,7 @@ export function phoneCallEvent(ph, ev) {
     if (c.answeredHere) {
       const s = studentById(c.callerId);
       startMedia({
-        signal: signalFor(c.roomId, 'phone'),
+        signal: signalFor(c.roomId, 'phone', ph),
         offerer: false,
         me: { look: ph.p.look, label: ph.p.name, color: ph.p.color },
         remote: c.view.remote,

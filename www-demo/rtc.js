@@ -1,42 +1,41 @@
 // The call's media: one RTCPeerConnection between the face-pay device and the phone that
 // answered, no STUN/TURN (loopback or a LAN). Offer, answer and ICE candidates travel over an
-// [ours] signalling channel (not part of the plugin API): serve-demo.mjs's relay when the demo
-// runs on the contact service, an in-page bus on the local backend.
+// [ours] signalling channel (not part of the plugin API): the contact service's own event
+// stream (POST /v1/rtcSignal, `rtcSignal` events) when the demo runs on the service, an in-page
+// bus on the local backend.
 import { avatarUrl } from './people.js';
 
 // ---- signalling ------------------------------------------------------------------------------
 
 /**
- * Over serve-demo's relay: POST /demo/signal, and GET /demo/signal?room=&me=&after= (a long
- * poll: what the other side sent after that message id). close() tells the relay this side is
- * done (POST /demo/signal/close), which also answers the poll in flight, so the page never cuts
- * a request of its own.
+ * Over the contact service: `send(data)` posts `POST /v1/rtcSignal { roomId, data }` **[ours]**
+ * (api.js, with this side's session or device key), and the other side's messages arrive as
+ * `rtcSignal` events on this side's own event stream (resumed after a reconnect like every call
+ * event), handed here by api.js through `deliverSignal`. Messages that arrive before `listen`
+ * are kept for it.
  */
-export function relaySignal(room, me) {
-  let closed = false;
-  const post = (route, body) =>
-    fetch('/demo/' + route, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then((r) => {
-      if (!r.ok) throw new Error('the signalling relay answered ' + r.status);
-    });
+const inbox = new Map(); // roomId → { messages, fn }
+export function deliverSignal(room, data) {
+  if (!inbox.has(room)) {
+    inbox.set(room, { messages: [], fn: null });
+    // Another window of the same parent may run the media: keep only the last few rooms here.
+    if (inbox.size > 20) inbox.delete(inbox.keys().next().value);
+  }
+  const box = inbox.get(room);
+  if (box.fn) box.fn(data);
+  else box.messages.push(data);
+}
+export function streamSignal(room, send) {
   return {
-    send: (data) => post('signal', { room, from: me, data }),
-    async listen(onMessage) {
-      let after = 0;
-      while (!closed) {
-        const r = await fetch(`/demo/signal?room=${encodeURIComponent(room)}&me=${encodeURIComponent(me)}&after=${after}`);
-        if (!r.ok) throw new Error('the signalling relay answered ' + r.status);
-        const j = await r.json();
-        for (const m of j.messages) {
-          after = Math.max(after, m.id);
-          if (!closed) onMessage(m.data);
-        }
-        if (j.closed) return;
-      }
+    send: (data) => send(room, data),
+    listen(fn) {
+      if (!inbox.has(room)) inbox.set(room, { messages: [], fn: null });
+      const box = inbox.get(room);
+      box.fn = fn;
+      for (const m of box.messages.splice(0)) queueMicrotask(() => fn(m));
     },
     close() {
-      if (closed) return;
-      closed = true;
-      post('signal/close', { room, me }).catch(() => undefined);
+      inbox.delete(room);
     },
   };
 }

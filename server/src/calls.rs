@@ -20,7 +20,7 @@ use crate::sql::{Dialect, Sql};
 use campus_voip::engine::CallDelivery;
 use campus_voip::ids::{Millis, OpenId};
 use campus_voip::json::Json;
-use campus_voip::lifecycle::{self, Phase, Side};
+use campus_voip::lifecycle::{self, Call, Phase, Side};
 use campus_voip::ops::{self, Ctx};
 use campus_voip::repo::{Party, ReadRepo};
 use campus_voip::Result;
@@ -165,25 +165,61 @@ pub fn record_delivery(conn: &dyn Sql, d: &CallDelivery, now: Millis) -> Result<
             .key("events");
         lifecycle::write_events(&mut j, &d.call, events);
         j.raw("}");
-        let sql = match conn.dialect() {
-            Dialect::Sqlite => {
-                "INSERT INTO call_events (party, room_id, body, at) VALUES (?1, ?2, ?3, ?4)"
-            }
-            Dialect::Postgres => {
-                "INSERT INTO call_events (party, id, room_id, body, at)
-                 SELECT ?1, COALESCE(MAX(id), 0) + 1, ?2, ?3, ?4 FROM call_events WHERE party = ?1"
-            }
-        };
-        let key = who.key();
-        let body = j.done();
-        conn.exec(sql, args![&key, &d.call.room_id, &body, now as i64])
-            .map_err(repo::storage)?;
+        insert_message(conn, &who.key(), &d.call.room_id, &j.done(), now)?;
     }
+    announce(conn)
+}
+
+/// One stream message for the party `key` (see [`record_delivery`] for the ids).
+fn insert_message(conn: &dyn Sql, key: &str, room_id: &str, body: &str, now: Millis) -> Result<()> {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => {
+            "INSERT INTO call_events (party, room_id, body, at) VALUES (?1, ?2, ?3, ?4)"
+        }
+        Dialect::Postgres => {
+            "INSERT INTO call_events (party, id, room_id, body, at)
+             SELECT ?1, COALESCE(MAX(id), 0) + 1, ?2, ?3, ?4 FROM call_events WHERE party = ?1"
+        }
+    };
+    conn.exec(sql, args![key, room_id, body, now as i64])
+        .map(drop)
+        .map_err(repo::storage)
+}
+
+/// Tells the other replicas (PostgreSQL) that events were written; delivered at commit.
+fn announce(conn: &dyn Sql) -> Result<()> {
     if conn.dialect() == Dialect::Postgres {
         conn.exec("SELECT pg_notify(?1, '')", args![crate::pg::EVENTS_CHANNEL])
             .map_err(repo::storage)?;
     }
     Ok(())
+}
+
+/// **[ours]** A WebRTC signalling message for `to`'s side of `call`: one `rtcSignal` event on
+/// that party's stream, `{ eventName: "rtcSignal", from: "caller" | "listener", data }`, `data`
+/// the JSON object's text as the other side sent it.
+pub fn record_signal(conn: &dyn Sql, call: &Call, to: Side, data: &str, now: Millis) -> Result<()> {
+    let (key, from) = match to {
+        Side::Listener => (Who::Parent(call.listener_id.clone()).key(), "caller"),
+        Side::Caller => (Who::Device(call.device.clone()).key(), "listener"),
+    };
+    let mut j = Json::default();
+    j.raw("{")
+        .key("roomId")
+        .str(&call.room_id)
+        .key("at")
+        .num(now)
+        .key("events")
+        .raw("[{")
+        .key("eventName")
+        .str("rtcSignal")
+        .key("from")
+        .str(from)
+        .key("data")
+        .raw(data)
+        .raw("}]}");
+    insert_message(conn, &key, &call.room_id, &j.done(), now)?;
+    announce(conn)
 }
 
 /// Forgets the events older than `cutoff`, but never a party's newest (on PostgreSQL the next

@@ -153,6 +153,7 @@ async fn entries_have_bodies_replies_and_security() {
         "/v1/answerVoip",
         "/v1/rejectVoip",
         "/v1/forceHangUpVoip",
+        "/v1/rtcSignal",
         "/v1/events",
     ];
     let open = [

@@ -445,6 +445,108 @@ async fn issue_token_and_init_by_caller() {
     assert_fail("initByCaller", &r, 1004);
 }
 
+/// The `rtcSignal` events on `auth`'s stream after `after`: (lastEventId, their data).
+async fn signals(app: &TestApp, auth: &str, after: i64) -> (i64, Vec<Value>) {
+    let r = app
+        .send(
+            Request::get(format!("/v1/events?poll=0&after={after}"))
+                .header("authorization", auth)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .json();
+    let last = r["lastEventId"].as_i64().unwrap();
+    let data = r["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["events"].as_array().unwrap().clone())
+        .filter(|e| e["eventName"] == "rtcSignal")
+        .map(|e| e["data"].clone())
+        .collect();
+    (last, data)
+}
+
+#[tokio::test]
+async fn rtc_signal_goes_to_the_other_side_of_a_live_call_only() {
+    let app = app();
+    admin_of_s1(&app, "parentA").await;
+    let a = bearer("parentA");
+    let dev = device(&app).await;
+    let other_dev = common::named_device(&app, "gate-2").await;
+    let t = assert_ok(
+        "issueVoipToken",
+        &call(&app, "issueVoipToken", &dev, json!({ "userId": "s1" })).await,
+    );
+    let v = assert_ok(
+        "initByCaller",
+        &call(
+            &app,
+            "initByCaller",
+            &dev,
+            call_args("s1", "parentA", t.as_str().unwrap()),
+        )
+        .await,
+    );
+    let room = v["roomId"].as_str().unwrap().to_owned();
+    let (a0, _) = signals(&app, &a, 0).await;
+    let (d0, _) = signals(&app, &dev, 0).await;
+    // The device's offer reaches the parent, the parent's answer the device, as sent.
+    let offer = json!({ "sdp": { "type": "offer", "sdp": "v=0\r\n…" } });
+    let r = call(
+        &app,
+        "rtcSignal",
+        &dev,
+        json!({ "roomId": room, "data": offer }),
+    )
+    .await;
+    assert_ok("rtcSignal", &r);
+    let answer = json!({ "sdp": { "type": "answer", "sdp": "v=0" }, "n": [1, 2.5, null, "é"] });
+    let r = call(
+        &app,
+        "rtcSignal",
+        &a,
+        json!({ "roomId": room, "data": answer }),
+    )
+    .await;
+    assert_ok("rtcSignal", &r);
+    let (_, to_parent) = signals(&app, &a, a0).await;
+    assert_eq!(to_parent, std::slice::from_ref(&offer));
+    let (_, to_device) = signals(&app, &dev, d0).await;
+    assert_eq!(to_device, [answer]);
+    // Not a party (another device, another parent), bad data, too long: 1004, nothing sent.
+    for (auth, body) in [
+        (other_dev.clone(), json!({ "roomId": room, "data": offer })),
+        (bearer("parentB"), json!({ "roomId": room, "data": offer })),
+        (dev.clone(), json!({ "roomId": room, "data": "offer" })),
+        (dev.clone(), json!({ "roomId": room })),
+        (
+            dev.clone(),
+            json!({ "roomId": room, "data": { "x": "y".repeat(17 * 1024) } }),
+        ),
+        (dev.clone(), json!({ "data": offer })),
+    ] {
+        let r = call(&app, "rtcSignal", &auth, body.clone()).await;
+        assert_fail("rtcSignal", &r, 1004);
+    }
+    let (_, to_parent) = signals(&app, &a, a0).await;
+    assert_eq!(to_parent.len(), 1, "nothing more for the parent");
+    // After the call ended: 1004.
+    assert_ok(
+        "forceHangUpVoip",
+        &call(&app, "forceHangUpVoip", &dev, json!({})).await,
+    );
+    let r = call(
+        &app,
+        "rtcSignal",
+        &a,
+        json!({ "roomId": room, "data": offer }),
+    )
+    .await;
+    assert_fail("rtcSignal", &r, 1004);
+}
+
 #[tokio::test]
 async fn developer_contact_endpoints() {
     let app = app();

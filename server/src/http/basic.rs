@@ -101,6 +101,7 @@ pub async fn openapi() -> Response {
         super::calls::answer_voip,
         super::calls::reject_voip,
         super::calls::force_hang_up_voip,
+        super::calls::rtc_signal,
         super::calls::events,
         super::calls::dev_tick,
         super::business::get_voip_contact_list,

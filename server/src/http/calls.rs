@@ -12,6 +12,11 @@
 //!   `?after=`) resumes after that id. `?poll=<seconds>` answers once instead, as JSON
 //!   `{ errCode: 0, lastEventId, messages: [{ id, roomId, events }] }`, waiting up to that many
 //!   seconds (at most 25) for something to send: the Mini Program's long-poll.
+//! - `POST /v1/rtcSignal {roomId, data}` **[ours]** (a session or a device key): WebRTC
+//!   signalling between the two sides of a ringing or connected call (not part of the plugin
+//!   API): `data`, a JSON object of at most [`MAX_SIGNAL_BYTES`], reaches the other side as an
+//!   `rtcSignal` event on its stream (resumable like every event). 1004 for a party not in the
+//!   call, an ended call or a bad `data`.
 //! - `POST /v1/dev/tick` (`--dev`): fires every passed deadline now (after `/v1/dev/clock`).
 
 use super::docs::{CallEvents, Empty, RoomIdBody, RoomIdOptional, V1Ok};
@@ -41,6 +46,8 @@ const MAX_POLL_SECONDS: u64 = 25;
 pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Events read per query.
 const BATCH: usize = 64;
+/// The longest `data` of one `rtcSignal` (an SDP offer with its candidates is 2–6 KiB).
+pub const MAX_SIGNAL_BYTES: usize = 16 * 1024;
 
 fn who(c: Caller) -> Who {
     match c {
@@ -135,6 +142,55 @@ pub async fn force_hang_up_voip(
         Ok(room) => act(state, API, who(caller), room, CallAct::HangUp).await,
         Err(e) => reply(&state, API, Err(e)),
     }
+}
+
+/// **[ours]** WebRTC signalling: `data` goes to the other side of the call as an `rtcSignal`
+/// event (offer, answer, ICE candidates: whatever the two sides agree on).
+#[utoipa::path(post, path = "/v1/rtcSignal", tag = "plugin",
+    security(("session" = []), ("device" = [])),
+    request_body(content = super::docs::RtcSignalBody, description = "JSON, whatever the Content-Type"),
+    responses(
+        (status = 200, description = "sent (the other side's stream has it)", body = V1Ok<Empty>),
+        (status = "default", description = super::v1::ERRORS, body = super::dev::PluginError),
+    ))]
+pub async fn rtc_signal(State(state): State<AppState>, caller: Caller, body: RawBody) -> Response {
+    const API: &str = "rtcSignal";
+    let r = async {
+        let room = RoomReq::parse(API, &args_value(API, &body.0)?)?.room_id;
+        // The body is JSON (parsed above); `data` passes through as the sender wrote it.
+        let raw: serde_json::Value = serde_json::from_slice(&body.0)
+            .map_err(|_| campus_voip::Error::invalid_argument("the body is not JSON"))?;
+        let data = match raw.get("data") {
+            Some(d @ serde_json::Value::Object(_)) => d.to_string(),
+            _ => {
+                return Err(campus_voip::Error::invalid_argument(
+                    "data must be an object",
+                ))
+            }
+        };
+        if data.len() > MAX_SIGNAL_BYTES {
+            return Err(campus_voip::Error::invalid_argument(format!(
+                "data must be at most {MAX_SIGNAL_BYTES} bytes of JSON, got {}",
+                data.len()
+            )));
+        }
+        let who = who(caller);
+        let now = state.core.now(&state.db).await;
+        state
+            .db
+            .write(move |c| {
+                let repo = crate::repo::SqlRepo::new(c, now);
+                let (call, to) =
+                    ops::signal_peer(&repo, who.party(), &room).map_err(DbError::Rule)?;
+                calls::record_signal(c, &call, to, &data, now).map_err(DbError::Rule)
+            })
+            .await
+            .map_err(|e| e.to_core())?;
+        state.hub.notify();
+        Ok(json!({}))
+    }
+    .await;
+    reply(&state, API, r)
 }
 
 #[derive(Deserialize)]
@@ -366,6 +422,7 @@ pub fn routes(dev: bool) -> axum::Router<AppState> {
         .route("/v1/answerVoip", post(answer_voip))
         .route("/v1/rejectVoip", post(reject_voip))
         .route("/v1/forceHangUpVoip", post(force_hang_up_voip))
+        .route("/v1/rtcSignal", post(rtc_signal))
         .route("/v1/events", get(events));
     if dev {
         r.route("/v1/dev/tick", post(dev_tick))

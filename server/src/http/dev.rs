@@ -128,6 +128,9 @@ pub struct DevClockReply {
     pub err_msg: String,
     /// The service's clock after the move (ms since the epoch).
     pub now: u64,
+    /// The time operations act at: `now`, or up to the lease margin (10 s) later after a start
+    /// (a replica starts at the lease another one stored, until its clock passes it).
+    pub ops_now: u64,
 }
 
 /// Moves the service's clock forward, or freezes it (tests and the demo let lifetimes run out

@@ -295,6 +295,15 @@ pub struct RoomIdBody {
     pub room_id: String,
 }
 
+/// `{ roomId, data }` **[ours]**: `data`, any JSON object (at most 16 KiB), for the other side.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RtcSignalBody {
+    pub room_id: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
 /// `{ roomId? }` (absent: the caller's current call)
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
