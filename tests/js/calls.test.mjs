@@ -797,6 +797,8 @@ describe('delivery, calling, end page', () => {
     const w = await callWorld();
     const room = await w.call();
     const e = eventsOf(room);
+    // Over the service the ring reaches each instance on its own stream: mum2 hears it first.
+    await waitFor(() => w.logs.mum2.length >= 1);
     w.mum2.dispose();
     await w.mum.answerVoip({ roomId: room });
     w.device.forceHangUpVoip();
