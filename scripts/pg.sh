@@ -88,11 +88,16 @@ case "${1:-}" in
     shift
     [[ "${1:-}" == "--" ]] && shift
     [[ $# -gt 0 ]] || { say "usage: scripts/pg.sh run -- <command…>"; exit 2; }
+    child=""
     trap stop EXIT
-    trap 'exit 130' INT TERM
+    # A signal ends the command too, then the EXIT trap removes the cluster. (The command runs
+    # in the background and is waited for: bash runs a trap only once a foreground child ends.)
+    trap '[[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null; exit 130' INT TERM
     start
     set +e
-    "$@"
+    "$@" &
+    child=$!
+    wait "$child"
     status=$?
     set -e
     exit $status
