@@ -2,7 +2,7 @@
 // (local, or one http backend per phone and device on the contact service), runs each call on
 // behalf of someone (logged, then the views refreshed), and the [ours] demo routes.
 import { createHttpBackend, createLocalBackend, createVoipPlugin, webStorage } from 'campus-voip';
-import { DEVICE, newOpenId } from './people.js';
+import { DEVICE, DEVICE2, newOpenId } from './people.js';
 import { BIND_END_PAGE, CALL_END_PAGE, DEMO, KEYS, now, PLUGIN_APP_ID, REGISTRY_NAMESPACE, S, saved, TTL } from './state.js';
 import { addLog, logEvent } from './log.js';
 import { deviceCallEvent, phoneCallEvent } from './calls.js';
@@ -58,6 +58,30 @@ export function phoneApi(ph, api, ...args) {
 export function deviceApi(api, ...args) {
   if (api !== 'initByCaller' && api !== 'forceHangUpVoip') throw new Error('[demo] not a device API: ' + api);
   return S.device[api](...args);
+}
+
+/**
+ * The second device's initByCaller (the local backend only: another device instance on the
+ * same in-page backend). Resolves its answer and the events the call had by then (a busy
+ * listener's ending comes with the call's own events, before the promise resolves).
+ */
+export async function secondDeviceCall(req) {
+  if (!S.device2) {
+    S.device2 = await createVoipPlugin({ backend: S.backend });
+    S.device2Events = [];
+    S.device2.onVoipEvent((ev) => {
+      logEvent(DEVICE2, ev);
+      S.device2Events.push(ev);
+    });
+  }
+  S.device2Events.length = 0;
+  const answer = await S.device2.initByCaller(req);
+  return { answer, events: S.device2Events.slice() };
+}
+
+/** The second device hangs up its call (one that rang: the parent was not busy after all). */
+export function secondDeviceHangUp(roomId) {
+  if (S.device2) S.device2.forceHangUpVoip(roomId);
 }
 
 /**
@@ -206,6 +230,8 @@ export function disconnect() {
   }
   if (S.device) S.device.dispose();
   S.device = null;
+  if (S.device2) S.device2.dispose();
+  S.device2 = null;
   if (S.backend) S.backend.close();
   S.backend = null;
 }

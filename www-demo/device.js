@@ -1,12 +1,12 @@
 // The face-pay device: scan (issueVoipToken), pick a parent, Call (initByCaller), the call in
 // progress and its ending, the student's call log (getVoipCallList).
-import { DEVICE, ROSTER, studentById } from './people.js';
-import { explainCallRefusal, explainError } from './explain.js';
+import { DEVICE, DEVICE2, ROSTER, studentById } from './people.js';
+import { explainCallRefusal, explainEnding, explainError } from './explain.js';
 import { now, S, TTL } from './state.js';
 import { $, avatarImg, errReason, fmtDateTime, fmtDuration, fmtLogTime, fmtSpan, h, radio, shortId } from './dom.js';
 import { adminName, consented, nameOf, phById, studentName } from './who.js';
 import { addLog } from './log.js';
-import { deviceApi, run, schoolApi } from './api.js';
+import { deviceApi, run, schoolApi, secondDeviceCall, secondDeviceHangUp } from './api.js';
 import { announce, callView, outcomeBox, useCamera } from './views.js';
 import { deviceCallEnded, endedRooms } from './calls.js';
 import { refresh } from './app.js';
@@ -73,6 +73,55 @@ export function buildDevice() {
     h('section', { class: 'calllog', 'aria-labelledby': 'calllog-title' }, h('h3', { id: 'calllog-title', text: 'Call log' }), callLog),
   );
   Object.assign(S.ui, { roster, parents, callBtn, result, scanStatus, callLog });
+  // The in-page backend has one device screen: a second device is a button here (the busy row
+  // of SPEC §3.7: a parent in a connected call is called again). On the service it is another
+  // device page (device.html?device=…), with its own key.
+  if (S.mode === 'local') {
+    const second = h('button', { type: 'button', class: 'small second-call', onclick: () => callFromSecondDevice() }, 'Call from a second device');
+    const secondResult = h('div', { class: 'second-result', role: 'status' });
+    root.append(
+      h(
+        'section',
+        { class: 'second-device', 'aria-labelledby': 'second-title' },
+        h('h3', { id: 'second-title', text: 'A second device' }),
+        h('p', { class: 'muted small', text: 'Another face-pay device on the same in-page backend: it scans the same student and calls the parent this device is talking to.' }),
+        second,
+        secondResult,
+      ),
+    );
+    Object.assign(S.ui, { second, secondResult });
+  }
+}
+
+/** The second device (local backend): a fresh scan of the same student, a call to the same parent. */
+async function callFromSecondDevice() {
+  const c = S.call;
+  if (!c || c.phase !== 'connected') return;
+  const ph = phById(c.parentId);
+  const student = studentById(c.studentId);
+  const args = { userId: student.userId };
+  const tok = await run(DEVICE2, 'backend.issueVoipToken', args, () => schoolApi('issueVoipToken', args), (t) => `face scan of ${student.name}: voipToken ${shortId(t)}`);
+  if (!tok.ok) return;
+  const req = { roomType: 'voice', caller: { id: student.userId, name: student.name }, listener: { id: ph.openId, name: ph.p.name }, voipToken: tok.value };
+  const r = await run(DEVICE2, 'initByCaller', req, () => secondDeviceCall(req), (v) =>
+    v.answer.isSuccess ? `isSuccess: true · roomId ${shortId(v.answer.roomId)}` : `isSuccess: false · errCode ${v.answer.errCode}`,
+  );
+  const ctx = { student: student.name, parent: ph.p.name, isCaller: true };
+  if (r.ok && r.value.answer.isSuccess) {
+    const ending = r.value.events.find((e) => e.roomId === r.value.answer.roomId && e.eventName !== 'joinedRoomByCaller' && e.eventName !== 'endVoip' && e.eventName !== 'finishVoip');
+    const finish = r.value.events.find((e) => e.eventName === 'finishVoip');
+    const ex = explainEnding(ending, ctx);
+    S.device2Result = { ...ex, badge: ending ? ending.eventName : null, what: [ex.what, finish ? `Billed time: ${fmtDuration(finish.data.keepTime)} (finishVoip).` : ''].filter(Boolean).join(' ') };
+    // Anything but busy rang the parent's phones: the second device hangs it up at once.
+    if (!finish) secondDeviceHangUp(r.value.answer.roomId);
+  } else if (r.ok) {
+    const ex = explainCallRefusal(r.value.answer.errCode, { ...ctx, admin: adminName(student.userId), tokenTtl: fmtSpan(TTL.token) });
+    S.device2Result = { tone: 'error', badge: `errCode ${r.value.answer.errCode}`, ...ex, raw: r.value.answer.errMsg };
+  } else {
+    S.device2Result = { tone: 'error', badge: `errCode ${r.error.errCode}`, ...explainError(r.error, ctx), raw: r.error.errMsg };
+  }
+  announce(S.device2Result.title);
+  renderDevice();
 }
 
 export function renderScan() {
@@ -147,6 +196,12 @@ export function renderDevice() {
     }),
   );
   S.ui.callBtn.disabled = !!S.call || !!S.scanning;
+  if (S.ui.second) {
+    const talking = S.call && S.call.phase === 'connected' ? phById(S.call.parentId).p.name : null;
+    S.ui.second.disabled = !talking;
+    S.ui.second.textContent = talking ? `Call ${talking} from a second device` : 'Call from a second device (during a connected call)';
+    S.ui.secondResult.replaceChildren(...(S.device2Result ? [outcomeBox(S.device2Result)] : []));
+  }
   renderDeviceResult();
   renderCallLog();
 }

@@ -1,11 +1,11 @@
 // The event log: every plugin event and API result, newest first (saved in localStorage).
-import { DEVICE, PARENTS } from './people.js';
+import { DEVICE, DEVICE2, PARENTS } from './people.js';
 import { DEMO, KEYS, LOG_LIMIT, now, S, saved } from './state.js';
 import { $, fmtDuration, fmtLogTime, h, shortId } from './dom.js';
 import { studentName } from './who.js';
 
 export function personaOf(id) {
-  return [DEVICE, DEMO, ...PARENTS].find((p) => p.id === id) || DEMO;
+  return [DEVICE, DEVICE2, DEMO, ...PARENTS].find((p) => p.id === id) || DEMO;
 }
 
 export function plain(v) {

@@ -56,6 +56,8 @@ export const PARENTS = [
 ];
 
 export const DEVICE = { id: 'device', name: 'Device', color: '#475569' };
+/** A second face-pay device on the in-page backend (the busy story; on the service it is device.html?device=…). */
+export const DEVICE2 = { id: 'device2', name: 'Device 2', color: '#64748b' };
 
 export function studentById(userId) {
   return ROSTER.find((s) => s.userId === userId) || null;

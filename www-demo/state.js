@@ -71,6 +71,9 @@ export const S = {
   mode: 'local', // 'service': the contact service behind serve-demo.mjs; 'local': in this page
   cfg: null, // GET /demo/config (service mode)
   deviceHere: false,
+  device2: null,
+  device2Events: [],
+  device2Result: null,
   deviceBackend: null,
   scan: null, // { userId, token, at, used, refused }
   // { roomId, studentId, parentId, phase: 'ringing' | 'connected', keepTime, chargeType, businessType, roomType }

@@ -361,6 +361,19 @@ async function callStory(url, dadHere) {
     await logRow('timeout');
   });
 
+  if (!service) {
+    await cstep('Busy: a second device calls Dad during a call', async () => {
+      await dial(0);
+      await btn(callScreen(dadP), 'Answer').click();
+      await seeText(dev.locator('.device-result'), 'Connected');
+      await btn(dev, 'Call Dad from a second device').click();
+      await seeText(dev.locator('.second-result'), ['Dad is busy', 'busy', 'Billed time: 0:00']);
+      await seeText(devPage.locator('#log .entries'), ['busy', 'Device 2']);
+      await btn(callScreen(dadP), 'Hang up').click();
+      await seeText(dev.locator('.device-result'), 'Dad hung up');
+      await close();
+    });
+  }
   if (service) {
     await cstep('Busy: a second device calls Dad during a call', async () => {
       await dial(0);
