@@ -136,7 +136,12 @@ impl Worker {
                     Ok(()) => Ok(v),
                     Err(e) => Err(match DbError::from(e) {
                         retry @ DbError::Retry(_) => retry,
-                        // The commit's outcome is unknown to us: never acknowledged.
+                        // The connection failed during COMMIT: whether it committed is unknown.
+                        // Never acknowledged, never run again; answered 1002 / 503.
+                        DbError::Unavailable(m) => DbError::Unavailable(format!(
+                            "the connection failed during COMMIT, whether it took effect is unknown: {m}"
+                        )),
+                        // PostgreSQL refused the commit: nothing of it was applied.
                         other => DbError::CommitFailed(other.to_string()),
                     }),
                 }

@@ -1,6 +1,6 @@
 //! Two replicas of the service (two processes of the real binary) on one PostgreSQL database
 //! (SPEC §7): the races split across both, a call from a device on one to a parent on the
-//! other, one replica killed with SIGKILL under load, PostgreSQL stopped and started again.
+//! other, one replica killed with SIGKILL under load, PostgreSQL stopped and started under load.
 //!
 //! PostgreSQL only: with `CAMPUS_VOIP_TEST_PG` (`make test-pg`, through `scripts/pg.sh run`); the
 //! PostgreSQL restart test also needs `CAMPUS_VOIP_TEST_PG_CTL` and `CAMPUS_VOIP_TEST_PG_DATA`
@@ -439,7 +439,7 @@ fn killing_one_replica_under_load_loses_no_acknowledged_write() {
 }
 
 #[test]
-fn postgres_stopped_and_started_answers_503_while_down_then_recovers() {
+fn postgres_stopped_and_started_under_load_answers_503_then_recovers() {
     if skipped("PostgreSQL restart") {
         return;
     }
@@ -483,6 +483,79 @@ fn postgres_stopped_and_started_answers_503_while_down_then_recovers() {
     let readyz = || http(at, "GET", "/readyz", None, b"").unwrap().0;
     assert_eq!(readyz(), 200);
 
+    // A write load from 4 threads through the stop and the start: each reply must be a success
+    // or 503 + 1002, nothing else; every acknowledged write must be there afterwards.
+    let stop_load = AtomicBool::new(false);
+    let replies = Mutex::new(Vec::<(String, u16, Value)>::new());
+    std::thread::scope(|sc| {
+        for t in 0..4 {
+            let (stop_load, replies, admin) = (&stop_load, &replies, &admin);
+            sc.spawn(move || {
+                let mut i = 0;
+                while !stop_load.load(Ordering::SeqCst) {
+                    let student = format!("load-{t}-{i}");
+                    i += 1;
+                    let body = json!({ "userId": student }).to_string();
+                    let (status, v) = http(
+                        at,
+                        "POST",
+                        "/v1/bindVoipAdminContact",
+                        Some(admin),
+                        body.as_bytes(),
+                    )
+                    .unwrap_or_else(|l| panic!("{student}: no reply ({})", l.why));
+                    replies.lock().unwrap().push((student, status, v));
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        stop_and_start_while_loaded(&pg_ctl, at, &admin, &data, &opts, &readyz);
+        std::thread::sleep(Duration::from_millis(500));
+        stop_load.store(true, Ordering::SeqCst);
+    });
+    let replies = replies.into_inner().unwrap();
+    let (mut acked, mut refused) = (0, 0);
+    for (student, status, v) in &replies {
+        match (status, v["errCode"].as_u64()) {
+            (200, Some(0)) => {
+                acked += 1;
+                assert!(
+                    bound(at, &admin, student),
+                    "{student}: acknowledged, then lost"
+                );
+            }
+            (503, Some(1002)) => refused += 1,
+            other => panic!("{student}: a reply neither success nor 503/1002: {other:?} {v}"),
+        }
+    }
+    eprintln!(
+        "PostgreSQL restart under load: {acked} acknowledged (all present), {refused} answered 503/1002"
+    );
+    assert!(
+        acked > 0 && refused > 0,
+        "the load ran on both sides of the restart"
+    );
+    assert!(bound(at, &admin, "kept"), "the data from before is there");
+    ok(
+        at,
+        "bindVoipAdminContact",
+        &admin,
+        json!({ "userId": "after" }),
+    );
+    assert!(bound(at, &admin, "after"), "full service afterwards");
+}
+
+/// Stops PostgreSQL, checks the answers while it is down, starts it again and waits for
+/// `/readyz` (the middle of the restart test, run while its load goes on).
+fn stop_and_start_while_loaded(
+    pg_ctl: &dyn Fn(&[&str]),
+    at: SocketAddr,
+    admin: &str,
+    data: &str,
+    opts: &str,
+    readyz: &dyn Fn() -> u16,
+) {
     pg_ctl(&["-m", "fast", "stop"]);
     let downtime = Instant::now();
     // While it is down: every request answers at once, HTTP 503 with errCode 1002 (retry), and
@@ -493,7 +566,7 @@ fn postgres_stopped_and_started_answers_503_while_down_then_recovers() {
             at,
             "POST",
             "/v1/bindVoipAdminContact",
-            Some(&admin),
+            Some(admin),
             body.as_bytes(),
         )
         .unwrap();
@@ -504,7 +577,7 @@ fn postgres_stopped_and_started_answers_503_while_down_then_recovers() {
         at,
         "POST",
         "/v1/getVoipBindContactList",
-        Some(&admin),
+        Some(admin),
         body.as_bytes(),
     )
     .unwrap();
@@ -516,8 +589,8 @@ fn postgres_stopped_and_started_answers_503_while_down_then_recovers() {
     assert_eq!(readyz(), 503, "/readyz while the database is down");
     eprintln!("down answers took {:?}", downtime.elapsed());
 
-    let log = Path::new(&data).join("restart.log");
-    pg_ctl(&["-l", log.to_str().unwrap(), "-o", &opts, "start"]);
+    let log = Path::new(data).join("restart.log");
+    pg_ctl(&["-l", log.to_str().unwrap(), "-o", opts, "start"]);
     // Ready again by itself (each worker reconnects for its next job).
     let until = Instant::now() + Duration::from_secs(15);
     while readyz() != 200 {
@@ -526,18 +599,10 @@ fn postgres_stopped_and_started_answers_503_while_down_then_recovers() {
     }
     for i in 0..10 {
         assert!(
-            !bound(at, &admin, &format!("down-{i}")),
+            !bound(at, admin, &format!("down-{i}")),
             "a write refused while down is not there"
         );
     }
-    assert!(bound(at, &admin, "kept"), "the data from before is there");
-    ok(
-        at,
-        "bindVoipAdminContact",
-        &admin,
-        json!({ "userId": "after" }),
-    );
-    assert!(bound(at, &admin, "after"), "full service afterwards");
 }
 
 /// Whether this process runs as root (the effective uid in /proc/self/status).
