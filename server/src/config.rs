@@ -22,6 +22,7 @@ pub const KNOWN_ENV: &[&str] = &[
     "CAMPUS_VOIP_PLUGIN_APP_ID",
     "CAMPUS_VOIP_DEV",
     "CAMPUS_VOIP_MAX_BATCH",
+    "CAMPUS_VOIP_DB_POOL",
 ];
 
 /// The `CAMPUS_VOIP_*` variables of `vars` that the service does not know (sorted).

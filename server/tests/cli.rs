@@ -384,6 +384,7 @@ fn configuration_rules() {
         ("PATH".into(), "x".into()),
         ("CAMPUS_VOIP_".into(), "x".into()),
         ("CAMPUS_VOIP_MAX_BATCH".into(), "1".into()),
+        ("CAMPUS_VOIP_DB_POOL".into(), "4".into()),
     ]);
     assert_eq!(unknown, ["CAMPUS_VOIP_", "CAMPUS_VOIP_LISTNE"]);
 }
