@@ -155,23 +155,33 @@ pub fn record_delivery(conn: &dyn Sql, d: &CallDelivery, now: Millis) -> Result<
         if events.is_empty() {
             continue;
         }
-        let mut j = Json::default();
-        // `at`: the service's time of the change (the device measures calling.keepTime from it).
-        j.raw("{")
-            .key("roomId")
-            .str(&d.call.room_id)
-            .key("at")
-            .num(now)
-            .key("events");
-        lifecycle::write_events(&mut j, &d.call, events);
-        j.raw("}");
-        insert_message(conn, &who.key(), &d.call.room_id, &j.done(), now)?;
+        insert_message(conn, &who.key(), &d.call.room_id, now, |j| {
+            lifecycle::write_events(j, &d.call, events)
+        })?;
     }
     announce(conn)
 }
 
-/// One stream message for the party `key` (see [`record_delivery`] for the ids).
-fn insert_message(conn: &dyn Sql, key: &str, room_id: &str, body: &str, now: Millis) -> Result<()> {
+/// One stream message for the party `key`: `{ roomId, at, events }`, the array written by
+/// `events` (see [`record_delivery`] for the ids). `at` is the service's time of the change
+/// (the device measures calling.keepTime from it).
+fn insert_message(
+    conn: &dyn Sql,
+    key: &str,
+    room_id: &str,
+    now: Millis,
+    events: impl FnOnce(&mut Json),
+) -> Result<()> {
+    let mut j = Json::default();
+    j.raw("{")
+        .key("roomId")
+        .str(room_id)
+        .key("at")
+        .num(now)
+        .key("events");
+    events(&mut j);
+    j.raw("}");
+    let body = j.done();
     let sql = match conn.dialect() {
         Dialect::Sqlite => {
             "INSERT INTO call_events (party, room_id, body, at) VALUES (?1, ?2, ?3, ?4)"
@@ -181,7 +191,7 @@ fn insert_message(conn: &dyn Sql, key: &str, room_id: &str, body: &str, now: Mil
              SELECT ?1, COALESCE(MAX(id), 0) + 1, ?2, ?3, ?4 FROM call_events WHERE party = ?1"
         }
     };
-    conn.exec(sql, args![key, room_id, body, now as i64])
+    conn.exec(sql, args![key, room_id, &body, now as i64])
         .map(drop)
         .map_err(repo::storage)
 }
@@ -203,22 +213,16 @@ pub fn record_signal(conn: &dyn Sql, call: &Call, to: Side, data: &str, now: Mil
         Side::Listener => (Who::Parent(call.listener_id.clone()).key(), "caller"),
         Side::Caller => (Who::Device(call.device.clone()).key(), "listener"),
     };
-    let mut j = Json::default();
-    j.raw("{")
-        .key("roomId")
-        .str(&call.room_id)
-        .key("at")
-        .num(now)
-        .key("events")
-        .raw("[{")
-        .key("eventName")
-        .str("rtcSignal")
-        .key("from")
-        .str(from)
-        .key("data")
-        .raw(data)
-        .raw("}]}");
-    insert_message(conn, &key, &call.room_id, &j.done(), now)?;
+    insert_message(conn, &key, &call.room_id, now, |j| {
+        j.raw("[{")
+            .key("eventName")
+            .str("rtcSignal")
+            .key("from")
+            .str(from)
+            .key("data")
+            .raw(data)
+            .raw("}]");
+    })?;
     announce(conn)
 }
 

@@ -93,11 +93,7 @@ pub fn check(conn: &dyn Sql, max_contacts: u32) -> DbResult<CheckReport> {
         ));
         return Ok(r);
     }
-    let migrations = match conn.dialect() {
-        Dialect::Sqlite => schema::MIGRATIONS,
-        Dialect::Postgres => schema::PG_MIGRATIONS,
-    };
-    for m in migrations {
+    for m in schema::MIGRATIONS {
         let stored = conn
             .one(
                 "SELECT checksum FROM schema_migrations WHERE version = ?1",
@@ -105,7 +101,7 @@ pub fn check(conn: &dyn Sql, max_contacts: u32) -> DbResult<CheckReport> {
             )?
             .text(0)?
             .to_owned();
-        if stored != schema::checksum(m.sql) {
+        if stored != schema::checksum(m.sql(conn.dialect())) {
             r.warnings.push(format!(
                 "migration {} was applied from a different text than this binary's",
                 m.version

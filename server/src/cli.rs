@@ -263,14 +263,15 @@ pub fn check_cmd(opts: &Options, out: &mut dyn Write) -> CliResult<check::CheckR
             check_file(&path, opts.max_contacts)?,
             path.display().to_string(),
         ),
-        Database::Postgres(_) => {
-            let db = open(opts, false)?;
+        Database::Postgres(url) => {
+            // One snapshot on a connection and thread of its own (the CLI runs inside the
+            // runtime, where the pool's blocking calls may not wait).
             let max = opts.max_contacts;
-            let r = db
-                .read_blocking(move |c| check::check(c, max))
-                .map_err(|e| e.to_string());
-            db.close();
-            (r?, db.label())
+            let report = crate::pg::with_transaction(&url, crate::pg::Mode::Read, |c| {
+                schema::require_current(c).map_err(|e| e.to_string())?;
+                check::check(c, max).map_err(|e| e.to_string())
+            })?;
+            (report, crate::pg::redact(&url))
         }
     };
     for w in &report.warnings {

@@ -109,8 +109,8 @@ impl From<postgres::Error> for DbError {
                 DbError::Unavailable(text)
             }
             Some(_) => DbError::Sql(text),
-            None if e.is_closed() || e.as_db_error().is_none() => DbError::Unavailable(text),
-            None => DbError::Sql(text),
+            // No SQLSTATE: not an answer of the database (I/O, a closed connection, a timeout).
+            None => DbError::Unavailable(text),
         }
     }
 }

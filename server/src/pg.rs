@@ -80,6 +80,18 @@ pub fn describe(e: &postgres::Error) -> String {
     }
 }
 
+/// Starts a transaction of `mode` (reads: one snapshot, read only; writes: serializable).
+fn begin(client: &mut Client, mode: Mode) -> Result<postgres::Transaction<'_>, postgres::Error> {
+    let builder = client.build_transaction();
+    match mode {
+        Mode::Read => builder
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true),
+        Mode::Write => builder.isolation_level(IsolationLevel::Serializable),
+    }
+    .start()
+}
+
 fn connect(config: &postgres::Config) -> DbResult<Client> {
     config.connect(NoTls).map_err(|e| {
         DbError::Unavailable(format!("cannot connect to PostgreSQL: {}", describe(&e)))
@@ -105,21 +117,10 @@ impl Worker {
     ) -> DbResult<T> {
         if self.client.as_ref().is_none_or(|c| c.is_closed()) {
             self.cache.borrow_mut().clear();
-            self.client = None;
             self.client = Some(connect(&self.config)?);
         }
         let Worker { client, cache, .. } = self;
-        let client = client.as_mut().expect("connected above");
-        let builder = match mode {
-            Mode::Read => client
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true),
-            Mode::Write => client
-                .build_transaction()
-                .isolation_level(IsolationLevel::Serializable),
-        };
-        let tx = builder.start()?;
+        let tx = begin(client.as_mut().expect("connected above"), mode)?;
         let pg = PgTx::new(tx, cache);
         let r = catch_unwind(AssertUnwindSafe(|| f(&pg)))
             .unwrap_or_else(|p| Err(DbError::Panicked(panic_message(&p))));
@@ -398,16 +399,7 @@ pub fn with_transaction<T: Send>(
     std::thread::scope(|s| {
         s.spawn(|| {
             let mut client = connect(&config).map_err(|e| e.to_string())?;
-            let builder = match mode {
-                Mode::Read => client
-                    .build_transaction()
-                    .isolation_level(IsolationLevel::RepeatableRead)
-                    .read_only(true),
-                Mode::Write => client
-                    .build_transaction()
-                    .isolation_level(IsolationLevel::Serializable),
-            };
-            let tx = builder.start().map_err(|e| DbError::from(e).to_string())?;
+            let tx = begin(&mut client, mode).map_err(|e| DbError::from(e).to_string())?;
             let cache = RefCell::new(HashMap::new());
             let pg = PgTx::new(tx, &cache);
             let r = f(&pg);

@@ -7,37 +7,36 @@ use campus_voip::keys::{Key, Keyring, SECRET_LEN};
 use rusqlite::{Connection, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-/// One schema step. The numbers are shared by the SQLite and PostgreSQL migrations.
+/// One schema step, in each database's SQL (the same number, name and checks for both).
 pub struct Migration {
     pub version: u32,
     pub name: &'static str,
-    pub sql: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+impl Migration {
+    /// The step's text for `dialect`.
+    pub fn sql(&self, dialect: Dialect) -> &'static str {
+        match dialect {
+            Dialect::Sqlite => self.sqlite,
+            Dialect::Postgres => self.postgres,
+        }
+    }
 }
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "initial schema",
-        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
+        sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("../migrations/postgres/0001_initial.sql"),
     },
     Migration {
         version: 2,
         name: "calls and call events",
-        sql: include_str!("../migrations/sqlite/0002_calls.sql"),
-    },
-];
-
-/// The same steps for PostgreSQL (same numbers and names; `migrations/postgres/`).
-pub const PG_MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial schema",
-        sql: include_str!("../migrations/postgres/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "calls and call events",
-        sql: include_str!("../migrations/postgres/0002_calls.sql"),
+        sqlite: include_str!("../migrations/sqlite/0002_calls.sql"),
+        postgres: include_str!("../migrations/postgres/0002_calls.sql"),
     },
 ];
 
@@ -143,6 +142,7 @@ pub fn migrate(conn: &mut Connection, now_ms: u64) -> DbResult<Vec<u32>> {
 
 /// Applies `m` unless it is (`true` when it was applied now), inside the caller's transaction.
 fn apply(tx: &dyn Sql, m: &Migration, now_ms: u64) -> DbResult<bool> {
+    let sql = m.sql(tx.dialect());
     let current = current_version(tx)?;
     refuse_newer(current)?;
     if m.version <= current {
@@ -151,7 +151,7 @@ fn apply(tx: &dyn Sql, m: &Migration, now_ms: u64) -> DbResult<bool> {
             args![m.version],
         )?;
         if let Some(row) = stored {
-            if row.text(0)? != checksum(m.sql) {
+            if row.text(0)? != checksum(sql) {
                 tracing::warn!(
                     version = m.version,
                     "migration applied from a different text than this binary's"
@@ -160,10 +160,10 @@ fn apply(tx: &dyn Sql, m: &Migration, now_ms: u64) -> DbResult<bool> {
         }
         return Ok(false);
     }
-    tx.batch(m.sql)?;
+    tx.batch(sql)?;
     tx.exec(
         "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
-        args![m.version, m.name, &checksum(m.sql), now_ms as i64],
+        args![m.version, m.name, &checksum(sql), now_ms as i64],
     )?;
     Ok(true)
 }
@@ -208,7 +208,7 @@ pub fn migrate_pg(client: &mut postgres::Client, now_ms: u64) -> DbResult<Vec<u3
         }
     };
     step(&|c| c.batch(PG_MIGRATIONS_TABLE).map(|()| false))?;
-    for m in PG_MIGRATIONS {
+    for m in MIGRATIONS {
         if step(&|c| apply(c, m, now_ms))? {
             applied.push(m.version);
         }

@@ -76,13 +76,8 @@ fn start(dir: &Path, wait: bool) -> Server {
     )
 }
 
-/// `campus-voip-server check` on the file: must pass, and warn about nothing.
+/// `campus-voip-server check` on the folder's database (SQLite or PostgreSQL): must pass, and warn about nothing.
 fn run_check(dir: &Path) {
-    if common::on_pg() {
-        // `check` reads a SQLite file; on PostgreSQL the constraints of the schema (one
-        // administrator, unique positions, unique tokens) are the database's own.
-        return;
-    }
     let out = Command::new(BIN)
         .args([
             "--database",

@@ -106,15 +106,7 @@ pub fn open_db(dir: &std::path::Path) -> Db {
         )
         .expect("the test database opens");
     }
-    Db::open(
-        &OpenOptions {
-            path: dir.join("test.sqlite3"),
-            migrate: true,
-            now_ms: T0,
-        },
-        Arc::new(Metrics::new()),
-    )
-    .expect("the test database opens")
+    open_sqlite(dir)
 }
 
 pub struct Build {
