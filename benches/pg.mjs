@@ -14,7 +14,6 @@
 // Each point runs BENCH_REPS (3) times for BENCH_SECONDS (5) s; the table shows medians.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 process.env.CAMPUS_VOIP_SERVER_BIN ??= path.join(ROOT, 'target', 'server', 'campus-voip-server');
 const { startService } = await import(pathToFileURL(path.join(ROOT, 'tests/js/service.mjs')).href);
+const { median, plugin, pool, post } = await import(pathToFileURL(path.join(ROOT, 'benches/prep.mjs')).href);
 if (!process.env.CAMPUS_VOIP_TEST_PG) {
   console.error('benches/pg.mjs runs inside scripts/pg.sh run (make bench-pg)');
   process.exit(2);
@@ -41,38 +41,6 @@ const sid = (n) => 's' + String(n).padStart(6, '0');
 if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) {
   log('wrk is missing: apt-get install -y wrk');
   if (spawnSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'inherit' }).status !== 0) throw new Error('cannot install wrk');
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-function post(url, route, body, session) {
-  const data = JSON.stringify(body);
-  const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) };
-  if (session) headers.authorization = 'Bearer ' + session;
-  return new Promise((resolve, reject) => {
-    const req = http.request(url + route, { method: 'POST', agent, headers }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-async function plugin(url, api, body, session) {
-  const j = await post(url, '/v1/' + api, body, session);
-  if (j.errCode !== 0) throw new Error(`${api}: ${JSON.stringify(j)}`);
-  return j.result;
-}
-async function pool(n, f, width = 32) {
-  const out = new Array(n);
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) {
-      const i = next++;
-      out[i] = await f(i);
-    }
-  }));
-  return out;
 }
 
 /** One wrk run against `url + route` with `lines` (`<auth or ->\t<body>`); runs in the background. */
@@ -113,11 +81,6 @@ function pgCpu() {
   }
   return ticks / 100;
 }
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
 
 /** Runs `lines` split over `replicas` (C/n connections each, at once); the combined figures. */
 async function point(replicas, route, lines, conns, count) {
@@ -140,12 +103,12 @@ log(`PostgreSQL bench: ${STUDENTS} students, ${REPS}× ${SECONDS} s per point, c
 const a = await startService(['--max-contacts', '10']);
 log(`populating ${STUDENTS} students through the endpoints …`);
 let t0 = performance.now();
-const links = await pool(STUDENTS, async (n) => {
+const links = await pool(0, STUDENTS, async (n) => {
   const [x, y, z] = await Promise.all(['a', 'b', 'c'].map((r) => a.session(`o${n}${r}`)));
-  for (const s of [x, y, z]) await plugin(a.url, 'authorizeVoip', {}, s);
-  await plugin(a.url, 'bindVoipAdminContact', { userId: sid(n) }, x);
-  const link = await plugin(a.url, 'getBindContactPath', { userId: sid(n), userName: sid(n) }, x);
-  for (const s of [y, z]) await plugin(a.url, 'acceptBindContactPath', { path: link }, s);
+  for (const s of [x, y, z]) await plugin(a, 'authorizeVoip', {}, s);
+  await plugin(a, 'bindVoipAdminContact', { userId: sid(n) }, x);
+  const link = await plugin(a, 'getBindContactPath', { userId: sid(n), userName: sid(n) }, x);
+  for (const s of [y, z]) await plugin(a, 'acceptBindContactPath', { path: link }, s);
   return link;
 });
 const popSecs = (performance.now() - t0) / 1000;
@@ -158,7 +121,7 @@ for (const r of [a, b]) {
 }
 const wxaRoute = (r) => '/wxa/business/getvoipcontactlist?access_token=' + tokenOf.get(r);
 const wxaLines = Array.from({ length: 10000 }, () => '-\t' + JSON.stringify({ user_id: sid(Math.floor(Math.random() * STUDENTS)) }));
-const sample = await post(a.url, wxaRoute(a), { user_id: sid(0) });
+const sample = await post(a, wxaRoute(a), { user_id: sid(0) });
 if (sample.errcode !== 0 || sample.contact_list.length !== 3) throw new Error('getvoipcontactlist: ' + JSON.stringify(sample));
 
 const rows = [];
@@ -176,10 +139,10 @@ for (const c of CONNS) {
 const need = Math.min(STUDENTS * 7, int('BENCH_ACCEPTS', 14000));
 log(`preparing ${need} accepting parents (a session and consent each) …`);
 t0 = performance.now();
-const acceptLines = await pool(need, async (i) => {
+const acceptLines = await pool(0, need, async (i) => {
   const n = i % STUDENTS;
   const s = await a.session(`o${n}x${Math.floor(i / STUDENTS)}`);
-  await plugin(a.url, 'authorizeVoip', {}, s);
+  await plugin(a, 'authorizeVoip', {}, s);
   return `Bearer ${s}\t${JSON.stringify({ path: links[n] })}`;
 });
 log(`  in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -21,11 +21,11 @@
 // Environment: BENCH_CONNS (1,16,256), BENCH_SKIP_BINDED=1, CARGO_TARGET_DIR.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readBanner } from '../tests/js/service.mjs';
+import { PREP_CONCURRENCY, median, plugin, pool, post } from './prep.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
@@ -47,7 +47,6 @@ const SKIP_BINDED = process.env.BENCH_SKIP_BINDED === '1';
 const ACCEPTORS = 7;
 const WXA_BODIES = 10000;
 const PLUGIN_SESSIONS = 2000;
-const PREP_CONCURRENCY = 32;
 
 const started = Date.now();
 const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
@@ -144,55 +143,12 @@ function fsyncProbe() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP for the preparation (node:http, keep-alive; Node's fetch is 2–3× slower here)
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: PREP_CONCURRENCY });
-
-function post(srv, route, body, session) {
-  const data = JSON.stringify(body);
-  const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) };
-  if (session) headers.authorization = 'Bearer ' + session;
-  return new Promise((resolve, reject) => {
-    const req = http.request(srv.url + route, { method: 'POST', agent, headers }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        } catch (e) {
-          reject(new Error(`${route}: HTTP ${res.statusCode}, not JSON`));
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
-
-async function plugin(srv, api, body, session) {
-  const j = await post(srv, '/v1/' + api, body, session);
-  if (j.errCode !== 0) throw new Error(`${api}: ${JSON.stringify(j)}`);
-  return j.result;
-}
+// HTTP for the preparation (benches/prep.mjs)
 
 async function session(srv, openId) {
   const j = await post(srv, '/v1/dev/session', { openId });
   if (j.errCode !== 0) throw new Error('/v1/dev/session: ' + JSON.stringify(j));
   return j.session;
-}
-
-/** Runs `f(i)` for i in [from, to) with `PREP_CONCURRENCY` at a time; resolves the results. */
-async function pool(from, to, f) {
-  const out = new Array(to - from);
-  let next = from;
-  const worker = async () => {
-    while (next < to) {
-      const i = next++;
-      out[i - from] = await f(i);
-    }
-  };
-  await Promise.all(Array.from({ length: PREP_CONCURRENCY }, worker));
-  return out;
 }
 
 /**
@@ -240,12 +196,6 @@ function wrk(srv, route, lines, conns, { method = 'POST', count = null } = {}) {
   const unsent = j.wrapped ? [] : lines.filter((_, i) => lines.length >= threads && Math.floor(i / threads) >= j.sent[i % threads]);
   return { ...j, unsent, rps: j.requests / secs, okRps: j.ok / secs, p50: j.p50 / 1000, p99: j.p99 / 1000 };
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
 
 const results = new Map(); // key → [run]
 function record(key, run) {

@@ -52,8 +52,6 @@ const DEFAULT_MAX_CONTACTS = 3;
 const TOKEN_TTL_MS = 5 * 60 * 1000; // the service's voipToken lifetime (not configurable there)
 const RING_TIMEOUT_S = 30;
 const PARENT_IDS = ['p1', 'p2', 'p3'];
-/** The service's clock lease margin (server/src/clock.rs CLOCK_LEASE_AHEAD_MS). */
-const CLOCK_LEASE_AHEAD_MS = 10_000;
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -251,27 +249,38 @@ function startService() {
       }
     });
     // The clock moves of this demo (the service's --dev clock offset lives in memory only).
-    if (state.clockAdvancedMs > 0) await post(s.url + '/v1/dev/clock', { advanceMs: state.clockAdvancedMs });
+    const c = await post(s.url + '/v1/dev/clock', { advanceMs: state.clockAdvancedMs });
+    // A restarted service acts at the clock lease it stored (its time never goes back) until
+    // its clock passes it, and would stand still until then: move its --dev clock there now
+    // (by exactly what it answers, opsNow − now), so calls right after a restart are timed.
+    if (c.opsNow > c.now) {
+      await post(s.url + '/v1/dev/clock', { advanceMs: c.opsNow - c.now });
+      state.clockAdvancedMs += c.opsNow - c.now;
+      saveState();
+    }
     return s;
   });
 }
 
+/** `start` (a promise of a service) becomes the one requests wait for, then the service. */
+function track(start) {
+  starting = start.then(
+    (s) => {
+      svc = s;
+      starting = null;
+      return s;
+    },
+    (e) => {
+      starting = null;
+      throw e;
+    },
+  );
+  return starting;
+}
+
 function ensureService() {
   if (svc) return Promise.resolve(svc);
-  if (!starting) {
-    starting = startService().then(
-      (s) => {
-        svc = s;
-        starting = null;
-        return s;
-      },
-      (e) => {
-        starting = null;
-        throw e;
-      },
-    );
-  }
-  return starting;
+  return starting || track(startService());
 }
 
 let stopping = false;
@@ -304,10 +313,6 @@ function restartService(between = () => undefined) {
       for (const res of streams) res.end();
       streams.clear();
       await stopService();
-      // A restarted service starts at the clock lease it stored (up to 10 s ahead: its time never
-      // goes back) and would stand still until the wall clock got there; moving its --dev clock
-      // on by the margin keeps calls timed right (the demo clock is then 10 s ahead, per restart).
-      state.clockAdvancedMs += CLOCK_LEASE_AHEAD_MS;
       between();
       saveState();
     } finally {
@@ -315,18 +320,7 @@ function restartService(between = () => undefined) {
     }
     return startService();
   })();
-  starting = run.then(
-    (s) => {
-      svc = s;
-      starting = null;
-      return s;
-    },
-    (e) => {
-      starting = null;
-      throw e;
-    },
-  );
-  return starting;
+  return track(run);
 }
 
 async function post(url, body) {
