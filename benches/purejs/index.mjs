@@ -545,6 +545,15 @@ class PureBackend {
     this.meta = null;
     this.ticketKeys = new Map();
     this.tokenKeys = new Map();
+    this.instances = new Set(); // plugins that listen or call, in that order: call events go to them
+  }
+
+  /** A call's events to its device (`caller`) and to the listener's instances, in attach order. */
+  deliver(device, call, callerEvents, listenerEvents) {
+    for (const p of Array.from(this.instances)) {
+      if (p === device) p.hear(call.roomId, callerEvents);
+      else if (p.openId === call.listenerId) p.hear(call.roomId, listenerEvents);
+    }
   }
 
   /** The clock: the host's, never earlier than anything this backend already acted at. */
@@ -1218,6 +1227,8 @@ class CallSlot {
     this.active = {
       roomId,
       startedAt: now,
+      callerId: req.callerId,
+      listenerId: req.listenerId,
       callerName: req.callerName === undefined ? req.callerId : req.callerName,
       listenerName: req.listenerName === undefined ? req.listenerId : req.listenerName,
       roomType: req.roomType,
@@ -1338,6 +1349,7 @@ export class PurePlugin {
   onVoipEvent(listener) {
     if (typeof listener !== 'function') throw bad('onVoipEvent', 'listener must be a function');
     this.#listeners.push(listener);
+    this.#backend.instances.add(this);
     let active = true;
     return () => {
       if (!active) return;
@@ -1375,6 +1387,15 @@ export class PurePlugin {
     return this.#onload;
   }
 
+  /** Emits a delivery's events (`[eventName, data]` pairs) to this instance's listeners. */
+  hear(roomId, events) {
+    for (const [name, data] of events) this.#emit(name, data, roomId);
+  }
+
+  get openId() {
+    return this.#openId;
+  }
+
   async initByCaller(req) {
     const api = 'initByCaller';
     const call = checkCall(api, req, this.#compat);
@@ -1382,11 +1403,19 @@ export class PurePlugin {
     if (this.#slot.active) {
       throw fail(api, 'BUSY', 'a call is already in progress (roomId ' + this.#slot.active.roomId + '); forceHangUpVoip() first');
     }
+    this.#backend.instances.add(this);
     const r = this.#backend.admit(api, call, this.#slot);
     if (r.refused) return { isSuccess: false, errCode: r.refused.errCode, errMsg: r.refused.errMsg, errObj: r.refused };
+    const c = this.#slot.active;
+    const incoming = { businessType: c.businessType, callerId: c.callerId, callerName: c.callerName, roomId: c.roomId, roomType: c.roomType };
+    this.#backend.deliver(this, c, [['joinedRoomByCaller', {}]], [['incomingVoip', incoming]]);
     return { errCode: 0, errMsg: 'initByCaller:ok', isSuccess: true, roomId: r.roomId, groupId: r.roomId, chargeType: r.chargeType };
   }
 
+  /**
+   * The caller hangs up a ringing call (the bar has no answerVoip, so a call never connects and
+   * its keepTime is 0): both sides hear cancelVoip, endVoip and finishVoip.
+   */
   forceHangUpVoip(roomId) {
     if (roomId === null) roomId = undefined;
     if (roomId !== undefined && typeof roomId !== 'string') {
@@ -1395,17 +1424,21 @@ export class PurePlugin {
     const call = this.#slot && this.#slot.active;
     if (!call || (roomId !== undefined && roomId !== call.roomId)) return;
     this.#slot.active = null;
-    const t = this.#backend.now();
-    const data = {
-      keepTime: Math.max(0, Math.floor(t) - call.startedAt),
+    const end = (isCaller) => ({
+      keepTime: 0,
       callerName: call.callerName,
       listenerName: call.listenerName,
       roomType: call.roomType,
-      isCaller: true,
+      isCaller,
       businessType: call.businessType,
-    };
-    this.#emit('cancelVoip', { status: 'forceFromApp' }, call.roomId);
-    this.#emit('endVoip', data, call.roomId);
+    });
+    const finish = () => ['finishVoip', { keepTime: 0 }];
+    this.#backend.deliver(
+      this,
+      call,
+      [['cancelVoip', { status: 'forceFromApp' }], ['endVoip', end(true)], finish()],
+      [['cancelVoip', { status: 'other' }], ['endVoip', end(false)], finish()],
+    );
     this.#goToEndPage('Call');
   }
 
@@ -1414,6 +1447,7 @@ export class PurePlugin {
   }
 
   dispose() {
+    this.#backend.instances.delete(this);
     this.#slot = null;
     this.#listeners.length = 0;
   }
