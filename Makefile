@@ -56,8 +56,12 @@ test-wasm:
 	wasm-pack test --node -- --test wasm_node
 	wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --test wasm_browser
 
+# The node suite on the local backend, then the benchmark's pure-JS bar against the built
+# package (one story on both, every outcome compared), so the bar \`make bench\` measures against
+# keeps doing the same work.
 test-js:
 	node --test tests/js/
+	node benches/purejs/selfcheck.mjs
 
 # The same node suite against the contact service (one --dev service per test world, its clock
 # frozen and moved by the tests); the tests about the local backend itself are skipped, each with

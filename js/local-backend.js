@@ -19,6 +19,18 @@ const SHIM_OPTIONS = ['storage', 'now', 'namespace', 'restore', 'dev'];
 /** Separators of the core's flat results (src/wasm.rs): fields, and entries. */
 const US = '\u001f';
 const RS = '\u001e';
+/**
+ * `s.split(sep)` for the core's results: V8 splits a fresh string (one just decoded from wasm)
+ * about 4× slower than this loop, which was a third of a cheap call's time.
+ */
+function cut(s, sep) {
+  const out = [];
+  for (let i = 0, j; ; i = j + 1) {
+    j = s.indexOf(sep, i);
+    if (j < 0) return out.push(s.slice(i)), out;
+    out.push(s.slice(i, j));
+  }
+}
 const DEV_ONLY = 'exists only on a development backend: createLocalBackend({ dev: true })';
 
 /**
@@ -288,8 +300,8 @@ export class LocalBackend {
     return this._run('getVoipBindContactList', (b) => {
       const r = b.getVoipBindContactList(this._who(b, actor), args);
       if (r === '') return [];
-      return r.split(RS).map((e) => {
-        const f = e.split(US);
+      return cut(r, RS).map((e) => {
+        const f = cut(e, US);
         return { user_id: f[0], is_ad: f[1] === '1' ? 1 : 0, openid_list: f.slice(2) };
       });
     });
@@ -297,14 +309,14 @@ export class LocalBackend {
 
   deleteVoipBindContact(actor, args) {
     return this._run('deleteVoipBindContact', (b, now) => {
-      const f = b.deleteVoipBindContact(this._who(b, actor), args, now).split(US);
+      const f = cut(b.deleteVoipBindContact(this._who(b, actor), args, now), US);
       return { errCode: 0, errMsg: 'deleteVoipBindContact:ok', userId: f[0], deleted: f.slice(1) };
     });
   }
 
   transerAdmin(actor, args) {
     return this._run('transerAdmin', (b) => {
-      const f = b.transerAdmin(this._who(b, actor), args).split(US);
+      const f = cut(b.transerAdmin(this._who(b, actor), args), US);
       return { errCode: 0, errMsg: 'transerAdmin:ok', userId: f[0], adminOpenid: f[1] };
     });
   }
@@ -378,11 +390,11 @@ export class LocalBackend {
   /** The developer query, same shape as the contact service's getvoipcontactlist. */
   getVoipContactList(args) {
     return this._run('getVoipContactList', (b) => {
-      const rows = b.getVoipContactList(args).split(RS);
-      const head = rows[0].split(US);
+      const rows = cut(b.getVoipContactList(args), RS);
+      const head = cut(rows[0], US);
       const contact_list = [];
       for (let i = 1; i < rows.length; i++) {
-        const f = rows[i].split(US);
+        const f = cut(rows[i], US);
         contact_list.push({ open_id: f[0], role: f[1] === '1' ? 1 : 0 });
       }
       return { errcode: Number(head[0]), errmsg: head[1], contact_list };

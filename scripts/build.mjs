@@ -137,10 +137,43 @@ try {
 // (markCoreDead) gets fresh state. Checked: the factory returns exactly the glue's exports, and
 // they include every import of the wasm.
 step('turning the glue into a factory (new module state per wasm instance)');
+/**
+ * wasm-bindgen reads and writes the return slots (16-aligned stack space, `retptr`, and the
+ * out-parameters of its number/string imports) through `getDataViewMemory0()`, and every call of
+ * it compares `wasm.memory.buffer` (a C++ getter on Node 20 and older, which lack
+ * ArrayBuffer#detached): up to 4 times per call and twice per string argument. They become
+ * `getInt32Memory0()[(p >>> 2) + k]` / `getFloat64Memory0()[(p >>> 3) + k]` on typed views that
+ * are re-made when the memory grows (byteLength 0), like wasm-bindgen's own Uint8Array view:
+ * the form older wasm-bindgen versions generated. The slots are aligned to their type by Rust's
+ * layout; wasm memory is little-endian, as every JS host is. The DataView helper goes.
+ */
+function typedReturnSlots(src) {
+  let n = 0;
+  const slot = /getDataViewMemory0\(\)\.(get|set)(Int32|Float64)\((retptr|\(arg\d >>> 0\)) \+ (4|8) \* (\d)(?:, ([^,;]+))?, true\)/g;
+  let out = src.replace(slot, (_, op, type, base, size, k, value) => {
+    n++;
+    const view = `get${type}Memory0()[(${base} >>> ${type === 'Int32' ? 2 : 3}) + ${k}]`;
+    return op === 'get' ? view : `${view} = ${value}`;
+  });
+  const helper = /let cachedDataViewMemory0 = null;\nfunction getDataViewMemory0\(\) \{\n[\s\S]*?\n\}\n/;
+  const anchor = 'function getUint8ArrayMemory0() {';
+  if (n === 0 || !helper.test(out) || !out.includes(anchor)) {
+    fail('the wasm-bindgen glue uses its return slots in a form scripts/build.mjs does not know: update typedReturnSlots');
+  }
+  out = out.replace(helper, '');
+  if (/getDataViewMemory0|DataView/.test(out)) {
+    fail('the wasm-bindgen glue reads memory through a DataView in a form scripts/build.mjs does not rewrite: update typedReturnSlots');
+  }
+  const view = (type) =>
+    `let cached${type}Memory0 = null;\nfunction get${type}Memory0() {\n` +
+    `    if (cached${type}Memory0 === null || cached${type}Memory0.byteLength === 0) cached${type}Memory0 = new ${type}Array(wasm.memory.buffer);\n` +
+    `    return cached${type}Memory0;\n}\n`;
+  return out.replace(anchor, view('Int32') + view('Float64') + anchor);
+}
 const glue = path.join(WORK, 'campus_voip_bg.js');
 const glueFactory = path.join(WORK, 'campus_voip_glue.js');
 {
-  const src = fs.readFileSync(glue, 'utf8');
+  const src = typedReturnSlots(fs.readFileSync(glue, 'utf8'));
   const names = [];
   const body = src.replace(/^export (function|class|const|let) ([A-Za-z_$][\w$]*)/gm, (_, kw, name) => {
     names.push(name);
@@ -166,6 +199,20 @@ const glueFactory = path.join(WORK, 'campus_voip_glue.js');
   );
 }
 const alias = { 'campus-voip-glue': glueFactory };
+// The Mini Program's glue: its TextDecoder is js/utf8.js (devices have none), so wasm-bindgen's
+// workaround for Safari's TextDecoder (a new decoder every 2 GB decoded) is dead code there, and
+// no Mini Program runtime has Symbol.dispose. ~0.1 KB of the plugin's budget.
+const glueFactoryMp = path.join(WORK, 'campus_voip_glue_mp.js');
+{
+  const src = fs.readFileSync(glueFactory, 'utf8');
+  const decode = /function decodeText\(bytes\) \{[\s\S]*?\n\}\n/;
+  const dispose = /^if \(Symbol\.dispose\) Backend\.prototype\[Symbol\.dispose\] = Backend\.prototype\.free;\n/m;
+  if (!decode.test(src) || !dispose.test(src)) fail('the glue changed: update the Mini Program glue transform in scripts/build.mjs');
+  fs.writeFileSync(
+    glueFactoryMp,
+    src.replace(decode, 'function decodeText(bytes) {\n    return cachedTextDecoder.decode(bytes);\n}\n').replace(dispose, ''),
+  );
+}
 const banner = `// campus-voip ${readPackageVersion()} — built ${new Date().toISOString().slice(0, 10)}; see README.md`;
 
 step('bundling the npm package (browser ESM, Node ESM, Node CommonJS; the same for /slim)');
@@ -243,6 +290,7 @@ for (const file of listFiles(path.join(MP, 'plugin'))) {
 }
 await esbuild.build({
   ...common,
+  alias: { 'campus-voip-glue': glueFactoryMp },
   entryPoints: [path.join(ROOT, 'js/entry/wx.js')],
   outfile: path.join(MP, 'plugin/index.js'),
   format: 'cjs',

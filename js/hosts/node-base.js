@@ -1,6 +1,7 @@
 // What the Node hosts (the default entry and /slim) share: entropy from Node's Web Crypto,
-// memory storage by default (fileStorage(dir) persists).
-import { webcrypto } from 'node:crypto';
+// memory storage by default (fileStorage(dir) persists). Web Crypto is the global one (Node 19
+// and later; node:crypto's on Node 18), reached when the first backend opens: loading it costs
+// ~2 ms, which then overlaps the wasm compile instead of adding to the import.
 import { fetchRequest, fetchStream } from './fetch-request.js';
 import { memoryStorage } from '../storage.js';
 
@@ -8,8 +9,8 @@ export default {
   kind: 'node',
   randomBytes(n) {
     const out = new Uint8Array(n);
-    webcrypto.getRandomValues(out);
-    return Promise.resolve(out);
+    const fill = (c) => (c.getRandomValues(out), out);
+    return globalThis.crypto ? Promise.resolve(fill(globalThis.crypto)) : import('node:crypto').then((m) => fill(m.webcrypto));
   },
   defaultStorage: memoryStorage,
   pluginAppId: () => undefined,
