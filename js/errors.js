@@ -47,7 +47,9 @@ export function toVoipError(api, e) {
   let f;
   try {
     if (e instanceof VoipError) return e;
-    f = e && typeof e === 'object' ? { errCode: e.errCode, code: e.code, errMsg: e.errMsg, name: e.name, origin: e.origin, message: e.message } : {};
+    // The core throws 'errCode␟code␟origin␟message' (src/wasm.rs throw).
+    const m = typeof e === 'string' ? /^(\d+)\x1f(\w+)\x1f(\w+)\x1f([^]*)$/.exec(e) : null;
+    f = m ? { errCode: +m[1], code: m[2], origin: m[3], message: m[4] } : e && typeof e === 'object' ? { errCode: e.errCode, code: e.code, errMsg: e.errMsg, name: e.name, origin: e.origin, message: e.message } : {};
   } catch (_) {
     f = {}; // a revoked Proxy was thrown: nothing can be read from it
   }
