@@ -1,7 +1,7 @@
 // What the Node hosts (the default entry and /slim) share: entropy from Node's Web Crypto,
 // memory storage by default (fileStorage(dir) persists). Web Crypto is the global one (Node 19
-// and later; node:crypto's on Node 18), reached when the first backend opens: loading it costs
-// ~2 ms, which then overlaps the wasm compile instead of adding to the import.
+// and later; node:crypto's on Node 18), reached when the first backend opens, not when the
+// package is imported: loading it costs 1–2 ms that a program which never opens one never pays.
 import { fetchRequest, fetchStream } from './fetch-request.js';
 import { memoryStorage } from '../storage.js';
 

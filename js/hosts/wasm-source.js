@@ -76,9 +76,9 @@ function describeBytes(b, contentType) {
   );
 }
 
-/** Checks the magic number and compiles. `label` names the source in messages. */
 /**
- * `sync`: compile on this thread (Node: about 1.2 ms for the core against 1.9 ms off-thread, and
+ * Checks the magic number and compiles. `label` names the source in messages. `sync`: compile
+ * on this thread (Node: about 1.2 ms for the core against 1.9 ms off-thread, and
  * nothing else to overlap at import); browsers keep the asynchronous path (their main thread
  * refuses large synchronous compiles).
  */
