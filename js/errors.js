@@ -48,8 +48,9 @@ export function toVoipError(api, e) {
   try {
     if (e instanceof VoipError) return e;
     // The core throws 'errCode␟code␟origin␟message' (src/wasm.rs throw).
-    const m = typeof e === 'string' ? /^(\d+)\x1f(\w+)\x1f(\w+)\x1f([^]*)$/.exec(e) : null;
-    f = m ? { errCode: +m[1], code: m[2], origin: m[3], message: m[4] } : e && typeof e === 'object' ? { errCode: e.errCode, code: e.code, errMsg: e.errMsg, name: e.name, origin: e.origin, message: e.message } : {};
+    const m = typeof e === 'string' && /^(\d+)\x1f(\w+)\x1f(\w+)\x1f([^]*)$/.exec(e);
+    if (m) f = { errCode: +m[1], code: m[2], origin: m[3], message: m[4] };
+    else f = e && typeof e === 'object' ? { errCode: e.errCode, code: e.code, errMsg: e.errMsg, name: e.name, origin: e.origin, message: e.message } : {};
   } catch (_) {
     f = {}; // a revoked Proxy was thrown: nothing can be read from it
   }

@@ -150,9 +150,13 @@ step('turning the glue into a factory (new module state per wasm instance)');
 function typedReturnSlots(src) {
   let n = 0;
   const slot = /getDataViewMemory0\(\)\.(get|set)(Int32|Float64)\((retptr|\(arg\d >>> 0\)) \+ (4|8) \* (\d)(?:, ([^,;]+))?, true\)/g;
-  let out = src.replace(slot, (_, op, type, base, size, k, value) => {
+  let out = src.replace(slot, (_, op, type, base, stride, k, value) => {
+    // The slot's byte offset (stride × k) in elements of the view; a stride that is not the
+    // view's element size would need another index, so it is refused rather than guessed.
+    const bytes = type === 'Int32' ? 4 : 8;
+    if (Number(stride) !== bytes) fail(`the glue steps ${type} slots by ${stride} bytes: update typedReturnSlots`);
     n++;
-    const view = `get${type}Memory0()[(${base} >>> ${type === 'Int32' ? 2 : 3}) + ${k}]`;
+    const view = `get${type}Memory0()[(${base} >>> ${bytes === 4 ? 2 : 3}) + ${k}]`;
     return op === 'get' ? view : `${view} = ${value}`;
   });
   const helper = /let cachedDataViewMemory0 = null;\nfunction getDataViewMemory0\(\) \{\n[\s\S]*?\n\}\n/;
